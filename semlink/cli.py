@@ -1,0 +1,267 @@
+"""The ``semlink`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from semlink.data.frame import DataError, parse_size
+from semlink.registry import UnknownComponentError
+from semlink.vision.checkpoint import CheckpointError
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line, exit code 1."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Reports bad arguments in one line (and exit code 2) instead of the whole usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``prog: error: message`` with a pointer to ``--help`` and exit 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def size_arg(text: str) -> tuple[int, int]:
+    """argparse type for ``HxW``."""
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def positive_int(text: str) -> int:
+    """argparse type for an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def add_train(sub: argparse._SubParsersAction[OneLineParser]) -> None:
+    """``semlink train segmenter``."""
+    train = sub.add_parser("train", help="train a model (segmenter)")
+    kinds = train.add_subparsers(dest="model", required=True, metavar="MODEL")
+    seg = kinds.add_parser("segmenter", help="train the segmentation network")
+    seg.add_argument("--data", required=True, help="frame source: synthetic, camvid, cityscapes, folder")
+    seg.add_argument("--root", default=None, help="dataset folder (file-based sources)")
+    seg.add_argument("--size", type=size_arg, default=None, help="frame size HxW (default: the source's)")
+    seg.add_argument(
+        "--train-frames",
+        type=positive_int,
+        default=None,
+        help="use only the first N training frames (synthetic: how many to render)",
+    )
+    seg.add_argument("--val-frames", type=positive_int, default=None, help="score on the first N val frames")
+    seg.add_argument("--epochs", type=positive_int, required=True, help="passes over the training frames")
+    seg.add_argument("--crop", type=size_arg, default=(256, 320), help="training crop HxW (default 256x320)")
+    seg.add_argument("--batch", type=positive_int, default=8, help="crops per step (default 8)")
+    seg.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default 3e-3)")
+    seg.add_argument("--widths", default="32,64,128", help="channels at 1/4,1/8,1/16 (default 32,64,128)")
+    seg.add_argument("--decoder", type=positive_int, default=64, help="decoder channels (default 64)")
+    seg.add_argument("--max-minutes", type=float, default=None, help="stop training after this long")
+    seg.add_argument("--threads", type=positive_int, default=2, help="CPU threads (default 2)")
+    seg.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
+    seg.add_argument(
+        "--out", type=Path, required=True, help="checkpoint path (.pt); a .txt record is written beside it"
+    )
+    seg.set_defaults(handler=run_train_segmenter)
+
+
+def parse_widths(text: str) -> tuple[int, int, int]:
+    """``"32,64,128"`` -> ``(32, 64, 128)``."""
+    parts = text.split(",")
+    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise UserError(f"--widths {text!r} must be three positive integers, e.g. 32,64,128")
+    return int(parts[0]), int(parts[1]), int(parts[2])
+
+
+def run_train_segmenter(args: argparse.Namespace) -> int:
+    """Train a segmenter and write its checkpoint and record."""
+    from semlink.data import open_source
+    from semlink.data.frame import FrameSource
+    from semlink.data.subset import Subset
+    from semlink.vision.train import TrainSettings, train_segmenter
+
+    widths = parse_widths(args.widths)
+    train: FrameSource = open_source(args.data, "train", args.size, args.root, seed=args.seed)
+    val: FrameSource = open_source(args.data, "val", args.size, args.root, seed=args.seed)
+    if args.train_frames is not None:
+        train = Subset(train, args.train_frames)
+    if args.val_frames is not None:
+        val = Subset(val, args.val_frames)
+    settings = TrainSettings(
+        epochs=args.epochs,
+        crop=args.crop,
+        batch=args.batch,
+        lr=args.lr,
+        seed=args.seed,
+        widths=widths,
+        decoder=args.decoder,
+        max_minutes=args.max_minutes,
+        threads=args.threads,
+    )
+    command = "semlink " + shlex.join(sys.argv[1:])
+    scores = train_segmenter(train, val, settings, args.out, command)
+    print(f"val mIoU {scores.miou:.4f}; checkpoint {args.out}, record {args.out.with_suffix('.txt')}")
+    return 0
+
+
+def add_data_options(parser: argparse.ArgumentParser, default_data: str | None = "synthetic") -> None:
+    """``--data``, ``--split``, ``--root``, ``--size``, ``--seed`` shared by several commands."""
+    parser.add_argument(
+        "--data",
+        default=default_data,
+        required=default_data is None,
+        help="frame source: synthetic, camvid, cityscapes, folder",
+    )
+    parser.add_argument("--split", default="val", help="split (default val)")
+    parser.add_argument(
+        "--root", default=None, help="dataset folder (camvid: $SEMLINK_CAMVID or ../shared/data/camvid)"
+    )
+    parser.add_argument("--size", type=size_arg, default=None, help="frame size HxW (default: the source's)")
+    parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+
+
+def add_eval(sub: argparse._SubParsersAction[OneLineParser]) -> None:
+    """``semlink eval``."""
+    ev = sub.add_parser("eval", help="codec-only evaluation: mIoU, PSNR, MS-SSIM against bpp (no channel)")
+    add_data_options(ev)
+    ev.add_argument("--frames", type=positive_int, default=50, help="frames to score (default 50)")
+    ev.add_argument("--codec", required=True, help="codec name (semlink eval --list-codecs... see README)")
+    ev.add_argument("--rate", type=float, action="append", required=True, help="rate knob; repeat for a sweep")
+    ev.add_argument(
+        "--segmenter",
+        default=None,
+        help="checkpoint .pt, TorchScript .ts or module:function (default: the shipped one)",
+    )
+    ev.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    ev.add_argument("--out", type=Path, required=True, help="output folder for results.csv")
+    ev.set_defaults(handler=run_eval)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    """Codec-only evaluation of one codec over its rates."""
+    return evaluate_command(args, [(args.codec, rate) for rate in args.rate])
+
+
+def evaluate_command(args: argparse.Namespace, points: list[tuple[str, float]]) -> int:
+    """Open the data and segmenter, evaluate ``points``, report where results went."""
+    from semlink.codecs import CODECS
+    from semlink.data import open_source
+    from semlink.sim.evaluate import evaluate
+    from semlink.vision.segmenter import segmenter_for
+
+    for name, _ in points:
+        CODECS.get(name)
+    source = open_source(args.data, args.split, args.size, args.root, seed=args.seed)
+    segmenter = segmenter_for(source.label_set, args.segmenter, args.device)
+    evaluate(source, args.frames, points, segmenter, args.out)
+    print(f"results: {args.out / 'results.csv'}")
+    return 0
+
+
+def add_run(sub: argparse._SubParsersAction[OneLineParser]) -> None:
+    """``semlink run``."""
+    run = sub.add_parser("run", help="the main job: codec sweep on the default synthetic scenes")
+    add_data_options(run)
+    run.add_argument("--frames", type=positive_int, default=20, help="frames per point (default 20)")
+    run.add_argument("--segmenter", default=None, help="segmenter (default: the shipped one)")
+    run.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    run.add_argument("--out", type=Path, default=Path("results/quickstart"), help="output folder")
+    run.set_defaults(handler=run_quickstart)
+
+
+QUICKSTART_POINTS = [("identity", 1.0), ("resize", 2.0), ("resize", 4.0), ("resize", 8.0)]
+
+
+def run_quickstart(args: argparse.Namespace) -> int:
+    """Until the link lands: codec-only evaluation of the reference codecs."""
+    return evaluate_command(args, QUICKSTART_POINTS)
+
+
+def add_data(sub: argparse._SubParsersAction[OneLineParser]) -> None:
+    """``semlink data synth`` and ``semlink data show``."""
+    data = sub.add_parser("data", help="make or look at frames")
+    verbs = data.add_subparsers(dest="verb", required=True, metavar="VERB")
+    synth = verbs.add_parser("synth", help="write synthetic scenes in the Cityscapes layout")
+    synth.add_argument("--out", type=Path, required=True, help="folder to write leftImg8bit/ and gtFine/ into")
+    synth.add_argument("--split", default="train", help="train, val or test (default train)")
+    synth.add_argument("--n", type=positive_int, required=True, help="number of frames")
+    synth.add_argument("--seed", type=int, default=0, help="scene seed (default 0)")
+    synth.add_argument("--size", type=size_arg, default=(256, 512), help="HxW, multiples of 16 (default 256x512)")
+    synth.add_argument("--sequence", type=positive_int, default=1, help="frames per drive (default 1)")
+    synth.set_defaults(handler=run_data_synth)
+    show = verbs.add_parser("show", help="save a contact sheet of frames and their labels")
+    show.add_argument("source", help="frame source: synthetic, camvid, cityscapes, folder")
+    show.add_argument("--out", type=Path, required=True, help="PNG to write")
+    show.add_argument("--split", default="val", help="split (default val)")
+    show.add_argument("--root", default=None, help="dataset folder (file-based sources)")
+    show.add_argument("--size", type=size_arg, default=None, help="frame size HxW")
+    show.add_argument("--n", type=positive_int, default=8, help="frames on the sheet (default 8)")
+    show.add_argument("--seed", type=int, default=0, help="scene seed (default 0)")
+    show.set_defaults(handler=run_data_show)
+
+
+def run_data_synth(args: argparse.Namespace) -> int:
+    """Write ``n`` synthetic frames into the Cityscapes layout, with progress."""
+    from rich.progress import track
+
+    from semlink.data.cityscapes import write_cityscapes
+    from semlink.data.synthetic import SyntheticDriving
+
+    source = SyntheticDriving(args.split, args.size, args.seed, sequence=args.sequence)
+    if args.n > len(source):
+        raise UserError(f"--n {args.n} exceeds the {len(source)} frames of the synthetic {args.split} split")
+    for frame in track(source.take(args.n), total=args.n, description="rendering"):
+        write_cityscapes(args.out, args.split, "synthetic", frame)
+    print(f"wrote {args.n} frames to {args.out} (read them back with --data cityscapes --root {args.out})")
+    return 0
+
+
+def run_data_show(args: argparse.Namespace) -> int:
+    """Save a contact sheet."""
+    from semlink.data import open_source
+    from semlink.data.sheet import contact_sheet
+
+    source = open_source(args.source, args.split, args.size, args.root, seed=args.seed)
+    count = contact_sheet(source.take(args.n), source.label_set, args.out)
+    print(f"wrote {count} frames to {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser."""
+    parser = OneLineParser(prog="semlink", description="A networked semantic-communication simulator.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_run(sub)
+    add_eval(sub)
+    add_train(sub)
+    add_data(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: parse, dispatch, turn user errors into one line and exit code 1."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except (UserError, DataError, UnknownComponentError, CheckpointError) as error:
+        print(f"semlink: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("semlink: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Scenarios, runs, evaluation and reports."""

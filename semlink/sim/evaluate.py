@@ -1,0 +1,162 @@
+"""Codec-only evaluation: frames -> codec -> reconstruction -> segmenter -> scores (no channel)."""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from semlink.codecs import CODECS, Codec
+from semlink.data.frame import Frame, FrameSource
+from semlink.vision.metrics import ConfusionMeter, ms_ssim, psnr
+from semlink.vision.segmenter import Segmenter
+
+BASE_COLUMNS = ("codec", "rate", "frames", "bpp", "miou", "pixel_accuracy", "psnr", "ms_ssim")
+
+
+@dataclass(frozen=True)
+class PointResult:
+    """Scores of one (codec, rate) point over all frames.
+
+    :param codec: codec name. :param rate: its rate knob. :param frames: frames scored.
+    :param bpp: mean payload bits per pixel. :param miou: dataset-wide mIoU.
+    :param pixel_accuracy: dataset-wide pixel accuracy.
+    :param psnr: mean PSNR in dB (inf when every frame is exact).
+    :param ms_ssim: mean MS-SSIM. :param class_iou: IoU per class (NaN: class absent).
+    """
+
+    codec: str
+    rate: float
+    frames: int
+    bpp: float
+    miou: float
+    pixel_accuracy: float
+    psnr: float
+    ms_ssim: float
+    class_iou: tuple[float, ...]
+
+    def row(self, class_names: Sequence[str]) -> dict[str, object]:
+        """The ``results.csv`` row."""
+        row: dict[str, object] = {
+            "codec": self.codec,
+            "rate": self.rate,
+            "frames": self.frames,
+            "bpp": f"{self.bpp:.5f}",
+            "miou": f"{self.miou:.4f}",
+            "pixel_accuracy": f"{self.pixel_accuracy:.4f}",
+            "psnr": f"{self.psnr:.3f}",
+            "ms_ssim": f"{self.ms_ssim:.4f}",
+        }
+        for name, iou in zip(class_names, self.class_iou, strict=True):
+            row[f"iou_{name}"] = "" if math.isnan(iou) else f"{iou:.4f}"
+        return row
+
+
+def batches(frames: Iterator[Frame], size: int) -> Iterator[list[Frame]]:
+    """Group frames into lists of ``size``."""
+    group: list[Frame] = []
+    for frame in frames:
+        group.append(frame)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
+def evaluate_point(
+    codec: Codec,
+    name: str,
+    rate: float,
+    source: FrameSource,
+    frames: int,
+    segmenter: Segmenter,
+    progress: Progress | None = None,
+) -> PointResult:
+    """Code, decode, segment and score the first ``frames`` frames of ``source``."""
+    meter = ConfusionMeter(source.label_set)
+    bits, pixels, psnrs, ssims, count = 0, 0, [], [], 0
+    task = progress.add_task(f"{name} rate {rate:g}", total=min(frames, len(source))) if progress else None
+    for group in batches(source.take(frames), 8):
+        recons = []
+        for frame in group:
+            bitstream = codec.compress(frame.image)
+            bits += bitstream.bits
+            pixels += frame.image.shape[0] * frame.image.shape[1]
+            recon = codec.decompress(bitstream.received())
+            recons.append(recon)
+            psnrs.append(psnr(frame.image, recon))
+            ssims.append(ms_ssim(frame.image, recon))
+        predictions = segmenter.segment(np.stack(recons))
+        meter.update(predictions, np.stack([f.labels for f in group]))
+        count += len(group)
+        if progress is not None and task is not None:
+            progress.advance(task, len(group))
+    scores = meter.scores()
+    return PointResult(
+        name,
+        rate,
+        count,
+        bits / max(pixels, 1),
+        scores.miou,
+        scores.pixel_accuracy,
+        float(np.mean(psnrs)),
+        float(np.mean(ssims)),
+        scores.class_iou,
+    )
+
+
+def evaluate(
+    source: FrameSource,
+    frames: int,
+    points: Sequence[tuple[str, float]],
+    segmenter: Segmenter,
+    out: Path,
+    console: Console | None = None,
+) -> list[PointResult]:
+    """Evaluate each ``(codec, rate)`` point; write ``out/results.csv`` row by row and print a table."""
+    console = console or Console()
+    factories = {name: CODECS.get(name) for name, _ in points}  # unknown names fail before any work
+    out.mkdir(parents=True, exist_ok=True)
+    names = source.label_set.classes
+    columns = [*BASE_COLUMNS, *(f"iou_{n}" for n in names)]
+    results = []
+    with (out / "results.csv").open("w", newline="") as handle, Progress(console=console, transient=True) as bar:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        for codec_name, rate in points:
+            result = evaluate_point(factories[codec_name](rate=rate), codec_name, rate, source, frames, segmenter, bar)
+            writer.writerow(result.row(names))
+            handle.flush()
+            results.append(result)
+    console.print(results_table(results, names))
+    return results
+
+
+def results_table(results: Sequence[PointResult], class_names: Sequence[str]) -> Table:
+    """A rich table of the points with their per-class IoU."""
+    table = Table(title="codec-only evaluation")
+    for column in ("codec", "rate", "frames", "bpp", "mIoU", "PSNR", "MS-SSIM"):
+        table.add_column(column, justify="right")
+    for name in class_names:
+        table.add_column(name[:6], justify="right")
+    for r in results:
+        ious = ["-" if math.isnan(v) else f"{v:.2f}" for v in r.class_iou]
+        table.add_row(
+            r.codec,
+            f"{r.rate:g}",
+            str(r.frames),
+            f"{r.bpp:.4f}",
+            f"{r.miou:.4f}",
+            f"{r.psnr:.2f}",
+            f"{r.ms_ssim:.4f}",
+            *ious,
+        )
+    return table

@@ -1,0 +1,1 @@
+"""The segmenter network, its training, and the task metrics."""

@@ -1,0 +1,153 @@
+"""Segmenters: image batch -> label maps. The shipped networks, TorchScript files, or callables."""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from semlink.data.labelset import CAMVID, CITYSCAPES, LabelSet
+from semlink.registry import Registry
+from semlink.vision.checkpoint import CheckpointError, load_segmenter
+
+CHECKPOINTS = Path(__file__).parent / "checkpoints"
+SHIPPED = {CITYSCAPES.name: "segmenter-synthetic.pt", CAMVID.name: "segmenter-camvid.pt"}
+
+
+def pick_device(device: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; anything else as given."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class Segmenter(ABC):
+    """Labels images with the classes of :attr:`label_set`."""
+
+    label_set: LabelSet
+
+    @abstractmethod
+    def segment(self, images: np.ndarray) -> np.ndarray:
+        """``[N, H, W, 3]`` uint8 -> ``[N, H, W]`` uint8 class indices."""
+
+
+SEGMENTERS: Registry[Segmenter] = Registry("segmenter")
+
+
+class TorchSegmenter(Segmenter):
+    """Any torch module mapping ``[N, 3, H, W]`` floats in [0, 1] to ``[N, C, H, W]`` logits.
+
+    :param module: the network (eval mode is set here).
+    :param label_set: the classes of its outputs.
+    :param device: ``auto``, ``cpu``, ``cuda``, ...
+    :param batch: frames per forward pass.
+    """
+
+    def __init__(self, module: torch.nn.Module, label_set: LabelSet, device: str = "auto", batch: int = 8) -> None:
+        self.device = pick_device(device)
+        self.module = module.eval().to(self.device)
+        if self.device.type == "cpu":
+            self.module = self.module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        self.label_set = label_set
+        self.batch = batch
+
+    def segment(self, images: np.ndarray) -> np.ndarray:
+        """``[N, H, W, 3]`` uint8 -> ``[N, H, W]`` uint8, in batches."""
+        if images.ndim != 4 or images.shape[-1] != 3:
+            raise ValueError(f"segment expects [N, H, W, 3] images, got shape {images.shape}")
+        out = np.empty(images.shape[:3], dtype=np.uint8)
+        with torch.inference_mode():
+            for start in range(0, len(images), self.batch):
+                chunk = torch.from_numpy(np.ascontiguousarray(images[start : start + self.batch]))
+                x = chunk.to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
+                if self.device.type == "cpu":
+                    x = x.contiguous(memory_format=torch.channels_last)
+                out[start : start + len(chunk)] = self.module(x).argmax(1).to(torch.uint8).cpu().numpy()
+        return out
+
+
+@SEGMENTERS.register("shipped")
+def shipped_segmenter(label_set: str = "cityscapes", device: str = "auto", batch: int = 8) -> Segmenter:
+    """The checkpoint shipped in the package for ``label_set`` (``cityscapes`` or ``camvid``)."""
+    if label_set not in SHIPPED:
+        raise CheckpointError(f"no shipped segmenter for label set {label_set!r}; shipped: {', '.join(SHIPPED)}")
+    return checkpoint_segmenter(str(CHECKPOINTS / SHIPPED[label_set]), device, batch)
+
+
+@SEGMENTERS.register("checkpoint")
+def checkpoint_segmenter(path: str, device: str = "auto", batch: int = 8) -> Segmenter:
+    """A checkpoint written by ``semlink train segmenter``."""
+    net, label_set = load_segmenter(Path(path))
+    return TorchSegmenter(net, label_set, device, batch)
+
+
+@SEGMENTERS.register("torchscript")
+def torchscript_segmenter(path: str, label_set: str = "cityscapes", device: str = "auto", batch: int = 8) -> Segmenter:
+    """A TorchScript file taking ``[N, 3, H, W]`` in [0, 1] and returning ``[N, C, H, W]`` logits."""
+    from semlink.vision.checkpoint import LABEL_SETS
+
+    if not Path(path).is_file():
+        raise CheckpointError(f"TorchScript segmenter {path} does not exist")
+    if label_set not in LABEL_SETS:
+        raise CheckpointError(f"unknown label set {label_set!r}; choose one of {', '.join(LABEL_SETS)}")
+    module = torch.jit.load(path, map_location="cpu")
+    return TorchSegmenter(module, LABEL_SETS[label_set], device, batch)
+
+
+class CallableSegmenter(Segmenter):
+    """Wraps a user function ``images [N, H, W, 3] uint8 -> labels [N, H, W]``.
+
+    :param function: the user's function.
+    :param label_set: the classes it predicts.
+    """
+
+    def __init__(self, function: Callable[[np.ndarray], np.ndarray], label_set: LabelSet) -> None:
+        self.function = function
+        self.label_set = label_set
+
+    def segment(self, images: np.ndarray) -> np.ndarray:
+        """Call the user's function and check its output's shape."""
+        labels = np.asarray(self.function(images))
+        if labels.shape != images.shape[:3]:
+            raise ValueError(f"segmenter returned shape {labels.shape}, expected {images.shape[:3]}")
+        return labels.astype(np.uint8)
+
+
+@SEGMENTERS.register("callable")
+def callable_segmenter(target: str, label_set: str = "cityscapes") -> Segmenter:
+    """``module:function`` imported and wrapped in :class:`CallableSegmenter`."""
+    from semlink.vision.checkpoint import LABEL_SETS
+
+    module_name, _, attribute = target.partition(":")
+    if not module_name or not attribute:
+        raise CheckpointError(f"segmenter target {target!r} must look like package.module:function")
+    try:
+        function = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as error:
+        raise CheckpointError(f"cannot import segmenter {target!r}: {error}") from None
+    return CallableSegmenter(function, LABEL_SETS[label_set])
+
+
+def segmenter_for(label_set: LabelSet, spec: str | None = None, device: str = "auto") -> Segmenter:
+    """The segmenter a run uses: ``spec`` if given, else the shipped one for ``label_set``.
+
+    ``spec`` is a checkpoint path (``.pt``), a TorchScript file (``.ts``/``.jit``) or
+    ``module:function``.
+    """
+    if spec is None:
+        return shipped_segmenter(label_set.name, device)
+    if ":" in spec and not Path(spec).exists():
+        return callable_segmenter(spec, label_set.name)
+    if spec.endswith((".ts", ".jit", ".torchscript")):
+        return torchscript_segmenter(spec, label_set.name, device)
+    segmenter = checkpoint_segmenter(spec, device)
+    if segmenter.label_set != label_set:
+        raise CheckpointError(
+            f"segmenter {spec} predicts {segmenter.label_set.name} classes but the data "
+            f"uses {label_set.name}; pick a segmenter trained on that label set"
+        )
+    return segmenter

@@ -1,0 +1,67 @@
+"""The command line: help everywhere, one-line errors, eval and data commands end to end."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from semlink.cli import main
+
+SUBCOMMANDS = [["run"], ["eval"], ["train"], ["train", "segmenter"], ["data"], ["data", "synth"], ["data", "show"]]
+
+
+def semlink(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "semlink.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("words", SUBCOMMANDS)
+def test_help_on_every_subcommand(words: list[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main([*words, "--help"])
+    assert stop.value.code == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["fly"], ["eval", "--codec", "identity", "--rate", "x", "--out", "o"], ["data", "synth", "--size", "big"]],
+)
+def test_bad_arguments_exit_2_with_one_line(args: list[str]) -> None:
+    result = semlink(*args)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "error:" in result.stderr
+
+
+def test_unknown_codec_is_one_line_exit_1(tmp_path: Path) -> None:
+    result = semlink("eval", "--codec", "bpg9", "--rate", "1", "--out", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr.strip() == "semlink: error: unknown codec 'bpg9'; choose one of: identity, resize"
+
+
+def test_eval_writes_results_with_per_class_iou(tmp_path: Path) -> None:
+    code = main(["eval", "--frames", "3", "--codec", "resize", "--rate", "2", "--rate", "8",
+                 "--size", "128x256", "--device", "cpu", "--out", str(tmp_path)])  # fmt: skip
+    assert code == 0
+    rows = list(csv.DictReader((tmp_path / "results.csv").open()))
+    assert [float(r["rate"]) for r in rows] == [2.0, 8.0]
+    for column in ("codec", "rate", "frames", "bpp", "miou", "psnr", "ms_ssim", "iou_road", "iou_bicycle"):
+        assert column in rows[0]
+    assert float(rows[0]["bpp"]) == pytest.approx(24 / 4)
+    assert float(rows[0]["miou"]) > float(rows[1]["miou"]) - 0.05
+
+
+def test_data_synth_then_show_through_the_cityscapes_loader(tmp_path: Path) -> None:
+    assert main(["data", "synth", "--out", str(tmp_path / "cs"), "--split", "val", "--n", "2", "--size", "64x128"]) == 0
+    assert len(list((tmp_path / "cs" / "gtFine" / "val" / "synthetic").glob("*_gtFine_labelIds.png"))) == 2
+    sheet = tmp_path / "sheet.png"
+    args = ["data", "show", "cityscapes", "--root", str(tmp_path / "cs"), "--size", "64x128", "--n", "2"]
+    assert main([*args, "--out", str(sheet)]) == 0
+    assert sheet.stat().st_size > 0
+
+
+def test_missing_data_root_is_one_line(tmp_path: Path) -> None:
+    result = semlink("data", "show", "camvid", "--root", str(tmp_path), "--out", str(tmp_path / "s.png"))
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
