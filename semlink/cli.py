@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from semlink.data.frame import DataError, parse_size
+from semlink.data.frame import parse_size
+from semlink.errors import StageError
 from semlink.registry import UnknownComponentError
-from semlink.vision.checkpoint import CheckpointError
+from semlink.transport import PeerError
+
+if TYPE_CHECKING:
+    from semlink.sim.scenario import Scenario
 
 
 class UserError(Exception):
@@ -24,6 +30,10 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """Print ``prog: error: message`` with a pointer to ``--help`` and exit 2."""
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# Errors a user can fix, shown as one line (SEMLINK_DEBUG=1 shows the traceback instead).
+USER_ERRORS = (UserError, ValueError, UnknownComponentError, StageError, PeerError, FileNotFoundError)
 
 
 def size_arg(text: str) -> tuple[int, int]:
@@ -168,23 +178,149 @@ def evaluate_command(args: argparse.Namespace, points: list[tuple[str, float]]) 
     return 0
 
 
+DEFAULT_SCENARIO = Path("scenarios") / "quickstart.yaml"
+
+
+def default_scenario() -> Path:
+    """``scenarios/quickstart.yaml`` here, else the one beside the package (editable installs)."""
+    if DEFAULT_SCENARIO.exists():
+        return DEFAULT_SCENARIO
+    return Path(__file__).resolve().parents[1] / DEFAULT_SCENARIO
+
+
+def add_scenario_options(parser: argparse.ArgumentParser, optional: bool) -> None:
+    """The scenario argument and ``--set`` overrides."""
+    if optional:
+        parser.add_argument(
+            "scenario", nargs="?", type=Path, default=None, help="scenario YAML (default scenarios/quickstart.yaml)"
+        )
+    else:
+        parser.add_argument("scenario", type=Path, help="scenario YAML")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a scenario field, e.g. --set channel.loss=[0,0.1] (repeatable)",
+    )
+
+
 def add_run(sub: argparse._SubParsersAction[OneLineParser]) -> None:
     """``semlink run``."""
-    run = sub.add_parser("run", help="the main job: codec sweep on the default synthetic scenes")
-    add_data_options(run)
-    run.add_argument("--frames", type=positive_int, default=20, help="frames per point (default 20)")
-    run.add_argument("--segmenter", default=None, help="segmenter (default: the shipped one)")
-    run.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
-    run.add_argument("--out", type=Path, default=Path("results/quickstart"), help="output folder")
-    run.set_defaults(handler=run_quickstart)
+    run = sub.add_parser("run", help="run a scenario: transmitter, channel and receiver, then the report")
+    add_scenario_options(run, optional=True)
+    run.add_argument("--frames", type=positive_int, default=None, help="frames per point (overrides data.frames)")
+    run.add_argument("--out", type=Path, default=None, help="output folder (default results/<scenario name>)")
+    run.add_argument(
+        "--transport",
+        choices=["zmq", "inproc"],
+        default=None,
+        help="zmq: three processes (default); inproc: the same stages in one process",
+    )
+    run.set_defaults(handler=run_scenario)
 
 
-QUICKSTART_POINTS = [("identity", 1.0), ("resize", 2.0), ("resize", 4.0), ("resize", 8.0)]
+def load(args: argparse.Namespace) -> tuple[Scenario, str]:
+    """The scenario of ``args`` with ``--set``, ``--frames`` and ``--transport`` applied."""
+    from semlink.sim.scenario import load_scenario
+
+    path = args.scenario if args.scenario is not None else default_scenario()
+    overrides = list(args.overrides)
+    if getattr(args, "frames", None) is not None:
+        overrides.append(f"data.frames={args.frames}")
+    if getattr(args, "transport", None) is not None:
+        overrides.append(f"transport={args.transport}")
+    return load_scenario(path, overrides), str(path)
 
 
-def run_quickstart(args: argparse.Namespace) -> int:
-    """Until the link lands: codec-only evaluation of the reference codecs."""
-    return evaluate_command(args, QUICKSTART_POINTS)
+def run_scenario(args: argparse.Namespace) -> int:
+    """Run every pending point of the scenario, then write the report."""
+    from semlink.sim.report import write_report
+    from semlink.sim.runner import Run
+
+    scenario, origin = load(args)
+    out = args.out or Path(scenario.out or Path("results") / scenario.name)
+    started = time.monotonic()
+    ran = Run(scenario, origin, out).execute()
+    written = write_report(out)
+    print(
+        f"{ran} points in {time.monotonic() - started:.0f} s; results: {out / 'results.csv'}; "
+        f"report: {', '.join(str(p) for p in written)}"
+    )
+    return 0
+
+
+def add_nodes(sub: argparse._SubParsersAction[OneLineParser]) -> None:
+    """``semlink transmitter|channel|receiver SCENARIO``: one node of a run, e.g. in docker compose."""
+    tx = sub.add_parser("transmitter", help="the transmitter node: frames -> codec -> packets -> channel")
+    add_scenario_options(tx, optional=False)
+    tx.add_argument("--points", default=None, help="comma-separated point indices to send (default all)")
+    tx.set_defaults(handler=run_transmitter)
+    ch = sub.add_parser("channel", help="the channel node: impairs packets between transmitter and receiver")
+    add_scenario_options(ch, optional=False)
+    ch.set_defaults(handler=run_channel)
+    rx = sub.add_parser("receiver", help="the receiver node: reassembles, decodes, scores, writes results")
+    add_scenario_options(rx, optional=False)
+    rx.add_argument("--out", type=Path, required=True, help="output folder for results.csv and frames.jsonl")
+    rx.add_argument("--progress", action="store_true", help="print a JSON line per scored frame on stdout")
+    rx.set_defaults(handler=run_receiver)
+
+
+def parse_points(text: str | None) -> set[int] | None:
+    """``"0,3,4"`` -> ``{0, 3, 4}``."""
+    if text is None:
+        return None
+    try:
+        return {int(part) for part in text.split(",") if part.strip()}
+    except ValueError:
+        raise UserError(f"--points {text!r} must be comma-separated integers") from None
+
+
+def run_transmitter(args: argparse.Namespace) -> int:
+    """The transmitter node."""
+    from semlink.sim.nodes import transmitter_node
+
+    scenario, origin = load(args)
+    transmitter_node(scenario, origin, parse_points(args.points))
+    return 0
+
+
+def run_channel(args: argparse.Namespace) -> int:
+    """The channel node."""
+    from semlink.sim.nodes import channel_node
+
+    scenario, origin = load(args)
+    channel_node(scenario, origin)
+    return 0
+
+
+def run_receiver(args: argparse.Namespace) -> int:
+    """The receiver node."""
+    from semlink.sim.nodes import receiver_node
+
+    scenario, origin = load(args)
+    counters = receiver_node(scenario, origin, args.out, args.progress)
+    rejected = {k: v for k, v in counters.items() if v}
+    if rejected:
+        print(f"receiver counters: {rejected}", file=sys.stderr)
+    return 0
+
+
+def add_report(sub: argparse._SubParsersAction[OneLineParser]) -> None:
+    """``semlink report DIR``."""
+    report = sub.add_parser("report", help="draw the plots and report.md of a results folder")
+    report.add_argument("folder", type=Path, help="folder holding results.csv")
+    report.set_defaults(handler=run_report)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Write the report of a folder."""
+    from semlink.sim.report import write_report
+
+    for path in write_report(args.folder):
+        print(path)
+    return 0
 
 
 def add_data(sub: argparse._SubParsersAction[OneLineParser]) -> None:
@@ -242,6 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="semlink", description="A networked semantic-communication simulator.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_run(sub)
+    add_nodes(sub)
+    add_report(sub)
     add_eval(sub)
     add_train(sub)
     add_data(sub)
@@ -255,7 +393,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except (UserError, DataError, UnknownComponentError, CheckpointError) as error:
+    except Exception as error:
+        if os.environ.get("SEMLINK_DEBUG") or not isinstance(error, USER_ERRORS):
+            raise
         print(f"semlink: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -42,8 +42,25 @@ def test_unknown_codec_is_one_line_exit_1(tmp_path: Path) -> None:
 
 
 def test_eval_writes_results_with_per_class_iou(tmp_path: Path) -> None:
-    code = main(["eval", "--frames", "3", "--codec", "resize", "--rate", "2", "--rate", "8",
-                 "--size", "128x256", "--device", "cpu", "--out", str(tmp_path)])  # fmt: skip
+    code = main(
+        [
+            "eval",
+            "--frames",
+            "3",
+            "--codec",
+            "resize",
+            "--rate",
+            "2",
+            "--rate",
+            "8",
+            "--size",
+            "128x256",
+            "--device",
+            "cpu",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     rows = list(csv.DictReader((tmp_path / "results.csv").open()))
     assert [float(r["rate"]) for r in rows] == [2.0, 8.0]

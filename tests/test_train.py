@@ -43,7 +43,8 @@ def test_loss_falls_over_a_few_steps_on_tiny_frames() -> None:
     images, labels = load_all(SyntheticDriving("train", size=(64, 128)), limit=2)
     config = SegNetConfig(num_classes=19, widths=(8, 16, 32), decoder=16)
     module = SegmenterModule(config, class_weights(labels, CITYSCAPES), 255, lr=1e-2, total_steps=30)
-    optimizer = module.configure_optimizers()["optimizer"]
+    setup = module.configure_optimizers()
+    optimizer, scheduler = setup["optimizer"], setup["lr_scheduler"]["scheduler"]
     x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
     y = torch.from_numpy(labels).long()
     losses = []
@@ -52,5 +53,6 @@ def test_loss_falls_over_a_few_steps_on_tiny_frames() -> None:
         loss = module.training_step((x, y), step)
         loss.backward()
         optimizer.step()
+        scheduler.step()
         losses.append(float(loss.detach()))
     assert np.mean(losses[-5:]) < 0.6 * np.mean(losses[:5])

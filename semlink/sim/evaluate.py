@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from semlink.codecs import CODECS, Codec
 from semlink.data.frame import Frame, FrameSource
-from semlink.vision.metrics import ConfusionMeter, ms_ssim, psnr
+from semlink.receiver.evaluator import Evaluator
 from semlink.vision.segmenter import Segmenter
 
 BASE_COLUMNS = ("codec", "rate", "frames", "bpp", "miou", "pixel_accuracy", "psnr", "ms_ssim")
@@ -59,63 +58,34 @@ class PointResult:
         return row
 
 
-def batches(frames: Iterator[Frame], size: int) -> Iterator[list[Frame]]:
-    """Group frames into lists of ``size``."""
-    group: list[Frame] = []
-    for frame in frames:
-        group.append(frame)
-        if len(group) == size:
-            yield group
-            group = []
-    if group:
-        yield group
-
-
 def evaluate_point(
     codec: Codec,
     name: str,
     rate: float,
-    source: FrameSource,
-    frames: int,
+    frames: Sequence[Frame],
     segmenter: Segmenter,
     progress: Progress | None = None,
 ) -> PointResult:
-    """Code, decode, segment and score the first ``frames`` frames of ``source``."""
-    meter = ConfusionMeter(source.label_set)
-    bits, pixels, psnrs, ssims, count = 0, 0, [], [], 0
-    task = progress.add_task(f"{name} rate {rate:g}", total=min(frames, len(source))) if progress else None
-    for group in batches(source.take(frames), 8):
-        recons = []
-        for frame in group:
-            bitstream = codec.compress(frame.image)
-            bits += bitstream.bits
-            pixels += frame.image.shape[0] * frame.image.shape[1]
-            recon = codec.decompress(bitstream.received())
-            recons.append(recon)
-            psnrs.append(psnr(frame.image, recon))
-            ssims.append(ms_ssim(frame.image, recon))
-        predictions = segmenter.segment(np.stack(recons))
-        meter.update(predictions, np.stack([f.labels for f in group]))
-        count += len(group)
+    """Code, decode, segment and score ``frames``."""
+    evaluator = Evaluator(segmenter, segmenter.label_set)
+    bits, pixels = 0, 0
+    task = progress.add_task(f"{name} rate {rate:g}", total=len(frames)) if progress else None
+    for frame in frames:
+        bitstream = codec.compress(frame.image)
+        bits += bitstream.bits
+        pixels += frame.image.shape[0] * frame.image.shape[1]
+        evaluator.add(frame, codec.decompress(bitstream.received()))
         if progress is not None and task is not None:
-            progress.advance(task, len(group))
-    scores = meter.scores()
+            progress.advance(task)
+    s = evaluator.scores()
     return PointResult(
-        name,
-        rate,
-        count,
-        bits / max(pixels, 1),
-        scores.miou,
-        scores.pixel_accuracy,
-        float(np.mean(psnrs)),
-        float(np.mean(ssims)),
-        scores.class_iou,
+        name, rate, s.frames, bits / max(pixels, 1), s.miou, s.pixel_accuracy, s.psnr, s.ms_ssim, s.class_iou
     )
 
 
 def evaluate(
     source: FrameSource,
-    frames: int,
+    frames_count: int,
     points: Sequence[tuple[str, float]],
     segmenter: Segmenter,
     out: Path,
@@ -128,11 +98,12 @@ def evaluate(
     names = source.label_set.classes
     columns = [*BASE_COLUMNS, *(f"iou_{n}" for n in names)]
     results = []
+    frames = list(source.take(frames_count))
     with (out / "results.csv").open("w", newline="") as handle, Progress(console=console, transient=True) as bar:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for codec_name, rate in points:
-            result = evaluate_point(factories[codec_name](rate=rate), codec_name, rate, source, frames, segmenter, bar)
+            result = evaluate_point(factories[codec_name](rate=rate), codec_name, rate, frames, segmenter, bar)
             writer.writerow(result.row(names))
             handle.flush()
             results.append(result)

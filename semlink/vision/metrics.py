@@ -81,9 +81,7 @@ def scores_from_confusion(matrix: torch.Tensor) -> SegmentationScores:
 
 def psnr(reference: np.ndarray, test: np.ndarray) -> float:
     """PSNR in dB of two uint8 images of the same shape (inf if identical)."""
-    ref = torch.as_tensor(reference, dtype=torch.float64)
-    out = torch.as_tensor(test, dtype=torch.float64)
-    mse = float(((ref - out) ** 2).mean())
+    mse = float(np.mean((reference.astype(np.float64) - test.astype(np.float64)) ** 2))
     return float("inf") if mse == 0 else 10.0 * float(np.log10(255.0**2 / mse))
 
 
@@ -92,8 +90,8 @@ def ms_ssim(reference: np.ndarray, test: np.ndarray) -> float:
 
     Frames smaller than the 5-scale minimum (about 160 pixels per side) use fewer scales.
     """
-    ref = torch.as_tensor(reference).permute(2, 0, 1)[None].double() / 255.0
-    out = torch.as_tensor(test).permute(2, 0, 1)[None].double() / 255.0
+    ref = torch.from_numpy(np.array(reference)).permute(2, 0, 1)[None].double() / 255.0
+    out = torch.from_numpy(np.array(test)).permute(2, 0, 1)[None].double() / 255.0
     weights = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
     scales = 5
     while scales > 1 and min(ref.shape[-2:]) // 2 ** (scales - 1) <= 10:

@@ -1,0 +1,23 @@
+# The semlink image: one image for the transmitter, channel and receiver services (see docker-compose.yml).
+#   CPU (default):  docker build -t semlink:latest .
+#   CUDA:           docker build -t semlink:latest --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128 .
+FROM python:3.11-slim
+
+# The PyTorch wheel index: the CPU wheels by default, a CUDA index (…/whl/cuXYZ) for a GPU image.
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+
+# torch first and from its own index: a bare `pip install -e .` would pull the default (CUDA) build.
+RUN pip install torch==2.13.0 --index-url "${TORCH_INDEX}"
+
+COPY . .
+RUN pip install -e .
+
+ENTRYPOINT ["semlink"]
+CMD ["--help"]

@@ -1,0 +1,171 @@
+"""The channel-model interface: a fate for every packet of a batch, and the registry of models.
+
+A model sees only packet sizes, never payloads, so it knows nothing of codecs. Fates are
+``int8`` codes: :data:`DELIVERED`, :data:`ERASED` or :data:`CORRUPTED`. A corrupted packet is
+an erasure once the receiver's CRC check drops it, unless the model's ``deliver_corrupt`` is
+set; then :meth:`ChannelModel.corrupt` gives the damaged bytes that are handed on.
+
+Parameter checks raise ``ValueError`` with one line naming the model, the parameter and what is
+allowed (``bernoulli: loss=1.5 must be in [0, 1]``); :func:`build_channel` does the same for
+unknown, missing and misspelt parameter names.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from numbers import Real
+from typing import Final
+
+import numpy as np
+
+from semlink.registry import Registry, UnknownComponentError
+
+DELIVERED: Final = 0
+"""Fate of a packet that arrives intact."""
+ERASED: Final = 1
+"""Fate of a packet that never arrives."""
+CORRUPTED: Final = 2
+"""Fate of a packet that arrives with bit errors (dropped by the CRC unless ``deliver_corrupt``)."""
+FATE_DTYPE: Final = np.int8
+"""The dtype of every fate array."""
+
+
+class ChannelModel(ABC):
+    """Base of every packet-level channel model.
+
+    Subclasses implement :meth:`_fates`; stateful ones also :meth:`reset`. State (a Markov
+    chain's state, a position in a trace) carries across calls of :meth:`fates`, i.e. across
+    frames, until :meth:`reset`. Every random draw comes from the generator passed in.
+    """
+
+    name: str = ""
+    deliver_corrupt: bool = False
+    """Whether CORRUPTED packets are handed on with their damage (else the CRC makes them erasures)."""
+
+    def reset(self) -> None:  # noqa: B027  (a no-op by design: stateless models need no reset)
+        """Put the state back to its initial value (called at the start of every sweep point)."""
+
+    def fates(self, sizes_bits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The fate of each packet of a batch sent in this order.
+
+        :param sizes_bits: [N] int sizes of the packets in bits, in sending order.
+        :param rng: the source of every draw.
+        :return: [N] int8 fates (:data:`DELIVERED`, :data:`ERASED`, :data:`CORRUPTED`).
+        :raises ValueError: if ``sizes_bits`` is not one-dimensional or holds a negative size.
+        """
+        sizes = np.asarray(sizes_bits, dtype=np.int64)
+        if sizes.ndim != 1:
+            raise ValueError(f"{self.name}: sizes_bits must be one-dimensional, got shape {sizes.shape}")
+        if sizes.size and sizes.min() < 0:
+            raise ValueError(f"{self.name}: sizes_bits must be >= 0, got {int(sizes.min())}")
+        if sizes.size == 0:
+            return np.zeros(0, dtype=FATE_DTYPE)
+        return np.asarray(self._fates(sizes, rng), dtype=FATE_DTYPE)
+
+    @abstractmethod
+    def _fates(self, sizes_bits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Fates of a non-empty, checked batch.
+
+        :param sizes_bits: [N] int64 sizes in bits, N >= 1, all >= 0.
+        :param rng: the source of every draw.
+        :return: [N] fate codes.
+        """
+
+    def corrupt(self, payload: bytes, rng: np.random.Generator) -> bytes:
+        """The damaged bytes of a CORRUPTED packet that is delivered anyway.
+
+        :param payload: the bytes that were sent.
+        :param rng: the source of every draw.
+        :return: the bytes that arrive (this base returns ``payload`` unchanged).
+        """
+        return payload
+
+
+CHANNELS: Registry[ChannelModel] = Registry("channel model")
+"""Registered channel models by name."""
+
+
+def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
+    """Text for an allowed range: ``in [0, 1)``, ``>= 1``, ``> 0``."""
+    if math.isinf(high):
+        return f"{'>' if low_open else '>='} {low:g}"
+    return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+
+def check_number(
+    model: str,
+    param: str,
+    value: object,
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """A real parameter as a float, or a one-line ``ValueError`` naming model, parameter and range.
+
+    NaN and (unless the range is open at infinity) infinities are refused.
+
+    :param model: the model's registered name, for the message.
+    :param param: the parameter's name, for the message.
+    :param value: the value given.
+    :param low: the smallest value allowed.
+    :param high: the largest value allowed.
+    :param low_open: whether ``low`` itself is excluded.
+    :param high_open: whether ``high`` itself is excluded.
+    """
+    allowed = _interval(low, high, low_open, high_open)
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise ValueError(f"{model}: {param}={value!r} must be a number {allowed}")
+    x = float(value)
+    above = low < x if low_open else low <= x
+    below = x < high if high_open else x <= high
+    if not (above and below and math.isfinite(x)):
+        raise ValueError(f"{model}: {param}={x!r} must be {allowed}")
+    return x
+
+
+def check_probability(model: str, param: str, value: object) -> float:
+    """A probability in [0, 1] as a float, or a one-line ``ValueError`` (see :func:`check_number`)."""
+    return check_number(model, param, value, 0.0, 1.0)
+
+
+def check_flag(model: str, param: str, value: object) -> bool:
+    """A boolean parameter, or a one-line ``ValueError``."""
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"{model}: {param}={value!r} must be true or false")
+    return bool(value)
+
+
+def _check_names(name: str, factory: Callable[..., ChannelModel], params: dict[str, object]) -> None:
+    """Refuse unknown parameter names and missing required ones, listing the allowed names."""
+    signature = inspect.signature(factory)
+    if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        return
+    named = [p for p in signature.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    allowed = ", ".join(p.name for p in named) or "none"
+    unknown = sorted(set(params) - {p.name for p in named})
+    if unknown:
+        raise ValueError(f"{name}: unknown parameter {', '.join(unknown)}; allowed: {allowed}")
+    missing = [p.name for p in named if p.default is p.empty and p.name not in params]
+    if missing:
+        raise ValueError(f"{name}: missing parameter {', '.join(missing)}; allowed: {allowed}")
+
+
+def build_channel(name: str, **params: object) -> ChannelModel:
+    """Build the channel model registered under ``name``.
+
+    :param name: a registered name (``ideal``, ``bernoulli``, ``gilbert_elliott``, ``bsc``, ``trace``, ...).
+    :param params: the model's parameters by name.
+    :raises ValueError: with a one-line message for an unknown model, an unknown or missing
+        parameter name (listing the allowed ones) or a value out of range.
+    """
+    try:
+        factory = CHANNELS.get(name)
+    except UnknownComponentError as err:
+        raise ValueError(str(err)) from None
+    _check_names(name, factory, params)
+    return factory(**params)

@@ -1,0 +1,114 @@
+"""The channel stage: applies a point's channel model and impairments to each frame's packets."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import msgpack
+import numpy as np
+
+from semlink.channel.base import CORRUPTED, DELIVERED, ChannelModel
+from semlink.channel.impairments import Impairments
+from semlink.errors import StageError
+from semlink.wire import Control, Packet, WireError, decode, encode, restamp
+
+
+@dataclass(frozen=True)
+class ChannelPlan:
+    """What the channel needs of one sweep point.
+
+    :param key: the point's stable key (checked against the transmitter's).
+    :param make_model: builds the point's channel model.
+    :param impairments: delay, jitter, reordering, duplication, rate.
+    :param seed: entropy of the point's channel random stream.
+    """
+
+    key: str
+    make_model: Callable[[], ChannelModel]
+    impairments: Impairments
+    seed: tuple[int, ...]
+
+
+class ChannelStage:
+    """Forwards control messages untouched and data packets through the point's channel.
+
+    :param plans: point index -> its plan.
+    """
+
+    def __init__(self, plans: dict[int, ChannelPlan]) -> None:
+        self.plans = plans
+        self.model: ChannelModel | None = None
+        self.impairments = Impairments()
+        self.rng = np.random.default_rng(0)
+        self.busy_until_us = 0
+        self.counters: Counter[str] = Counter()
+        self.ended = False
+
+    def process(self, parts: list[bytes]) -> list[bytes]:
+        """One incoming message -> the parts to forward (in arrival order)."""
+        if len(parts) == 1:
+            try:
+                message = decode(parts[0]).message
+            except WireError as error:
+                self.counters[f"dropped:{error.reason}"] += 1
+                return []
+            if isinstance(message, Control):
+                self._control(message)
+                return parts
+        return self._packets(parts)
+
+    def _control(self, control: Control) -> None:
+        if control.kind == "end":
+            self.ended = True
+        if control.kind != "point-start":
+            return
+        plan = self.plans.get(control.point)
+        if plan is None or plan.key != control.body.get("key"):
+            raise StageError(
+                f"point {control.point} of the transmitter is not this channel's point "
+                "(are all stages running the same scenario?)"
+            )
+        self.model = plan.make_model()
+        self.model.reset()
+        self.impairments = plan.impairments
+        self.rng = np.random.default_rng(np.random.SeedSequence(list(plan.seed)))
+        self.busy_until_us = 0
+
+    def _packets(self, parts: list[bytes]) -> list[bytes]:
+        packets: list[Packet] = []
+        for part in parts:
+            try:
+                message = decode(part).message
+            except WireError as error:
+                self.counters[f"dropped:{error.reason}"] += 1
+                continue
+            if isinstance(message, Packet):
+                packets.append(message)
+        if not packets or self.model is None:
+            self.counters["dropped:no-point"] += len(packets)
+            return []
+        sizes = np.array([8 * len(encode(p)) for p in packets], dtype=np.int64)
+        fates = self.model.fates(sizes, self.rng)
+        send = np.array([p.t_us for p in packets], dtype=np.int64)
+        schedule = self.impairments.schedule(send, sizes, self.rng, self.busy_until_us)
+        self.busy_until_us = schedule.busy_until_us
+        out = []
+        for index, arrival in zip(schedule.index.tolist(), schedule.arrival_us.tolist(), strict=True):
+            fate = int(fates[index])
+            self.counters[("delivered", "erased", "corrupted")[fate]] += 1
+            if fate in (DELIVERED, CORRUPTED):
+                data = encode(restamp(packets[index], int(arrival)))
+                out.append(self._damage(data, packets[index]) if fate == CORRUPTED else data)
+        return out
+
+    def _damage(self, data: bytes, packet: Packet) -> bytes:
+        """Bit errors: in the payload only when the model delivers damage, else anywhere (the CRC catches them)."""
+        assert self.model is not None
+        if not self.model.deliver_corrupt:
+            return self.model.corrupt(data, self.rng)
+        crc_size = len(msgpack.packb(msgpack.unpackb(data)[-1]))
+        end = len(data) - crc_size
+        start = end - len(packet.payload)
+        return data[:start] + self.model.corrupt(data[start:end], self.rng) + data[end:]

@@ -1,0 +1,1 @@
+"""The receiver node: socket -> packets -> streams -> reconstruction -> evaluation."""

@@ -1,0 +1,180 @@
+"""The receiver stage: wire messages -> reassembly -> decode (with concealment) -> scores per point."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from semlink.codecs.base import Codec, grey
+from semlink.data.frame import FrameSource
+from semlink.errors import StageError
+from semlink.receiver.evaluator import Evaluator, Scores
+from semlink.receiver.reassembly import FrameArrival, Reassembler
+from semlink.vision.segmenter import Segmenter
+from semlink.wire import Control, Packet, WireError, decode
+
+
+@dataclass(frozen=True)
+class RxPlan:
+    """What the receiver needs of one sweep point.
+
+    :param key: the point's stable key. :param make_codec: builds the decoder.
+    :param frames: frames in the point. :param deliver_corrupt: accept packets whose CRC failed.
+    """
+
+    key: str
+    make_codec: Callable[[], Codec]
+    frames: int
+    deliver_corrupt: bool = False
+
+
+@dataclass(frozen=True)
+class LinkTiming:
+    """Reassembly timing: frame interval, deadline (None: none), window, concealment mode."""
+
+    frame_interval_us: int
+    deadline_us: int | None
+    window: int
+    conceal: str = "repeat"
+
+
+@dataclass
+class FrameRecord:
+    """One frame's fate at the receiver."""
+
+    frame: int
+    packets_received: int
+    complete: bool
+    concealed: bool
+    latency_ms: float | None
+    psnr: float = math.nan
+
+
+@dataclass
+class PointReport:
+    """Everything the receiver learned about one point, handed to the results writer.
+
+    :param index: point index. :param key: point key. :param scores: task and image scores.
+    :param sent: the transmitter's ``point-end`` body (packets, bits, per-frame counts).
+    :param frames: one record per frame. :param counters: receiver counters (rejects by reason, late, ...).
+    """
+
+    index: int
+    key: str
+    scores: Scores
+    sent: dict[str, Any]
+    frames: list[FrameRecord]
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+class ReceiverStage:
+    """Handles messages from the channel; calls ``on_point`` with a :class:`PointReport` per finished point.
+
+    Malformed input is rejected and counted by reason; nothing that arrives can raise out of
+    :meth:`handle` except a point that this stage does not know (the stages disagree).
+
+    :param source: the frames (labels travel out of band).
+    :param plans: point index -> plan.
+    :param segmenter: labels the reconstructions.
+    :param timing: reassembly timing.
+    :param on_point: receives each finished point.
+    """
+
+    def __init__(
+        self,
+        source: FrameSource,
+        plans: dict[int, RxPlan],
+        segmenter: Segmenter,
+        timing: LinkTiming,
+        on_point: Callable[[PointReport], None],
+    ) -> None:
+        self.source, self.plans, self.segmenter, self.timing = source, plans, segmenter, timing
+        self.on_point = on_point
+        self.counters: Counter[str] = Counter()
+        self.finished = False
+        self.on_frame: Callable[[int, int], None] | None = None
+        self._point: _OpenPoint | None = None
+
+    def handle(self, parts: list[bytes]) -> None:
+        """One message (one or more packets, or one control message)."""
+        for part in parts:
+            self._handle_part(part)
+
+    def _handle_part(self, data: bytes) -> None:
+        accept_bad = self._point is not None and self._point.plan.deliver_corrupt
+        try:
+            decoded = decode(data, accept_bad_crc=accept_bad)
+        except WireError as error:
+            self.counters[f"rejected:{error.reason}"] += 1
+            return
+        message = decoded.message
+        if isinstance(message, Control):
+            self._control(message)
+        elif self._point is None or message.point != self._point.index or message.run_id != self._point.run_id:
+            self.counters["stale"] += 1
+        else:
+            if not decoded.crc_ok:
+                self.counters["corrupt-delivered"] += 1
+            self._point.add(message)
+
+    def _control(self, control: Control) -> None:
+        if control.kind == "point-start":
+            plan = self.plans.get(control.point)
+            if plan is None or plan.key != control.body.get("key"):
+                raise StageError(
+                    f"point {control.point} is unknown to the receiver (are all stages running the same scenario?)"
+                )
+            self._point = _OpenPoint(control.point, control.run_id, plan, self)
+        elif control.kind == "point-end" and self._point is not None and control.point == self._point.index:
+            self.on_point(self._point.finish(control.body))
+            self._point = None
+        elif control.kind == "end":
+            self.finished = True
+
+
+class _OpenPoint:
+    """The state of the point being received."""
+
+    def __init__(self, index: int, run_id: int, plan: RxPlan, stage: ReceiverStage) -> None:
+        timing = stage.timing
+        self.index, self.run_id, self.plan, self.stage = index, run_id, plan, stage
+        self.codec = plan.make_codec()
+        self.reassembler = Reassembler(plan.frames, timing.frame_interval_us, timing.deadline_us, timing.window)
+        self.evaluator = Evaluator(stage.segmenter, stage.source.label_set)
+        self.records: list[FrameRecord] = []
+        self.last_good: np.ndarray | None = None
+
+    def add(self, packet: Packet) -> None:
+        self.reassembler.add(packet)
+        for arrival in self.reassembler.ready():
+            self._decode(arrival)
+
+    def _decode(self, arrival: FrameArrival) -> None:
+        frame = self.stage.source.frame(arrival.frame)
+        nothing = all(c is None for chunks in arrival.chunks.values() for c in chunks)
+        if nothing:
+            recon = self.last_good if self.last_good is not None and self.stage.timing.conceal == "repeat" else None
+            recon = recon if recon is not None else grey(frame.image.shape[:2])
+        else:
+            recon = self.codec.decompress(arrival.received(frame.image.shape[:2]))
+            self.last_good = recon
+        self.evaluator.add(frame, recon)
+        latency = None
+        if arrival.last_t_us is not None and not nothing:
+            latency = (arrival.last_t_us - arrival.frame * self.stage.timing.frame_interval_us) / 1000.0
+        self.records.append(
+            FrameRecord(arrival.frame, arrival.packets, arrival.complete, nothing, latency, self.evaluator.psnrs[-1])
+        )
+        if self.stage.on_frame is not None:
+            self.stage.on_frame(self.index, len(self.records))
+
+    def finish(self, sent: dict[str, Any]) -> PointReport:
+        for arrival in self.reassembler.flush():
+            self._decode(arrival)
+        counters = dict(self.reassembler.counters)
+        return PointReport(self.index, self.plan.key, self.evaluator.scores(), sent, self.records, counters)

@@ -1,0 +1,184 @@
+"""``semlink run``: the three nodes as child processes (or in one process), progress, results, report."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from semlink.errors import StageError
+from semlink.sim.plans import check_points, open_frames, resolve
+from semlink.sim.results import ResultsWriter
+from semlink.sim.scenario import Scenario, dump_scenario
+
+ROLES = ("receiver", "channel", "transmitter")  # start order: listeners first
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """In a child: get SIGTERM if the parent dies, so no node is ever orphaned (Linux; no-op elsewhere)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class Run:
+    """One run of a scenario into an output folder.
+
+    :param scenario: the validated scenario. :param origin: its file (for messages).
+    :param out: output folder. :param console: where progress goes.
+    """
+
+    def __init__(self, scenario: Scenario, origin: str, out: Path, console: Console | None = None) -> None:
+        self.scenario, self.origin, self.out = scenario, origin, out
+        self.console = console or Console(stderr=True)
+
+    def pending(self) -> tuple[Scenario, set[int], int]:
+        """The resolved scenario, the points still to run, and the frames per point."""
+        source = open_frames(self.scenario)
+        resolved = resolve(self.scenario, source)
+        sweep = check_points(resolved, self.origin)
+        done = ResultsWriter(self.out, resolved, sweep, source.label_set).done_keys()
+        return resolved, {p.index for p in sweep if p.key not in done}, len(source)
+
+    def execute(self) -> int:
+        """Run the pending points; returns how many ran."""
+        resolved, todo, frames = self.pending()
+        scenario_path = self.out / "scenario.yaml"
+        dump_scenario(resolved, scenario_path)
+        if not todo:
+            self.console.print(f"all {len(check_points(resolved, self.origin))} points already in {self.out}")
+            return 0
+        with self.progress(len(todo), frames) as bar:
+            if resolved.transport == "inproc":
+                from semlink.sim.nodes import inproc_run
+
+                inproc_run(resolved, self.origin, self.out, todo, bar.on_frame)
+            else:
+                self.processes(scenario_path, todo, bar)
+        return len(todo)
+
+    def progress(self, points: int, frames: int) -> RunProgress:
+        """A progress display for ``points`` points of ``frames`` frames."""
+        return RunProgress(self.console, points, frames)
+
+    def processes(self, scenario_path: Path, todo: set[int], bar: RunProgress) -> None:
+        """Start receiver, channel and transmitter; follow the receiver's progress; never leave orphans."""
+        logs = self.out / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        children: dict[str, subprocess.Popen[str]] = {}
+        try:
+            for role in ROLES:
+                children[role] = self.spawn(role, scenario_path, todo, logs)
+            reader = threading.Thread(target=bar.follow, args=(children["receiver"],), daemon=True)
+            reader.start()
+            self.wait(children, logs)
+            reader.join(timeout=5)
+        finally:
+            stop_all(children)
+
+    def spawn(self, role: str, scenario_path: Path, todo: set[int], logs: Path) -> subprocess.Popen[str]:
+        """One node as a child process; stderr goes to ``logs/<role>.log``."""
+        command = [sys.executable, "-m", "semlink.cli", role, str(scenario_path)]
+        if role == "receiver":
+            command += ["--out", str(self.out), "--progress"]
+        if role == "transmitter":
+            command += ["--points", ",".join(str(i) for i in sorted(todo))]
+        stderr = (logs / f"{role}.log").open("w")
+        return subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE if role == "receiver" else subprocess.DEVNULL,
+            stderr=stderr,
+            text=True,
+            preexec_fn=die_with_parent,
+        )
+
+    def wait(self, children: dict[str, subprocess.Popen[str]], logs: Path) -> None:
+        """Wait for all to finish; if one fails, stop the others and raise with its last error line."""
+        while any(child.poll() is None for child in children.values()):
+            for role, child in children.items():
+                code = child.poll()
+                if code not in (None, 0):
+                    stop_all(children)
+                    raise StageError(f"the {role} stopped with exit code {code}: {last_line(logs / f'{role}.log')}")
+            time.sleep(0.1)
+        for role, child in children.items():
+            if child.returncode != 0:
+                raise StageError(
+                    f"the {role} stopped with exit code {child.returncode}: {last_line(logs / f'{role}.log')}"
+                )
+
+
+def stop_all(children: dict[str, subprocess.Popen[str]]) -> None:
+    """SIGTERM every live child, then SIGKILL what is left after 5 s."""
+    for child in children.values():
+        if child.poll() is None:
+            child.terminate()
+    deadline = time.monotonic() + 5.0
+    for child in children.values():
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def last_line(path: Path) -> str:
+    """The last non-empty line of a log (the node's one-line error)."""
+    try:
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+    except OSError:
+        return "(no log)"
+    return lines[-1] if lines else "(no output)"
+
+
+class RunProgress:
+    """Points and frames progress bars, fed by the receiver's JSON lines or direct calls.
+
+    :param console: where to draw. :param points: points to run. :param frames: frames per point.
+    """
+
+    def __init__(self, console: Console, points: int, frames: int) -> None:
+        self.frames = frames
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self.points_task = self.bar.add_task("points", total=points)
+        self.frames_task = self.bar.add_task("frames", total=points * frames)
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> RunProgress:
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()
+
+    def on_frame(self, point: int, done: int) -> None:
+        """A frame of ``point`` was scored; a point is done after its last frame."""
+        with self._lock:
+            self.bar.advance(self.frames_task)
+            if done == self.frames:
+                self.bar.advance(self.points_task)
+
+    def follow(self, receiver: subprocess.Popen[str]) -> None:
+        """Read the receiver's progress lines until it exits."""
+        assert receiver.stdout is not None
+        for line in receiver.stdout:
+            with contextlib.suppress(ValueError):
+                event = json.loads(line)
+                if "frame" in event:
+                    self.on_frame(int(event["point"]), int(event["frame"]))

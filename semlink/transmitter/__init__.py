@@ -1,0 +1,1 @@
+"""The transmitter node: frame -> streams -> packets -> socket."""

@@ -1,0 +1,94 @@
+"""The transmitter stage: frames -> codec -> packets -> wire messages, and the point control messages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from semlink.codecs.base import Codec
+from semlink.data.frame import FrameSource
+from semlink.transmitter.packetizer import chunk_bytes, packetize
+from semlink.wire import Control, encode
+
+Message = list[bytes]
+
+
+@dataclass(frozen=True)
+class TxPlan:
+    """What the transmitter needs of one sweep point.
+
+    :param index: the point's index in the sweep. :param key: its stable key.
+    :param make_codec: builds the point's codec. :param frames: frames to send.
+    """
+
+    index: int
+    key: str
+    make_codec: Callable[[], Codec]
+    frames: int
+
+
+class TransmitterStage:
+    """Turns each point's frames into wire messages: one message per frame, one part per packet.
+
+    Every point is framed by a ``point-start`` and a ``point-end`` control message (the latter
+    carrying what was sent), and the run ends with ``end``.
+
+    :param source: the frames.
+    :param plans: the points to send, in order.
+    :param mtu: payload bytes per packet.
+    :param frame_interval_us: simulated time between frames (1 / fps).
+    :param run_id: tags every message of this run.
+    """
+
+    def __init__(self, source: FrameSource, plans: list[TxPlan], mtu: int, frame_interval_us: int, run_id: int) -> None:
+        self.source, self.plans, self.mtu = source, plans, mtu
+        self.frame_interval_us, self.run_id = frame_interval_us, run_id
+
+    def messages(self) -> Iterator[Message]:
+        """Every message of the run, in order."""
+        for plan in self.plans:
+            yield [encode(Control("point-start", self.run_id, plan.index, {"key": plan.key, "frames": plan.frames}))]
+            totals = PointTotals()
+            codec = plan.make_codec()
+            for frame in self.source.take(plan.frames):
+                bitstream = codec.compress(frame.image)
+                packets = packetize(
+                    bitstream, self.run_id, plan.index, frame.index, self.mtu, frame.index * self.frame_interval_us
+                )
+                parts = [encode(p) for p in packets]
+                totals.add(len(parts), 8 * chunk_bytes(packets), 8 * sum(len(p) for p in parts))
+                yield parts
+            yield [encode(Control("point-end", self.run_id, plan.index, totals.body(plan.key)))]
+        yield [encode(Control("end", self.run_id, 0, {}))]
+
+
+@dataclass
+class PointTotals:
+    """What the transmitter sent during one point (reported in its ``point-end``)."""
+
+    packets: int = 0
+    payload_bits: int = 0
+    wire_bits: int = 0
+
+    def __post_init__(self) -> None:
+        self.frame_packets: list[int] = []
+        self.frame_bits: list[int] = []
+
+    def add(self, packets: int, payload_bits: int, wire_bits: int) -> None:
+        """Count one frame."""
+        self.packets += packets
+        self.payload_bits += payload_bits
+        self.wire_bits += wire_bits
+        self.frame_packets.append(packets)
+        self.frame_bits.append(payload_bits)
+
+    def body(self, key: str) -> dict[str, object]:
+        """The ``point-end`` body."""
+        return {
+            "key": key,
+            "packets_sent": self.packets,
+            "payload_bits": self.payload_bits,
+            "wire_bits": self.wire_bits,
+            "frame_packets": self.frame_packets,
+            "frame_bits": self.frame_bits,
+        }

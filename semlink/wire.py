@@ -1,0 +1,379 @@
+"""The wire format: packets and control messages as msgpack arrays closed by a CRC-32.
+
+This is the only module that turns messages into bytes and back, and it imports nothing of the
+project. On the wire::
+
+    packet   [VERSION, run_id, point, frame, stream, chunk_first, chunk_count, frag, frag_count, t_us, payload, crc32]
+    control  [VERSION, "ctl", kind, run_id, point, body, crc32]
+
+``crc32`` is :func:`zlib.crc32` of the msgpack encoding of the same array without its last
+element (``use_bin_type=True``). :func:`decode` checks it over the bytes as received, unpacks
+with explicit size limits and validates every field, so anything malformed raises
+:class:`WireError` with a short ``reason`` and nothing else ever escapes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+VERSION = 1
+CONTROL_TAG = "ctl"
+CONTROL_KINDS = ("point-start", "point-end", "end")
+PACKET_FIELDS = 12
+CONTROL_FIELDS = 7
+MAX_INT = 2**63 - 1
+MAX_CRC = 2**32 - 1
+MAX_BODY_DEPTH = 32
+_MSGPACK_INT = (-(2**63), 2**64 - 1)
+_SHOWN = 40
+
+REASONS: dict[str, str] = {
+    "not-msgpack": "not exactly one well-formed msgpack object",
+    "too-large": "larger than the wire limits allow",
+    "bad-shape": "not a packet or control array",
+    "bad-type": "a field has the wrong type",
+    "bad-value": "a field is out of range",
+    "bad-version": "unsupported wire version",
+    "bad-crc": "CRC-32 mismatch",
+}
+
+
+class WireError(ValueError):
+    """Bytes or a message that the wire format rejects.
+
+    :param reason: a short token, one of :data:`REASONS`.
+    :param detail: what exactly was wrong (one line).
+    """
+
+    reason: str
+    detail: str
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        if reason not in REASONS:
+            raise ValueError(f"unknown wire error reason {reason!r}; known: {', '.join(REASONS)}")
+        self.reason = reason
+        self.detail = " ".join(detail.split())
+        suffix = f" ({self.detail})" if self.detail else ""
+        super().__init__(f"{reason}: {REASONS[reason]}{suffix}")
+
+    def __reduce__(self) -> tuple[type[WireError], tuple[str, str]]:
+        """Pickle as ``(reason, detail)`` so the error crosses process boundaries."""
+        return type(self), (self.reason, self.detail)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Upper bounds that :func:`decode` enforces (and :func:`encode` checks before sending).
+
+    :param max_message_bytes: whole encoded message.
+    :param max_payload: packet payload bytes.
+    :param max_stream_name: characters of a stream name.
+    :param max_frame: largest frame index.
+    :param max_point: largest point index.
+    :param max_chunks: ``chunk_first + chunk_count`` at most this.
+    :param max_frags: fragments of one chunk.
+    :param max_control_bytes: encoded size of a control message's body.
+    """
+
+    max_message_bytes: int = 70_000
+    max_payload: int = 65_536
+    max_stream_name: int = 16
+    max_frame: int = 2**31 - 1
+    max_point: int = 2**31 - 1
+    max_chunks: int = 65_535
+    max_frags: int = 4_096
+    max_control_bytes: int = 65_536
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class Packet:
+    """One datagram of a frame's stream.
+
+    :param run_id: the run this packet belongs to.
+    :param point: the sweep point within the run.
+    :param frame: the frame index within the point.
+    :param stream: the stream name (``image``, ``ssm``, ...).
+    :param chunk_first: index of the first chunk carried.
+    :param chunk_count: number of whole chunks carried (1 for a fragment).
+    :param frag: fragment index, ``0 <= frag < frag_count``.
+    :param frag_count: fragments of the chunk (1 = not fragmented).
+    :param t_us: simulated time in µs: send time at the transmitter, arrival time after the channel.
+    :param payload: the framed chunk bytes (see :mod:`semlink.transmitter.packetizer`).
+    """
+
+    run_id: int
+    point: int
+    frame: int
+    stream: str
+    chunk_first: int
+    chunk_count: int
+    frag: int
+    frag_count: int
+    t_us: int
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class Control:
+    """A control message that keeps the three processes in step.
+
+    :param kind: ``point-start``, ``point-end`` or ``end``.
+    :param run_id: the run.
+    :param point: the sweep point.
+    :param body: JSON-like data (str keys; None, bool, int, float, str, lists and dicts of those).
+    """
+
+    kind: str
+    run_id: int
+    point: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """What :func:`decode` returns.
+
+    :param message: the packet or control message.
+    :param crc_ok: False only for a packet decoded with ``accept_bad_crc=True`` whose CRC failed.
+    """
+
+    message: Packet | Control
+    crc_ok: bool
+
+
+def encode(message: Packet | Control, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """Encode a message, after checking it is one that :func:`decode` accepts under ``limits``.
+
+    :param message: the packet or control message.
+    :param limits: the bounds to check against.
+    :raises WireError: if the message is malformed or too large.
+    """
+    items = _items(message)
+    _parse(items, limits)
+    packer = msgpack.Packer(use_bin_type=True)
+    body = b"".join(packer.pack(item) for item in items)
+    crc = zlib.crc32(packer.pack_array_header(len(items)) + body)
+    data = packer.pack_array_header(len(items) + 1) + body + packer.pack(crc)
+    if len(data) > limits.max_message_bytes:
+        raise WireError("too-large", f"message of {len(data)} bytes > {limits.max_message_bytes}")
+    return data
+
+
+def decode(data: bytes, limits: Limits = DEFAULT_LIMITS, accept_bad_crc: bool = False) -> Decoded:
+    """Decode and validate one message; raise :class:`WireError` and nothing else on bad bytes.
+
+    :param data: the bytes as received.
+    :param limits: the bounds to enforce.
+    :param accept_bad_crc: return a structurally valid packet whose CRC failed, marked ``crc_ok=False``
+        (control messages with a bad CRC are always rejected).
+    :raises WireError: with ``reason`` one of :data:`REASONS`.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise WireError("bad-type", f"data is {type(data).__name__}, not bytes")
+    data = bytes(data)
+    if len(data) > limits.max_message_bytes:
+        raise WireError("too-large", f"message of {len(data)} bytes > {limits.max_message_bytes}")
+    items = _unpack(data, limits)
+    _check_header(items)
+    crc = _int("crc32", items[-1], MAX_CRC)
+    crc_ok = _received_crc(data, limits) == crc
+    if not crc_ok and not (accept_bad_crc and len(items) == PACKET_FIELDS):
+        raise WireError("bad-crc", "checksum does not match the message")
+    return Decoded(_parse(items[:-1], limits), crc_ok)
+
+
+def restamp(packet: Packet, t_us: int) -> Packet:
+    """The same packet with its simulated time replaced (the channel's arrival time).
+
+    :param packet: the packet.
+    :param t_us: the new time in µs.
+    """
+    return dataclasses.replace(packet, t_us=t_us)
+
+
+def _items(message: Packet | Control) -> list[Any]:
+    """The wire array of ``message`` without its CRC."""
+    if isinstance(message, Packet):
+        m = message
+        fields = [m.run_id, m.point, m.frame, m.stream, m.chunk_first, m.chunk_count, m.frag, m.frag_count, m.t_us]
+        return [VERSION, *fields, m.payload]
+    if isinstance(message, Control):
+        return [VERSION, CONTROL_TAG, message.kind, message.run_id, message.point, message.body]
+    raise WireError("bad-type", f"cannot encode a {type(message).__name__}")
+
+
+def _unpacker(limits: Limits) -> msgpack.Unpacker:
+    """A msgpack unpacker with every size bounded by ``limits``."""
+    return msgpack.Unpacker(
+        raw=False,
+        use_list=True,
+        strict_map_key=True,
+        max_buffer_size=max(limits.max_message_bytes, 1),
+        max_bin_len=limits.max_payload,
+        max_str_len=max(limits.max_stream_name, limits.max_control_bytes, len(CONTROL_KINDS[0])),
+        max_array_len=max(PACKET_FIELDS, limits.max_control_bytes),
+        max_map_len=limits.max_control_bytes,
+        max_ext_len=16,
+    )
+
+
+def _unpack(data: bytes, limits: Limits) -> Any:
+    """Exactly one msgpack object from ``data``."""
+    unpacker = _unpacker(limits)
+    try:
+        unpacker.feed(data)
+        obj = unpacker.unpack()
+        end = unpacker.tell()
+    except msgpack.BufferFull as error:
+        raise WireError("too-large", "message exceeds the unpacker buffer") from error
+    except msgpack.OutOfData as error:
+        raise WireError("not-msgpack", "truncated message") from error
+    except (msgpack.UnpackException, ValueError, TypeError, OverflowError, RecursionError, MemoryError) as error:
+        reason = "too-large" if "exceeds max_" in str(error) else "not-msgpack"
+        raise WireError(reason, f"{type(error).__name__}: {_show(str(error))}") from error
+    if end != len(data):
+        raise WireError("not-msgpack", f"{len(data) - end} trailing bytes")
+    return obj
+
+
+def _received_crc(data: bytes, limits: Limits) -> int:
+    """CRC-32 over the array as received, minus its last element (``data`` is known to be valid)."""
+    unpacker = _unpacker(limits)
+    try:
+        unpacker.feed(data)
+        count = unpacker.read_array_header()
+        start = unpacker.tell()
+        for _ in range(count - 1):
+            unpacker.skip()
+        end = unpacker.tell()
+    except (msgpack.UnpackException, ValueError, TypeError, OverflowError) as error:  # pragma: no cover
+        raise WireError("not-msgpack", f"second pass failed: {_show(str(error))}") from error
+    header = msgpack.Packer(use_bin_type=True).pack_array_header(count - 1)
+    return zlib.crc32(header + data[start:end])
+
+
+def _check_header(items: Any, with_crc: bool = True) -> None:
+    """Check that ``items`` is a packet or control array of this version (``with_crc``: CRC included)."""
+    if not isinstance(items, list) or not items:
+        raise WireError("bad-shape", f"top-level {type(items).__name__}, not a non-empty array")
+    if isinstance(items[0], bool) or not isinstance(items[0], int):
+        raise WireError("bad-type", f"version is {type(items[0]).__name__}, not int")
+    if items[0] != VERSION:
+        raise WireError("bad-version", f"version {_show(items[0])}, expected {VERSION}")
+    size = len(items) + (0 if with_crc else 1)
+    if size not in (PACKET_FIELDS, CONTROL_FIELDS):
+        raise WireError("bad-shape", f"array of {size} elements")
+    if size == CONTROL_FIELDS and items[1] != CONTROL_TAG:
+        raise WireError("bad-shape", f"{CONTROL_FIELDS}-element array without the {CONTROL_TAG!r} tag")
+
+
+def _parse(items: list[Any], limits: Limits) -> Packet | Control:
+    """The message of a wire array without its CRC; every field validated."""
+    _check_header(items, with_crc=False)
+    if len(items) == CONTROL_FIELDS - 1:
+        return _parse_control(items, limits)
+    return _parse_packet(items, limits)
+
+
+def _parse_packet(items: list[Any], limits: Limits) -> Packet:
+    """A validated :class:`Packet` from its wire fields."""
+    _, run_id, point, frame, stream, first, count, frag, frag_count, t_us, payload = items
+    count = _int("chunk_count", count, limits.max_chunks, low=1)
+    frag_count = _int("frag_count", frag_count, limits.max_frags, low=1)
+    packet = Packet(
+        run_id=_int("run_id", run_id, MAX_INT),
+        point=_int("point", point, limits.max_point),
+        frame=_int("frame", frame, limits.max_frame),
+        stream=_stream_name(stream, limits),
+        chunk_first=_int("chunk_first", first, limits.max_chunks - count),
+        chunk_count=count,
+        frag=_int("frag", frag, frag_count - 1),
+        frag_count=frag_count,
+        t_us=_int("t_us", t_us, MAX_INT),
+        payload=_payload(payload, limits),
+    )
+    if frag_count > 1 and count != 1:
+        raise WireError("bad-value", f"a fragment carries chunk_count={count}, not 1")
+    return packet
+
+
+def _parse_control(items: list[Any], limits: Limits) -> Control:
+    """A validated :class:`Control` from its wire fields."""
+    _, _, kind, run_id, point, body = items
+    if not isinstance(kind, str):
+        raise WireError("bad-type", f"control kind is {type(kind).__name__}, not str")
+    if kind not in CONTROL_KINDS:
+        raise WireError("bad-value", f"control kind {_show(kind)} not in {', '.join(CONTROL_KINDS)}")
+    run_id = _int("run_id", run_id, MAX_INT)
+    point = _int("point", point, limits.max_point)
+    if not isinstance(body, dict):
+        raise WireError("bad-type", f"control body is {type(body).__name__}, not a map")
+    _json_like(body, 0)
+    size = len(msgpack.packb(body, use_bin_type=True))
+    if size > limits.max_control_bytes:
+        raise WireError("too-large", f"control body of {size} bytes > {limits.max_control_bytes}")
+    return Control(kind=kind, run_id=run_id, point=point, body=body)
+
+
+def _int(name: str, value: Any, high: int, low: int = 0) -> int:
+    """``value`` if it is an int (bool excluded) within ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise WireError("bad-type", f"{name} is {type(value).__name__}, not int")
+    if not low <= value <= high:
+        raise WireError("bad-value", f"{name}={_show(value)} outside [{low}, {high}]")
+    return value
+
+
+def _stream_name(value: Any, limits: Limits) -> str:
+    """``value`` if it is a non-empty printable ASCII name within the limit."""
+    if not isinstance(value, str):
+        raise WireError("bad-type", f"stream is {type(value).__name__}, not str")
+    if not value or len(value) > limits.max_stream_name or not (value.isascii() and value.isprintable()):
+        raise WireError("bad-value", f"stream name {_show(value)} is not 1-{limits.max_stream_name} printable ASCII")
+    return value
+
+
+def _payload(value: Any, limits: Limits) -> bytes:
+    """``value`` if it is bytes within ``max_payload``."""
+    if not isinstance(value, bytes):
+        raise WireError("bad-type", f"payload is {type(value).__name__}, not bytes")
+    if len(value) > limits.max_payload:
+        raise WireError("too-large", f"payload of {len(value)} bytes > {limits.max_payload}")
+    return value
+
+
+def _json_like(value: Any, depth: int) -> None:
+    """Raise unless ``value`` is JSON-like data nested at most :data:`MAX_BODY_DEPTH` deep."""
+    if depth > MAX_BODY_DEPTH:
+        raise WireError("bad-value", f"control body nested deeper than {MAX_BODY_DEPTH}")
+    if value is None or isinstance(value, bool | float | str):
+        return
+    if isinstance(value, int):
+        if not _MSGPACK_INT[0] <= value <= _MSGPACK_INT[1]:
+            raise WireError("bad-value", f"control body int {_show(value)} does not fit 64 bits")
+        return
+    if isinstance(value, list):
+        for item in value:
+            _json_like(item, depth + 1)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise WireError("bad-type", f"control body key is {type(key).__name__}, not str")
+            _json_like(item, depth + 1)
+        return
+    raise WireError("bad-type", f"control body holds a {type(value).__name__}")
+
+
+def _show(value: object) -> str:
+    """A short printable rendering of ``value`` for error messages."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."

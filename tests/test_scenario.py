@@ -1,0 +1,82 @@
+"""Scenario files: validation errors name the file and field, overrides, sweep expansion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from semlink.sim.scenario import ScenarioError, load_scenario, points
+
+GOOD = """
+name: t
+seed: 3
+data: {source: synthetic, split: val, frames: 2, size: [64, 128]}
+codecs:
+  - {name: jpeg, target_bpp: [0.5, 1.0]}
+  - {name: identity}
+channel: {model: bernoulli, loss: [0.0, 0.2]}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_sweep_is_the_product_of_every_list(tmp_path: Path) -> None:
+    sweep = points(load_scenario(write(tmp_path, GOOD)))
+    assert [(p.codec, p.value, p.params["loss"]) for p in sweep] == [
+        ("jpeg", 0.5, 0.0),
+        ("jpeg", 0.5, 0.2),
+        ("jpeg", 1.0, 0.0),
+        ("jpeg", 1.0, 0.2),
+        ("identity", 1.0, 0.0),
+        ("identity", 1.0, 0.2),
+    ]
+    assert len({p.key for p in sweep}) == len(sweep)
+
+
+def test_overrides_reach_any_field(tmp_path: Path) -> None:
+    scenario = load_scenario(write(tmp_path, GOOD), ["data.frames=5", "codecs.0.target_bpp=[0.2]", "channel.loss=0.1"])
+    assert scenario.data.frames == 5
+    assert [(p.codec, p.value, p.params["loss"]) for p in points(scenario)][:1] == [("jpeg", 0.2, 0.1)]
+
+
+def test_impairments_are_split_from_model_parameters(tmp_path: Path) -> None:
+    scenario = load_scenario(write(tmp_path, GOOD), ["channel.delay_ms=[5, 10]"])
+    sweep = points(scenario)
+    assert len(sweep) == 12
+    assert sweep[0].impairments == {"delay_ms": 5} and "delay_ms" not in sweep[0].params
+
+
+@pytest.mark.parametrize(
+    ("text", "overrides", "expected"),
+    [
+        (GOOD, ["data.frames=0"], r"s\.yaml: data\.frames: Input should be greater than or equal to 1"),
+        (GOOD, ["link.colour=red"], r"link\.colour: Extra inputs are not permitted"),
+        (GOOD, ["codecs.0.quality=50"], r"codecs: codec jpeg: give one of"),
+        (GOOD, ["channel={loss: 0.1}"], r"channel: Value error, channel needs a 'model'"),
+        (GOOD, ["codecs.9.name=x"], r"'9' is not an index"),
+        (GOOD, ["nonsense"], r"must look like key\.sub=value"),
+        ("codecs: [\n  {name: jpeg", [], r"s\.yaml line \d+: not valid YAML"),
+        ("- just\n- a list\n", [], r"top level must be a mapping"),
+    ],
+)
+def test_bad_scenarios_give_one_line_naming_file_and_field(
+    tmp_path: Path, text: str, overrides: list[str], expected: str
+) -> None:
+    with pytest.raises(ScenarioError, match=expected) as caught:
+        load_scenario(write(tmp_path, text), overrides)
+    assert "\n" not in str(caught.value)
+
+
+def test_missing_file_says_where_examples_are(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="does not exist; see scenarios/"):
+        load_scenario(tmp_path / "nope.yaml")
+
+
+def test_shipped_scenarios_are_valid() -> None:
+    for path in sorted(Path("scenarios").glob("*.yaml")):
+        assert points(load_scenario(path)), path
