@@ -15,6 +15,7 @@ with explicit size limits and validates every field, so anything malformed raise
 from __future__ import annotations
 
 import dataclasses
+import functools
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -184,10 +185,57 @@ def decode(data: bytes, limits: Limits = DEFAULT_LIMITS, accept_bad_crc: bool = 
     items = _unpack(data, limits)
     _check_header(items)
     crc = _int("crc32", items[-1], MAX_CRC)
-    crc_ok = _received_crc(data, limits) == crc
+    crc_ok = _received_crc(data, len(items), crc) == crc
     if not crc_ok and not (accept_bad_crc and len(items) == PACKET_FIELDS):
         raise WireError("bad-crc", "checksum does not match the message")
     return Decoded(_parse(items[:-1], limits), crc_ok)
+
+
+T_US_FIELD = 9
+
+
+@dataclass(frozen=True)
+class Relayed:
+    """A data packet as a relay sees it: its wire fields, checked for shape and CRC but not interpreted.
+
+    The channel only needs a packet's time and size, so it skips the field-by-field validation
+    (the receiver does that) and re-encodes with :meth:`with_time`.
+
+    :param items: the wire array, CRC included.
+    """
+
+    items: list[Any]
+
+    @property
+    def t_us(self) -> int:
+        """The packet's simulated time."""
+        return int(self.items[T_US_FIELD])
+
+    def with_time(self, t_us: int) -> bytes:
+        """The packet re-encoded with a new time and a fresh CRC."""
+        fields = self.items[:-1]
+        fields[T_US_FIELD] = t_us
+        body = msgpack.packb(fields, use_bin_type=True)
+        crc = zlib.crc32(body)
+        return msgpack.packb([*fields, crc], use_bin_type=True)
+
+
+def relay_view(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Relayed | None:
+    """A data packet's fields for relaying, or None if ``data`` is a control message.
+
+    :raises WireError: for anything malformed, a bad CRC, or a packet whose time is not an int.
+    """
+    if len(data) > limits.max_message_bytes:
+        raise WireError("too-large", f"message of {len(data)} bytes > {limits.max_message_bytes}")
+    items = _unpack(data, limits)
+    _check_header(items)
+    if len(items) != PACKET_FIELDS:
+        return None
+    crc = _int("crc32", items[-1], MAX_CRC)
+    if _received_crc(data, len(items), crc) != crc:
+        raise WireError("bad-crc", "checksum does not match the message")
+    _int("t_us", items[T_US_FIELD], MAX_INT)
+    return Relayed(items)
 
 
 def restamp(packet: Packet, t_us: int) -> Packet:
@@ -210,54 +258,46 @@ def _items(message: Packet | Control) -> list[Any]:
     raise WireError("bad-type", f"cannot encode a {type(message).__name__}")
 
 
-def _unpacker(limits: Limits) -> msgpack.Unpacker:
-    """A msgpack unpacker with every size bounded by ``limits``."""
-    return msgpack.Unpacker(
-        raw=False,
-        use_list=True,
-        strict_map_key=True,
-        max_buffer_size=max(limits.max_message_bytes, 1),
-        max_bin_len=limits.max_payload,
-        max_str_len=max(limits.max_stream_name, limits.max_control_bytes, len(CONTROL_KINDS[0])),
-        max_array_len=max(PACKET_FIELDS, limits.max_control_bytes),
-        max_map_len=limits.max_control_bytes,
-        max_ext_len=16,
-    )
+@functools.lru_cache(maxsize=8)
+def _unpack_limits(limits: Limits) -> dict[str, int]:
+    """msgpack's size bounds for ``limits`` (unpackb allocates nothing beyond what it reads)."""
+    return {
+        "max_bin_len": limits.max_payload,
+        "max_str_len": max(limits.max_stream_name, limits.max_control_bytes, len(CONTROL_KINDS[0])),
+        "max_array_len": max(PACKET_FIELDS, limits.max_control_bytes),
+        "max_map_len": limits.max_control_bytes,
+        "max_ext_len": 16,
+    }
 
 
 def _unpack(data: bytes, limits: Limits) -> Any:
     """Exactly one msgpack object from ``data``."""
-    unpacker = _unpacker(limits)
     try:
-        unpacker.feed(data)
-        obj = unpacker.unpack()
-        end = unpacker.tell()
-    except msgpack.BufferFull as error:
-        raise WireError("too-large", "message exceeds the unpacker buffer") from error
-    except msgpack.OutOfData as error:
-        raise WireError("not-msgpack", "truncated message") from error
+        return msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True, **_unpack_limits(limits))
+    except msgpack.ExtraData as error:
+        raise WireError("not-msgpack", "trailing bytes after the message") from error
     except (msgpack.UnpackException, ValueError, TypeError, OverflowError, RecursionError, MemoryError) as error:
         reason = "too-large" if "exceeds max_" in str(error) else "not-msgpack"
         raise WireError(reason, f"{type(error).__name__}: {_show(str(error))}") from error
-    if end != len(data):
-        raise WireError("not-msgpack", f"{len(data) - end} trailing bytes")
-    return obj
 
 
-def _received_crc(data: bytes, limits: Limits) -> int:
-    """CRC-32 over the array as received, minus its last element (``data`` is known to be valid)."""
-    unpacker = _unpacker(limits)
-    try:
-        unpacker.feed(data)
-        count = unpacker.read_array_header()
-        start = unpacker.tell()
-        for _ in range(count - 1):
-            unpacker.skip()
-        end = unpacker.tell()
-    except (msgpack.UnpackException, ValueError, TypeError, OverflowError) as error:  # pragma: no cover
-        raise WireError("not-msgpack", f"second pass failed: {_show(str(error))}") from error
-    header = msgpack.Packer(use_bin_type=True).pack_array_header(count - 1)
-    return zlib.crc32(header + data[start:end])
+ARRAY_HEADER_BYTES = {0xDC: 3, 0xDD: 5}
+
+
+@functools.lru_cache(maxsize=64)
+def _array_header(count: int) -> bytes:
+    """The msgpack header of an array of ``count`` items."""
+    return msgpack.Packer(use_bin_type=True).pack_array_header(count)
+
+
+def _received_crc(data: bytes, count: int, crc: int) -> int:
+    """CRC-32 over the array as received minus its last element, the CRC (its canonical encoding)."""
+    header = ARRAY_HEADER_BYTES.get(data[0], 1)
+    encoded = msgpack.packb(crc)
+    tail = len(encoded)
+    if len(data) - tail < header or data[len(data) - tail :] != encoded:
+        return crc ^ 1  # a non-canonical CRC field can only be a damaged one
+    return zlib.crc32(data[header : len(data) - tail], zlib.crc32(_array_header(count - 1)))
 
 
 def _check_header(items: Any, with_crc: bool = True) -> None:

@@ -64,9 +64,10 @@ def test_shape_mismatch_is_an_error() -> None:
         scores([[0, 1]], [[0, 1, 2]])
 
 
-def test_psnr_and_ms_ssim() -> None:
+@pytest.mark.parametrize("shape", [(64, 96, 3), (192, 256, 3)])
+def test_psnr_and_ms_ssim(shape: tuple[int, int, int]) -> None:
     rng = np.random.default_rng(0)
-    image = rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    image = rng.integers(0, 256, shape, dtype=np.uint8)
     assert psnr(image, image) == math.inf
     shifted = np.clip(image.astype(int) + 4, 0, 255).astype(np.uint8)
     mse = ((image.astype(float) - shifted) ** 2).mean()

@@ -12,7 +12,7 @@ import numpy as np
 from semlink.channel.base import CORRUPTED, DELIVERED, ChannelModel
 from semlink.channel.impairments import Impairments
 from semlink.errors import StageError
-from semlink.wire import Control, Packet, WireError, decode, encode, restamp
+from semlink.wire import Control, Relayed, WireError, decode, relay_view
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,9 @@ class ChannelPlan:
     make_model: Callable[[], ChannelModel]
     impairments: Impairments
     seed: tuple[int, ...]
+
+
+FATE_NAMES = ("delivered", "erased", "corrupted")
 
 
 class ChannelStage:
@@ -50,12 +53,13 @@ class ChannelStage:
         """One incoming message -> the parts to forward (in arrival order)."""
         if len(parts) == 1:
             try:
-                message = decode(parts[0]).message
+                view = relay_view(parts[0])
+                control = decode(parts[0]).message if view is None else None
             except WireError as error:
                 self.counters[f"dropped:{error.reason}"] += 1
                 return []
-            if isinstance(message, Control):
-                self._control(message)
+            if isinstance(control, Control):
+                self._control(control)
                 return parts
         return self._packets(parts)
 
@@ -77,38 +81,42 @@ class ChannelStage:
         self.busy_until_us = 0
 
     def _packets(self, parts: list[bytes]) -> list[bytes]:
-        packets: list[Packet] = []
+        views: list[Relayed] = []
+        sizes: list[int] = []
         for part in parts:
             try:
-                message = decode(part).message
+                view = relay_view(part)
             except WireError as error:
                 self.counters[f"dropped:{error.reason}"] += 1
                 continue
-            if isinstance(message, Packet):
-                packets.append(message)
-        if not packets or self.model is None:
-            self.counters["dropped:no-point"] += len(packets)
+            if view is None:
+                self.counters["dropped:control-in-data"] += 1
+                continue
+            views.append(view)
+            sizes.append(8 * len(part))
+        if not views or self.model is None:
+            self.counters["dropped:no-point"] += len(views)
             return []
-        sizes = np.array([8 * len(encode(p)) for p in packets], dtype=np.int64)
-        fates = self.model.fates(sizes, self.rng)
-        send = np.array([p.t_us for p in packets], dtype=np.int64)
-        schedule = self.impairments.schedule(send, sizes, self.rng, self.busy_until_us)
+        size_bits = np.array(sizes, dtype=np.int64)
+        fates = self.model.fates(size_bits, self.rng)
+        send = np.array([v.t_us for v in views], dtype=np.int64)
+        schedule = self.impairments.schedule(send, size_bits, self.rng, self.busy_until_us)
         self.busy_until_us = schedule.busy_until_us
         out = []
         for index, arrival in zip(schedule.index.tolist(), schedule.arrival_us.tolist(), strict=True):
             fate = int(fates[index])
-            self.counters[("delivered", "erased", "corrupted")[fate]] += 1
+            self.counters[FATE_NAMES[fate]] += 1
             if fate in (DELIVERED, CORRUPTED):
-                data = encode(restamp(packets[index], int(arrival)))
-                out.append(self._damage(data, packets[index]) if fate == CORRUPTED else data)
+                data = views[index].with_time(int(arrival))
+                out.append(self._damage(data) if fate == CORRUPTED else data)
         return out
 
-    def _damage(self, data: bytes, packet: Packet) -> bytes:
+    def _damage(self, data: bytes) -> bytes:
         """Bit errors: in the payload only when the model delivers damage, else anywhere (the CRC catches them)."""
         assert self.model is not None
         if not self.model.deliver_corrupt:
             return self.model.corrupt(data, self.rng)
-        crc_size = len(msgpack.packb(msgpack.unpackb(data)[-1]))
-        end = len(data) - crc_size
-        start = end - len(packet.payload)
+        items = msgpack.unpackb(data)
+        end = len(data) - len(msgpack.packb(items[-1]))
+        start = end - len(items[-2])
         return data[:start] + self.model.corrupt(data[start:end], self.rng) + data[end:]

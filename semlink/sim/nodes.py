@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import json
-import secrets
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import torch
 import zmq
 
 from semlink.receiver.node import PointReport
-from semlink.sim.plans import check_points, make_channel, make_receiver, make_transmitter, open_frames, resolve
+from semlink.sim.plans import (
+    check_points,
+    make_channel,
+    make_receiver,
+    make_transmitter,
+    open_frames,
+    resolve,
+    run_id,
+)
 from semlink.sim.results import ResultsWriter
 from semlink.sim.scenario import Scenario
 from semlink.transport import StopFlag, bind, connect, make_socket, receive, send
@@ -19,9 +27,11 @@ from semlink.transport import StopFlag, bind, connect, make_socket, receive, sen
 
 def transmitter_node(scenario: Scenario, origin: str, only: set[int] | None = None) -> int:
     """Send every point's frames to the channel; returns the number of messages sent."""
+    torch.set_num_threads(1)  # leave the cores to the receiver's segmenter
     source = open_frames(scenario)
     sweep = check_points(scenario, origin)
-    stage = make_transmitter(resolve(scenario, source), sweep, source, secrets.randbits(31), only)
+    resolved = resolve(scenario, source)
+    stage = make_transmitter(resolved, sweep, source, run_id(resolved), only)
     net, stop = scenario.network, StopFlag().install()
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     sock = make_socket(context, zmq.PUSH, net.hwm, round(net.peer_timeout_s * 1000))
@@ -40,6 +50,7 @@ def transmitter_node(scenario: Scenario, origin: str, only: set[int] | None = No
 
 def channel_node(scenario: Scenario, origin: str) -> dict[str, int]:
     """Relay messages from the transmitter to the receiver through each point's channel; returns counters."""
+    torch.set_num_threads(1)
     stage = make_channel(scenario, check_points(scenario, origin))
     net, stop = scenario.network, StopFlag().install()
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
@@ -108,7 +119,7 @@ def inproc_run(
     resolved = resolve(scenario, source)
     sweep = check_points(resolved, origin)
     writer = ResultsWriter(out, resolved, sweep, source.label_set)
-    transmitter = make_transmitter(resolved, sweep, source, secrets.randbits(31), only)
+    transmitter = make_transmitter(resolved, sweep, source, run_id(resolved), only)
     channel = make_channel(resolved, sweep)
     receiver = make_receiver(resolved, sweep, source, reporter(writer, False))
     if on_frame is not None:

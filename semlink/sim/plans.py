@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -82,6 +83,11 @@ def check_points(scenario: Scenario, origin: str) -> list[Point]:
                 f"{point.channel} {point.params}): {error}"
             ) from None
     return sweep
+
+
+def run_id(scenario: Scenario) -> int:
+    """The run's id on the wire, derived from the scenario so packet sizes (and results) repeat exactly."""
+    return zlib.crc32(f"{scenario.name}:{scenario.seed}".encode()) & 0x7FFFFFFF
 
 
 def frame_interval_us(scenario: Scenario) -> int:

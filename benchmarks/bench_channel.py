@@ -1,0 +1,401 @@
+"""Packets/s through the ``semlink channel`` node against a bare pyzmq PULL->PUSH relay, on loopback TCP.
+
+Run: ``python benchmarks/bench_channel.py [--packets 50000] [--per-message 20] [--payload 1200]
+[--hwm 1000] [--timeout 120]``.
+
+What it measures: the benchmark writes a one-point scenario (ideal channel, no impairments) into a
+temporary folder, starts the real channel node as a child process (``python -m semlink.cli channel
+SCENARIO --set network...`` on free loopback ports) and drives it the way the transmitter does: a
+``point-start`` control message carrying the point's key, then data messages, each a multipart list
+of encoded :class:`semlink.wire.Packet` s (by default 20 packets of 1200 payload bytes, like one
+frame), then ``point-end`` and ``end``. A PULL socket bound where the channel's ``receiver_connect``
+points counts the packets that come out. The same traffic then goes through a bare relay in a child
+process (a few lines of pyzmq that forward every multipart message unchanged, polling like the node
+loop does). Each phase is timed from the first data message sent to the last data packet received,
+after a handshake (the ``point-start`` went through), so process start-up is not counted.
+
+It prints packets/s of both and the ratio channel/bare (the goal is >= 0.5), all measured in this
+one run: the machine is shared, so compare only the ratio, and only within one run. Every socket has
+explicit high-water marks, every wait is a bounded poll, each phase has an overall timeout, and a
+child that dies is reported with its stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+import zmq
+
+from semlink.sim.scenario import load_scenario, points
+from semlink.wire import Control, Packet, WireError, decode, encode
+
+LOOPBACK = "127.0.0.1"
+POLL_MS = 100
+RUN_ID = 1
+FRAME_INTERVAL_US = 100_000
+PAYLOAD_POOL = 64
+GOAL = 0.5
+
+# The bare relay: forwards every multipart message unchanged, polling before each receive and send
+# like the node loops do, and exits after ``idle_ms`` without traffic (so it never outlives a crash).
+RELAY = """
+import sys
+import zmq
+
+inbound, outbound, hwm, idle_ms = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+context = zmq.Context()
+pull, push = context.socket(zmq.PULL), context.socket(zmq.PUSH)
+for sock in (pull, push):
+    sock.setsockopt(zmq.SNDHWM, hwm)
+    sock.setsockopt(zmq.RCVHWM, hwm)
+    sock.setsockopt(zmq.LINGER, idle_ms)
+pull.bind(inbound)
+push.connect(outbound)
+while pull.poll(idle_ms, zmq.POLLIN):
+    parts = pull.recv_multipart()
+    if not push.poll(idle_ms, zmq.POLLOUT):
+        break
+    push.send_multipart(parts)
+pull.close()
+push.close()
+context.term()
+"""
+
+
+class BenchError(RuntimeError):
+    """The benchmark could not measure (a child died, a timeout passed, packets went missing)."""
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Pre-encoded messages of one point, in sending order.
+
+    :param start: the ``point-start`` message. :param data: the data messages (one part per packet).
+    :param end: ``point-end`` then ``end``. :param packets: packets in ``data``.
+    """
+
+    start: list[bytes]
+    data: list[list[bytes]]
+    end: list[list[bytes]]
+    packets: int
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One phase's result.
+
+    :param packets: data packets received. :param seconds: first data sent to last data received.
+    :param same_bytes: whether the last data message came out byte-identical to what went in.
+    """
+
+    packets: int
+    seconds: float
+    same_bytes: bool
+
+    @property
+    def rate(self) -> float:
+        """Packets per second."""
+        return self.packets / max(self.seconds, 1e-9)
+
+
+class Child:
+    """A child process whose stderr goes to a log file, stopped for sure by :meth:`stop`.
+
+    :param name: what to call it in messages. :param command: the command line. :param log: stderr file.
+    """
+
+    def __init__(self, name: str, command: list[str], log: Path) -> None:
+        self.name, self.log = name, log
+        with log.open("w") as handle:
+            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=handle)
+
+    def stderr(self) -> str:
+        """What the child wrote on stderr so far (its last 4000 characters)."""
+        try:
+            return self.log.read_text(errors="replace")[-4000:]
+        except OSError:
+            return "(no stderr log)"
+
+    def check(self) -> None:
+        """Raise :class:`BenchError` with the child's stderr if it has exited."""
+        code = self.process.poll()
+        if code is not None:
+            raise BenchError(f"the {self.name} exited early with code {code}; its stderr:\n{self.stderr()}")
+
+    def wait_exit(self, timeout_s: float) -> int | None:
+        """The exit code once the child exits on its own, or None after ``timeout_s``."""
+        try:
+            return self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self) -> None:
+        """Terminate, wait up to 5 s, then kill (no-op for a child that already exited)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def free_port() -> int:
+    """A loopback TCP port that was free a moment ago (bound to port 0 by a throwaway socket)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
+
+
+def tcp(port: int) -> str:
+    """The ZeroMQ address of a loopback port."""
+    return f"tcp://{LOOPBACK}:{port}"
+
+
+def write_scenario(folder: Path, hwm: int, timeout_s: float) -> Path:
+    """A one-point scenario: identity codec, ideal channel; network addresses come from ``--set``."""
+    scenario = {
+        "name": "bench-channel",
+        "seed": 0,
+        "data": {"source": "synthetic", "frames": 1},
+        "codecs": [{"name": "identity", "rate": 1.0}],
+        "channel": {"model": "ideal"},
+        "network": {"hwm": hwm, "peer_timeout_s": timeout_s},
+    }
+    path = folder / "scenario.yaml"
+    path.write_text(yaml.safe_dump(scenario, sort_keys=False))
+    return path
+
+
+def make_traffic(key: str, packets: int, per_message: int, payload: int) -> Traffic:
+    """Encode the point's messages once, before any timing: ``packets`` packets, ``per_message`` a message."""
+    maker = random.Random(0)
+    pool = [maker.randbytes(payload) for _ in range(PAYLOAD_POOL)]
+    data: list[list[bytes]] = []
+    for first in range(0, packets, per_message):
+        frame = len(data)
+        count = min(per_message, packets - first)
+        data.append(
+            [
+                encode(
+                    Packet(
+                        RUN_ID, 0, frame, "image", chunk, 1, 0, 1, frame * FRAME_INTERVAL_US, pool[chunk % PAYLOAD_POOL]
+                    )
+                )
+                for chunk in range(count)
+            ]
+        )
+    start = [encode(Control("point-start", RUN_ID, 0, {"key": key, "frames": len(data)}))]
+    end = [
+        [encode(Control("point-end", RUN_ID, 0, {"key": key, "packets_sent": packets}))],
+        [encode(Control("end", RUN_ID, 0, {}))],
+    ]
+    return Traffic(start, data, end, packets)
+
+
+def control_kind(parts: list[bytes]) -> str | None:
+    """The kind of a single-part control message, else None."""
+    if len(parts) != 1:
+        return None
+    try:
+        message = decode(parts[0]).message
+    except WireError:
+        return None
+    return message.kind if isinstance(message, Control) else None
+
+
+def make_socket(context: zmq.Context[zmq.Socket[bytes]], kind: int, hwm: int) -> zmq.Socket[bytes]:
+    """A socket with explicit high-water marks and no linger."""
+    sock = context.socket(kind)
+    sock.setsockopt(zmq.SNDHWM, hwm)
+    sock.setsockopt(zmq.RCVHWM, hwm)
+    sock.setsockopt(zmq.LINGER, 0)
+    return sock
+
+
+def send_by(sock: zmq.Socket[bytes], parts: list[bytes], child: Child, deadline: float, what: str) -> None:
+    """Send one message, polling until the peer takes it; :class:`BenchError` past ``deadline``."""
+    while not sock.poll(POLL_MS, zmq.POLLOUT):
+        child.check()
+        if time.monotonic() > deadline:
+            raise BenchError(f"timed out sending {what} to the {child.name}")
+    sock.send_multipart(parts)
+
+
+def wait_for(sock: zmq.Socket[bytes], kind: str, child: Child, deadline: float) -> None:
+    """Receive until a ``kind`` control message arrives; :class:`BenchError` past ``deadline``."""
+    while True:
+        if sock.poll(POLL_MS, zmq.POLLIN):
+            if control_kind(sock.recv_multipart()) == kind:
+                return
+            continue
+        child.check()
+        if time.monotonic() > deadline:
+            raise BenchError(f"timed out waiting for {kind!r} to come out of the {child.name}")
+
+
+def pump(
+    push: zmq.Socket[bytes], pull: zmq.Socket[bytes], traffic: Traffic, child: Child, deadline: float
+) -> Measurement:
+    """Send every data message while receiving, in one poll loop; time first send to last packet received."""
+    poller = zmq.Poller()
+    poller.register(pull, zmq.POLLIN)
+    poller.register(push, zmq.POLLOUT)
+    sent = received = 0
+    last: list[bytes] = []
+    started = time.perf_counter()
+    next_check = time.monotonic() + 0.5
+    while received < traffic.packets:
+        events = dict(poller.poll(POLL_MS))
+        if push in events:
+            while sent < len(traffic.data):
+                try:
+                    push.send_multipart(traffic.data[sent], zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                sent += 1
+            if sent == len(traffic.data):
+                poller.unregister(push)
+        if pull in events:
+            while received < traffic.packets:
+                try:
+                    last = pull.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                received += len(last)
+        now = time.monotonic()
+        if now > next_check or not events:
+            child.check()
+            if now > deadline:
+                raise BenchError(
+                    f"timed out: {sent} of {len(traffic.data)} messages sent, "
+                    f"{received} of {traffic.packets} packets received through the {child.name}"
+                )
+            next_check = now + 0.5
+    seconds = time.perf_counter() - started
+    if received != traffic.packets or sent != len(traffic.data):
+        raise BenchError(f"{received} packets came out of the {child.name} for {traffic.packets} sent")
+    return Measurement(received, seconds, last == traffic.data[-1])
+
+
+def drive(
+    child: Child, inbound: str, pull: zmq.Socket[bytes], traffic: Traffic, hwm: int, timeout_s: float
+) -> Measurement:
+    """Handshake (``point-start`` through), timed data, then ``point-end`` and ``end`` through."""
+    deadline = time.monotonic() + timeout_s
+    context = zmq.Context.instance()
+    push = make_socket(context, zmq.PUSH, hwm)
+    try:
+        push.connect(inbound)
+        send_by(push, traffic.start, child, deadline, "point-start")
+        wait_for(pull, "point-start", child, deadline)
+        measured = pump(push, pull, traffic, child, deadline)
+        for message in traffic.end:
+            send_by(push, message, child, deadline, control_kind(message) or "a control message")
+        wait_for(pull, "end", child, deadline)
+    finally:
+        push.close()
+    return measured
+
+
+def bench_channel(folder: Path, traffic: Traffic, scenario: Path, args: argparse.Namespace) -> Measurement:
+    """The real channel node between the benchmark's PUSH and PULL sockets."""
+    context = zmq.Context.instance()
+    pull = make_socket(context, zmq.PULL, args.hwm)
+    child: Child | None = None
+    try:
+        out_port = pull.bind_to_random_port(f"tcp://{LOOPBACK}")
+        in_port = free_port()
+        network = [
+            f"network.channel_bind={tcp(in_port)}",
+            f"network.channel_connect={tcp(in_port)}",
+            f"network.receiver_bind={tcp(out_port)}",
+            f"network.receiver_connect={tcp(out_port)}",
+        ]
+        command = [sys.executable, "-m", "semlink.cli", "channel", str(scenario)]
+        for override in network:
+            command += ["--set", override]
+        child = Child("semlink channel node", command, folder / "channel.log")
+        measured = drive(child, tcp(in_port), pull, traffic, args.hwm, args.timeout)
+        code = child.wait_exit(10.0)
+        if code != 0:
+            print(f"warning: the channel node ended with {code} after 'end'; its stderr:\n{child.stderr()}")
+        return measured
+    finally:
+        if child is not None:
+            child.stop()
+        pull.close()
+
+
+def bench_bare(folder: Path, traffic: Traffic, args: argparse.Namespace) -> Measurement:
+    """The same traffic through a bare pyzmq relay child process."""
+    context = zmq.Context.instance()
+    pull = make_socket(context, zmq.PULL, args.hwm)
+    child: Child | None = None
+    try:
+        out_port = pull.bind_to_random_port(f"tcp://{LOOPBACK}")
+        in_port = free_port()
+        idle_ms = str(round(args.timeout * 1000))
+        command = [sys.executable, "-c", RELAY, tcp(in_port), tcp(out_port), str(args.hwm), idle_ms]
+        child = Child("bare pyzmq relay", command, folder / "relay.log")
+        return drive(child, tcp(in_port), pull, traffic, args.hwm, args.timeout)
+    finally:
+        if child is not None:
+            child.stop()
+        pull.close()
+
+
+def report(name: str, measured: Measurement) -> None:
+    """Print one phase's line."""
+    same = "yes" if measured.same_bytes else "no"
+    print(
+        f"{name}: {measured.packets} packets in {measured.seconds:.2f} s = {measured.rate:,.0f} packets/s "
+        f"(last message byte-identical to its input: {same})"
+    )
+
+
+def main() -> int:
+    """Measure both, print packets/s and the ratio; exit 1 with a message if a phase fails."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--packets", type=int, default=50_000, help="data packets per phase (default 50000)")
+    parser.add_argument("--per-message", type=int, default=20, help="packets per message, like a frame (default 20)")
+    parser.add_argument("--payload", type=int, default=1200, help="payload bytes per packet (default 1200)")
+    parser.add_argument("--hwm", type=int, default=1000, help="high-water mark of every socket (default 1000)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds allowed per phase (default 120)")
+    args = parser.parse_args()
+    if args.packets < 1 or args.per_message < 1 or args.payload < 1 or args.hwm < 1 or args.timeout <= 0:
+        parser.error("--packets, --per-message, --payload, --hwm and --timeout must be positive")
+    with tempfile.TemporaryDirectory(prefix="bench-channel-") as temp:
+        folder = Path(temp)
+        scenario = write_scenario(folder, args.hwm, args.timeout)
+        key = points(load_scenario(scenario))[0].key
+        traffic = make_traffic(key, args.packets, args.per_message, args.payload)
+        print(
+            f"{traffic.packets} packets of {args.payload} payload bytes ({len(traffic.data[0][0])} on the wire) "
+            f"in {len(traffic.data)} messages of up to {args.per_message}, HWM {args.hwm}"
+        )
+        try:
+            channel = bench_channel(folder, traffic, scenario, args)
+            report("semlink channel node", channel)
+            bare = bench_bare(folder, traffic, args)
+            report("bare pyzmq relay", bare)
+        except BenchError as error:
+            print(f"bench_channel: error: {error}", file=sys.stderr)
+            return 1
+    ratio = channel.rate / max(bare.rate, 1e-9)
+    verdict = "meets" if ratio >= GOAL else "misses"
+    print(f"ratio channel/bare: {ratio:.3f} ({verdict} the goal of >= {GOAL})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
