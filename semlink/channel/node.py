@@ -112,11 +112,17 @@ class ChannelStage:
         return out
 
     def _damage(self, data: bytes) -> bytes:
-        """Bit errors: in the payload only when the model delivers damage, else anywhere (the CRC catches them)."""
+        """Bit errors. Without ``deliver_corrupt`` they land anywhere and the receiver's CRC drops the packet;
+        with it they land in the chunk bytes only: the header and the payload's framing are covered by a
+        header checksum, as UDP-Lite's partial coverage does, so the damaged chunks reach the decoder."""
         assert self.model is not None
         if not self.model.deliver_corrupt:
             return self.model.corrupt(data, self.rng)
         items = msgpack.unpackb(data)
+        chunk_count, frag_count = int(items[6]), int(items[8])
+        framing = 2 + (4 * chunk_count if frag_count == 1 else 0)
         end = len(data) - len(msgpack.packb(items[-1]))
-        start = end - len(items[-2])
+        start = end - len(items[-2]) + framing
+        if start >= end:
+            return data
         return data[:start] + self.model.corrupt(data[start:end], self.rng) + data[end:]
