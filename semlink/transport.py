@@ -7,6 +7,7 @@ import threading
 from types import FrameType
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 POLL_MS = 200
 
@@ -63,6 +64,35 @@ def connect(sock: zmq.Socket[bytes], address: str, role: str) -> None:
         sock.connect(address)
     except zmq.ZMQError as error:
         raise PeerError(f"{role} cannot connect to {address}: {error.strerror}") from None
+
+
+def wait_connected(sock: zmq.Socket[bytes], stop: StopFlag, timeout_s: float, peer: str) -> bool:
+    """Block until ``sock`` (already connecting) has a live connection; False when stopped.
+
+    Watches the socket's monitor for ``EVENT_CONNECTED`` instead of sleeping, so a node knows its
+    peer is there before it queues anything, and fails clearly when the peer never shows up.
+
+    :raises PeerError: after ``timeout_s`` without a connection.
+    """
+    monitor = sock.get_monitor_socket(zmq.EVENT_CONNECTED)
+    try:
+        waited = 0.0
+        while not stop.stopped:
+            if monitor.poll(POLL_MS, zmq.POLLIN):
+                event = recv_monitor_message(monitor)
+                if event["event"] == zmq.EVENT_CONNECTED:
+                    return True
+                continue
+            waited += POLL_MS / 1000
+            if waited >= timeout_s:
+                raise PeerError(
+                    f"{peer} never showed up within {timeout_s:g} s; is it running? "
+                    "(network.peer_timeout_s sets the wait)"
+                )
+        return False
+    finally:
+        sock.disable_monitor()
+        monitor.close()
 
 
 def receive(sock: zmq.Socket[bytes], stop: StopFlag, timeout_s: float, waiting_for: str) -> list[bytes] | None:

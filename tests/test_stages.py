@@ -86,7 +86,7 @@ def test_bit_errors_become_erasures_unless_delivered(tmp_path: Path) -> None:
 
 
 def test_garbage_and_stale_packets_are_counted_not_raised(tmp_path: Path) -> None:
-    _, tx, ch, rx, _ = build(tmp_path, "{model: ideal}")
+    _, _, ch, rx, _ = build(tmp_path, "{model: ideal}")
     rx.handle([b"", b"\x00" * 50, b"\x92\x01\xa3ctl"])
     rx.handle([encode_stale()])
     assert rx.counters["stale"] == 1
@@ -100,10 +100,16 @@ def encode_stale() -> bytes:
     return encode(Packet(9, 99, 0, "image", 0, 1, 0, 1, 0, b"\x00\x01\x00\x00\x00\x00"))
 
 
-def test_a_point_unknown_to_the_channel_is_a_clear_error(tmp_path: Path) -> None:
-    from semlink.errors import StageError
+def test_points_of_another_scenario_are_counted_and_dropped(tmp_path: Path) -> None:
     from semlink.wire import encode
 
-    _, _, ch, _, _ = build(tmp_path, "{model: ideal}")
-    with pytest.raises(StageError, match="same scenario"):
-        ch.process([encode(Control("point-start", 1, 0, {"key": "another"}))])
+    _, _, ch, rx, reports = build(tmp_path, "{model: ideal}")
+    start = [encode(Control("point-start", 1, 0, {"key": "another"}))]
+    assert ch.process(start) == start
+    rx.handle(start)
+    packet = [encode(Packet(1, 0, 0, "image", 0, 1, 0, 1, 0, b"\x00\x01\x00\x00\x00\x00"))]
+    assert ch.process(packet) == []
+    rx.handle(packet)
+    assert ch.counters["unknown-point"] == 1
+    assert rx.counters["rejected:unknown-point"] == 1 and rx.counters["stale"] == 1
+    assert reports == []

@@ -11,7 +11,6 @@ import numpy as np
 
 from semlink.channel.base import CORRUPTED, DELIVERED, ChannelModel
 from semlink.channel.impairments import Impairments
-from semlink.errors import StageError
 from semlink.wire import Control, Relayed, WireError, decode, relay_view
 
 
@@ -70,10 +69,10 @@ class ChannelStage:
             return
         plan = self.plans.get(control.point)
         if plan is None or plan.key != control.body.get("key"):
-            raise StageError(
-                f"point {control.point} of the transmitter is not this channel's point "
-                "(are all stages running the same scenario?)"
-            )
+            # Another scenario's point: count it and drop its packets until the next point.
+            self.counters["unknown-point"] += 1
+            self.model = None
+            return
         self.model = plan.make_model()
         self.model.reset()
         self.impairments = plan.impairments

@@ -56,23 +56,20 @@ CITYSCAPES = LabelSet(
     ),
 )
 
+# CamVid class index -> Cityscapes train ID (the table in the CamVid README).
+CAMVID_TO_CITYSCAPES: tuple[int, ...] = (10, 2, 5, 0, 1, 8, 7, 4, 13, 11, 12)
+
+# CamVid's classes drawn in the Cityscapes colours of the classes they map to, so that sheets
+# and plots of both datasets read the same.
 CAMVID = LabelSet(
     name="camvid",
     classes=(
         "sky", "building", "pole", "road", "pavement", "tree", "sign_symbol", "fence",
         "car", "pedestrian", "bicyclist",
     ),
-    palette=(
-        (128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128), (60, 40, 222),
-        (128, 128, 0), (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0),
-        (0, 128, 192),
-    ),
+    palette=tuple(CITYSCAPES.palette[i] for i in CAMVID_TO_CITYSCAPES),
 )
-
 # fmt: on
-
-# CamVid class index -> Cityscapes train ID (the table in the CamVid README).
-CAMVID_TO_CITYSCAPES: tuple[int, ...] = (10, 2, 5, 0, 1, 8, 7, 4, 13, 11, 12)
 
 
 def camvid_to_cityscapes(labels: np.ndarray) -> np.ndarray:

@@ -16,18 +16,21 @@ def open_source(
     size: tuple[int, int] | None = None,
     root: str | Path | None = None,
     seed: int = 0,
+    sequence: int = 1,
 ) -> FrameSource:
     """Open split ``split`` of the frame source registered as ``name``.
 
     :param size: ``(H, W)`` frames are resized to; None keeps each source's own default.
     :param root: dataset folder for file-based sources (ignored by ``synthetic``).
     :param seed: scene seed for ``synthetic`` (ignored by file-based sources).
+    :param sequence: ``synthetic`` only: frames per drive (1: every frame its own scene).
     """
     kwargs: dict[str, object] = {"split": split}
     if size is not None:
         kwargs["size"] = size
     if name == "synthetic":
         kwargs["seed"] = seed
+        kwargs["sequence"] = sequence
     elif root is not None:
         kwargs["root"] = root
     return DATASETS.create(name, **kwargs)

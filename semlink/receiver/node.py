@@ -12,7 +12,6 @@ import numpy as np
 
 from semlink.codecs.base import Codec, grey
 from semlink.data.frame import FrameSource
-from semlink.errors import StageError
 from semlink.receiver.evaluator import Evaluator, Scores
 from semlink.receiver.reassembly import FrameArrival, Reassembler
 from semlink.vision.segmenter import Segmenter
@@ -75,8 +74,8 @@ class PointReport:
 class ReceiverStage:
     """Handles messages from the channel; calls ``on_point`` with a :class:`PointReport` per finished point.
 
-    Malformed input is rejected and counted by reason; nothing that arrives can raise out of
-    :meth:`handle` except a point that this stage does not know (the stages disagree).
+    Malformed input, and points this stage does not know (another scenario's), are rejected and
+    counted by reason; nothing that arrives can raise out of :meth:`handle`.
 
     :param source: the frames (labels travel out of band).
     :param plans: point index -> plan.
@@ -126,9 +125,10 @@ class ReceiverStage:
         if control.kind == "point-start":
             plan = self.plans.get(control.point)
             if plan is None or plan.key != control.body.get("key"):
-                raise StageError(
-                    f"point {control.point} is unknown to the receiver (are all stages running the same scenario?)"
-                )
+                # Another scenario's point (or a forged message): count it, ignore its packets.
+                self.counters["rejected:unknown-point"] += 1
+                self._point = None
+                return
             self._point = _OpenPoint(control.point, control.run_id, plan, self)
         elif control.kind == "point-end" and self._point is not None and control.point == self._point.index:
             self.on_point(self._point.finish(control.body))

@@ -22,7 +22,7 @@ from semlink.sim.plans import (
 )
 from semlink.sim.results import ResultsWriter
 from semlink.sim.scenario import Scenario
-from semlink.transport import StopFlag, bind, connect, make_socket, receive, send
+from semlink.transport import StopFlag, bind, connect, make_socket, receive, send, wait_connected
 
 
 def transmitter_node(scenario: Scenario, origin: str, only: set[int] | None = None) -> int:
@@ -38,6 +38,8 @@ def transmitter_node(scenario: Scenario, origin: str, only: set[int] | None = No
     sent = 0
     try:
         connect(sock, net.channel_connect, "transmitter")
+        if not wait_connected(sock, stop, net.peer_timeout_s, f"the channel at {net.channel_connect}"):
+            return sent
         for parts in stage.messages():
             if not send(sock, parts, stop, net.peer_timeout_s, f"the channel at {net.channel_connect}"):
                 break
@@ -59,6 +61,8 @@ def channel_node(scenario: Scenario, origin: str) -> dict[str, int]:
     try:
         bind(inbound, net.channel_bind, "channel")
         connect(outbound, net.receiver_connect, "channel")
+        if not wait_connected(outbound, stop, net.peer_timeout_s, f"the receiver at {net.receiver_connect}"):
+            return dict(stage.counters)
         while parts := receive(inbound, stop, net.peer_timeout_s, f"the transmitter (bound {net.channel_bind})"):
             out = stage.process(parts)
             if out and not send(outbound, out, stop, net.peer_timeout_s, f"the receiver at {net.receiver_connect}"):

@@ -51,8 +51,8 @@ class CachedSource(FrameSource):
 def open_frames(scenario: Scenario) -> CachedSource:
     """The scenario's frames (clear errors for a bad source)."""
     data = scenario.data
-    size = tuple(data.size) if data.size is not None else None
-    source = open_source(data.source, data.split, size, data.root, seed=scenario.seed)  # type: ignore[arg-type]
+    size = (data.size[0], data.size[1]) if data.size is not None else None
+    source = open_source(data.source, data.split, size, data.root, seed=scenario.seed, sequence=data.sequence)
     return CachedSource(source, data.frames)
 
 

@@ -120,6 +120,7 @@ class ResultsWriter:
         """One ``frames.jsonl`` object per frame."""
         frame_bits = report.sent.get("frame_bits", [])
         frame_packets = report.sent.get("frame_packets", [])
+        frame_settings = report.sent.get("frame_settings", [])
         lines = []
         for record in report.frames:
             i = record.frame
@@ -138,6 +139,7 @@ class ResultsWriter:
                     "concealed": record.concealed,
                     "latency_ms": record.latency_ms,
                     "psnr": None if math.isinf(record.psnr) else round(record.psnr, 3),
+                    "codec_settings": frame_settings[i] if i < len(frame_settings) else {},
                 }
             )
         return lines

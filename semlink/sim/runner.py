@@ -64,7 +64,17 @@ class Run:
                 inproc_run(resolved, self.origin, self.out, todo, bar.on_frame)
             else:
                 self.processes(scenario_path, todo, bar)
+        self.check_finished(resolved)
         return len(todo)
+
+    def check_finished(self, resolved: Scenario) -> None:
+        """Every point of the sweep has a row now, or the run failed somewhere."""
+        source = open_frames(resolved)
+        sweep = check_points(resolved, self.origin)
+        done = ResultsWriter(self.out, resolved, sweep, source.label_set).done_keys()
+        missing = [p.index for p in sweep if p.key not in done]
+        if missing:
+            raise StageError(f"points {missing} got no results; see {self.out / 'logs'} for the nodes' messages")
 
     def progress(self, points: int, frames: int) -> RunProgress:
         """A progress display for ``points`` points of ``frames`` frames."""

@@ -32,11 +32,17 @@ class Strict(BaseModel):
 
 
 class DataSpec(Strict):
-    """Which frames: ``source`` (synthetic, camvid, cityscapes, folder), ``split``, ``frames``, ``size``."""
+    """Which frames: ``source`` (synthetic, camvid, cityscapes, folder), ``split``, ``frames``, ``size``.
+
+    At most 1000 frames per point: the per-frame records ride in the point's ``point-end`` message,
+    which the wire bounds at 64 KiB. ``sequence`` > 1 makes synthetic frames consecutive moments of
+    drives of that many frames.
+    """
 
     source: str = "synthetic"
     split: str = "val"
-    frames: int = Field(30, ge=1, le=100_000)
+    frames: int = Field(30, ge=1, le=1000)
+    sequence: int = Field(1, ge=1)
     size: tuple[int, int] | None = None
     root: str | None = None
 

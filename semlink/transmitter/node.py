@@ -56,7 +56,7 @@ class TransmitterStage:
                     bitstream, self.run_id, plan.index, frame.index, self.mtu, frame.index * self.frame_interval_us
                 )
                 parts = [encode(p) for p in packets]
-                totals.add(len(parts), 8 * chunk_bytes(packets), 8 * sum(len(p) for p in parts))
+                totals.add(len(parts), 8 * chunk_bytes(packets), 8 * sum(len(p) for p in parts), codec_settings(codec))
                 yield parts
             yield [encode(Control("point-end", self.run_id, plan.index, totals.body(plan.key)))]
         yield [encode(Control("end", self.run_id, 0, {}))]
@@ -73,14 +73,16 @@ class PointTotals:
     def __post_init__(self) -> None:
         self.frame_packets: list[int] = []
         self.frame_bits: list[int] = []
+        self.frame_settings: list[dict[str, float]] = []
 
-    def add(self, packets: int, payload_bits: int, wire_bits: int) -> None:
-        """Count one frame."""
+    def add(self, packets: int, payload_bits: int, wire_bits: int, settings: dict[str, float]) -> None:
+        """Count one frame; ``settings`` are the knob values the codec chose for it."""
         self.packets += packets
         self.payload_bits += payload_bits
         self.wire_bits += wire_bits
         self.frame_packets.append(packets)
         self.frame_bits.append(payload_bits)
+        self.frame_settings.append(settings)
 
     def body(self, key: str) -> dict[str, object]:
         """The ``point-end`` body."""
@@ -91,4 +93,11 @@ class PointTotals:
             "wire_bits": self.wire_bits,
             "frame_packets": self.frame_packets,
             "frame_bits": self.frame_bits,
+            "frame_settings": self.frame_settings,
         }
+
+
+def codec_settings(codec: Codec) -> dict[str, float]:
+    """What a rate-searching codec chose for the last frame (its ``last_quality`` and ``last_scale``)."""
+    chosen = {"quality": getattr(codec, "last_quality", None), "scale": getattr(codec, "last_scale", None)}
+    return {name: float(value) for name, value in chosen.items() if isinstance(value, int | float)}
