@@ -93,6 +93,16 @@ def parse_widths(text: str) -> tuple[int, int, int]:
     return int(parts[0]), int(parts[1]), int(parts[2])
 
 
+def check_writable(path: Path) -> None:
+    """Fail before hours of training if the checkpoint could not be written."""
+    if path.is_dir():
+        raise UserError(f"--out {path} is a folder; give a file path such as {path / 'segmenter.pt'}")
+    parent = path.parent if str(path.parent) else Path(".")
+    parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(parent, os.W_OK):
+        raise UserError(f"--out {path}: cannot write into {parent}")
+
+
 def run_train_segmenter(args: argparse.Namespace) -> int:
     """Train a segmenter and write its checkpoint and record."""
     from semlink.data import open_source
@@ -101,6 +111,7 @@ def run_train_segmenter(args: argparse.Namespace) -> int:
     from semlink.vision.train import TrainSettings, train_segmenter
 
     widths = parse_widths(args.widths)
+    check_writable(args.out)
     train: FrameSource = open_source(args.data, "train", args.size, args.root, seed=args.seed)
     val: FrameSource = open_source(args.data, "val", args.size, args.root, seed=args.seed)
     if args.train_frames is not None:
@@ -280,7 +291,9 @@ def parse_points(text: str | None) -> set[int] | None:
 def run_transmitter(args: argparse.Namespace) -> int:
     """The transmitter node."""
     from semlink.sim.nodes import transmitter_node
+    from semlink.sim.runner import die_with_parent
 
+    die_with_parent()
     scenario, origin = load(args)
     transmitter_node(scenario, origin, parse_points(args.points))
     return 0
@@ -289,7 +302,9 @@ def run_transmitter(args: argparse.Namespace) -> int:
 def run_channel(args: argparse.Namespace) -> int:
     """The channel node."""
     from semlink.sim.nodes import channel_node
+    from semlink.sim.runner import die_with_parent
 
+    die_with_parent()
     scenario, origin = load(args)
     channel_node(scenario, origin)
     return 0
@@ -298,7 +313,9 @@ def run_channel(args: argparse.Namespace) -> int:
 def run_receiver(args: argparse.Namespace) -> int:
     """The receiver node."""
     from semlink.sim.nodes import receiver_node
+    from semlink.sim.runner import die_with_parent
 
+    die_with_parent()
     scenario, origin = load(args)
     counters = receiver_node(scenario, origin, args.out, args.progress)
     rejected = {k: v for k, v in counters.items() if v}

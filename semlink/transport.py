@@ -10,6 +10,8 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 POLL_MS = 200
+MAX_PART_BYTES = 70_000  # the wire's largest message (semlink.wire.Limits.max_message_bytes)
+MAX_PARTS = 4096  # packets of one message (one frame); parts beyond are read and dropped
 
 
 class PeerError(RuntimeError):
@@ -41,6 +43,8 @@ class StopFlag:
 def make_socket(context: zmq.Context[zmq.Socket[bytes]], kind: int, hwm: int, linger_ms: int) -> zmq.Socket[bytes]:
     """A socket with explicit high-water marks and linger."""
     sock = context.socket(kind)
+    if kind == zmq.PULL:
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_PART_BYTES)  # larger parts drop the connection, unread
     sock.setsockopt(zmq.SNDHWM, hwm)
     sock.setsockopt(zmq.RCVHWM, hwm)
     sock.setsockopt(zmq.LINGER, linger_ms)
@@ -66,21 +70,24 @@ def connect(sock: zmq.Socket[bytes], address: str, role: str) -> None:
         raise PeerError(f"{role} cannot connect to {address}: {error.strerror}") from None
 
 
-def wait_connected(sock: zmq.Socket[bytes], stop: StopFlag, timeout_s: float, peer: str) -> bool:
-    """Block until ``sock`` (already connecting) has a live connection; False when stopped.
+def connect_and_wait(
+    sock: zmq.Socket[bytes], address: str, role: str, stop: StopFlag, timeout_s: float, peer: str
+) -> bool:
+    """Connect and block until the connection is live; False when stopped.
 
-    Watches the socket's monitor for ``EVENT_CONNECTED`` instead of sleeping, so a node knows its
-    peer is there before it queues anything, and fails clearly when the peer never shows up.
+    The socket's monitor is attached before connecting (monitors do not replay events), and its
+    ``EVENT_CONNECTED`` tells the node its peer is there: no sleeping, and a clear error when the
+    peer never shows up.
 
-    :raises PeerError: after ``timeout_s`` without a connection.
+    :raises PeerError: after ``timeout_s`` without a connection, or for a malformed address.
     """
     monitor = sock.get_monitor_socket(zmq.EVENT_CONNECTED)
     try:
+        connect(sock, address, role)
         waited = 0.0
         while not stop.stopped:
             if monitor.poll(POLL_MS, zmq.POLLIN):
-                event = recv_monitor_message(monitor)
-                if event["event"] == zmq.EVENT_CONNECTED:
+                if recv_monitor_message(monitor)["event"] == zmq.EVENT_CONNECTED:
                     return True
                 continue
             waited += POLL_MS / 1000
@@ -100,7 +107,7 @@ def receive(sock: zmq.Socket[bytes], stop: StopFlag, timeout_s: float, waiting_f
     waited = 0.0
     while not stop.stopped:
         if sock.poll(POLL_MS, zmq.POLLIN):
-            return sock.recv_multipart(copy=True)
+            return receive_parts(sock)
         waited += POLL_MS / 1000
         if waited >= timeout_s:
             raise PeerError(
@@ -108,6 +115,16 @@ def receive(sock: zmq.Socket[bytes], stop: StopFlag, timeout_s: float, waiting_f
                 "(network.peer_timeout_s sets the wait)"
             )
     return None
+
+
+def receive_parts(sock: zmq.Socket[bytes]) -> list[bytes]:
+    """One multipart message, keeping at most :data:`MAX_PARTS` parts (memory stays bounded)."""
+    parts = [sock.recv()]
+    while sock.getsockopt(zmq.RCVMORE):
+        part = sock.recv()
+        if len(parts) < MAX_PARTS:
+            parts.append(part)
+    return parts
 
 
 def send(sock: zmq.Socket[bytes], parts: list[bytes], stop: StopFlag, timeout_s: float, peer: str) -> bool:

@@ -138,8 +138,9 @@ def test_empty_results_say_no_finished_points(tmp_path: Path, content: str) -> N
 
 
 def test_panel_titles_and_cells() -> None:
-    assert panel_title(("gilbert_elliott", "-", "0.05")) == "gilbert_elliott loss=0.05"
-    assert panel_title(("awgn", "10", "-")) == "awgn snr=10 dB"
+    assert panel_title(("gilbert_elliott", "-", "0.05", "-")) == "gilbert_elliott loss=0.05"
+    assert panel_title(("awgn", "10", "-", "-")) == "awgn snr=10 dB"
+    assert panel_title(("bsc", "-", "-", "ber=0.001")) == "bsc ber=0.001"
     assert cell({"psnr": "inf"}, "psnr") == "inf"
     assert cell({"miou": ""}, "miou") == "-"
     assert cell({"bpp": "0.123456"}, "bpp") == "0.1235"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from semlink.sim.plans import check_points
 from semlink.sim.scenario import ScenarioError, load_scenario, points
 
 GOOD = """
@@ -60,6 +61,9 @@ def test_impairments_are_split_from_model_parameters(tmp_path: Path) -> None:
         (GOOD, ["channel={loss: 0.1}"], r"channel: Value error, channel needs a 'model'"),
         (GOOD, ["codecs.9.name=x"], r"'9' is not an index"),
         (GOOD, ["nonsense"], r"must look like key\.sub=value"),
+        (GOOD, ["channel.loss=[]"], r"channel\.loss is an empty list"),
+        (GOOD, ["seed=-1"], r"seed: Input should be greater than or equal to 0"),
+        (GOOD, ["link.mtu=jumbo"], r"link\.mtu: Value error"),
         ("codecs: [\n  {name: jpeg", [], r"s\.yaml line \d+: not valid YAML"),
         ("- just\n- a list\n", [], r"top level must be a mapping"),
     ],
@@ -77,6 +81,20 @@ def test_missing_file_says_where_examples_are(tmp_path: Path) -> None:
         load_scenario(tmp_path / "nope.yaml")
 
 
-def test_shipped_scenarios_are_valid() -> None:
-    for path in sorted(Path("scenarios").glob("*.yaml")):
-        assert points(load_scenario(path)), path
+def test_shipped_scenarios_are_valid_down_to_every_codec_and_channel() -> None:
+    paths = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml"))
+    assert paths
+    for path in paths:
+        assert check_points(load_scenario(path), str(path)), path
+
+
+def test_yaml_floats_in_exponent_form_are_numbers(tmp_path: Path) -> None:
+    scenario = load_scenario(write(tmp_path, GOOD), ["channel.rate_bps=6e6", "channel.loss=1e-2"])
+    point = points(scenario)[0]
+    assert point.impairments["rate_bps"] == 6e6 and point.params["loss"] == 0.01
+
+
+def test_changing_what_shapes_the_numbers_changes_the_keys(tmp_path: Path) -> None:
+    base = {p.key for p in points(load_scenario(write(tmp_path, GOOD)))}
+    for override in ("seed=4", "data.frames=3", "link.mtu=its-g5", "segmenter=x.pt"):
+        assert base.isdisjoint(p.key for p in points(load_scenario(write(tmp_path, GOOD), [override]))), override

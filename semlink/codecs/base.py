@@ -89,6 +89,10 @@ class Codec(ABC):
         """Rebuild a ``[H, W, 3]`` uint8 image from whatever arrived."""
 
 
+class UndecodableError(ValueError):
+    """Chunks arrived but cannot be decoded (damaged bytes): the receiver conceals the frame."""
+
+
 CODECS: Registry[Codec] = Registry("codec")
 GREY = 128
 

@@ -23,7 +23,7 @@ from typing import cast
 import numpy as np
 from PIL import Image
 
-from semlink.codecs.base import Bitstream, Codec, ReceivedBitstream, Stream, grey
+from semlink.codecs.base import Bitstream, Codec, ReceivedBitstream, Stream, UndecodableError, grey
 
 SCALE_DIVISORS = (1, 2, 3, 4, 6, 8, 12, 16)
 """Downscaling divisors tried in order when the target is below the full-size floor."""
@@ -204,15 +204,18 @@ class ClassicCodec(Codec):
         return pack(divisor, self.encode(image, self.knob_grid[index]))
 
     def decompress(self, received: ReceivedBitstream) -> np.ndarray:
-        """The decoded frame at full size; grey if the chunk is lost, truncated or undecodable."""
+        """The decoded frame at full size; grey if the chunk is lost.
+
+        :raises UndecodableError: if the chunk arrived truncated or damaged (the receiver conceals).
+        """
         chunks = received.stream("image")
         chunk = chunks[0] if len(chunks) == 1 else None
         if chunk is None:
             return grey(received.shape)
         try:
             return self._reconstruct(chunk, received.shape)
-        except Exception:  # any decoder failure means the frame is lost
-            return grey(received.shape)
+        except Exception as error:  # any decoder failure means the frame is lost
+            raise UndecodableError(f"{self.name}: {type(error).__name__}: {error}") from None
 
     def _reconstruct(self, chunk: bytes, shape: tuple[int, int]) -> np.ndarray:
         """Decode ``chunk``, crop any encoder padding, scale back to ``shape``.

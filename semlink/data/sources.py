@@ -17,6 +17,7 @@ def open_source(
     root: str | Path | None = None,
     seed: int = 0,
     sequence: int = 1,
+    fps: float = 10.0,
 ) -> FrameSource:
     """Open split ``split`` of the frame source registered as ``name``.
 
@@ -24,6 +25,7 @@ def open_source(
     :param root: dataset folder for file-based sources (ignored by ``synthetic``).
     :param seed: scene seed for ``synthetic`` (ignored by file-based sources).
     :param sequence: ``synthetic`` only: frames per drive (1: every frame its own scene).
+    :param fps: ``synthetic`` only: frame rate of a drive (how far the camera moves per frame).
     """
     kwargs: dict[str, object] = {"split": split}
     if size is not None:
@@ -31,6 +33,7 @@ def open_source(
     if name == "synthetic":
         kwargs["seed"] = seed
         kwargs["sequence"] = sequence
+        kwargs["fps"] = fps
     elif root is not None:
         kwargs["root"] = root
     return DATASETS.create(name, **kwargs)

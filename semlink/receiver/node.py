@@ -82,6 +82,7 @@ class ReceiverStage:
     :param segmenter: labels the reconstructions.
     :param timing: reassembly timing.
     :param on_point: receives each finished point.
+    :param skip: keys of points already scored (their packets are counted and dropped).
     """
 
     def __init__(
@@ -91,9 +92,11 @@ class ReceiverStage:
         segmenter: Segmenter,
         timing: LinkTiming,
         on_point: Callable[[PointReport], None],
+        skip: set[str] | None = None,
     ) -> None:
         self.source, self.plans, self.segmenter, self.timing = source, plans, segmenter, timing
         self.on_point = on_point
+        self.skip = skip or set()
         self.counters: Counter[str] = Counter()
         self.finished = False
         self.on_frame: Callable[[int, int], None] | None = None
@@ -129,6 +132,14 @@ class ReceiverStage:
                 self.counters["rejected:unknown-point"] += 1
                 self._point = None
                 return
+            if plan.key in self.skip:
+                self.counters["skipped-done-point"] += 1
+                self._point = None
+                return
+            if control.body.get("frames") != plan.frames:
+                self.counters["rejected:frames-mismatch"] += 1
+                self._point = None
+                return
             self._point = _OpenPoint(control.point, control.run_id, plan, self)
         elif control.kind == "point-end" and self._point is not None and control.point == self._point.index:
             self.on_point(self._point.finish(control.body))
@@ -150,6 +161,7 @@ class _OpenPoint:
         self.last_good: np.ndarray | None = None
 
     def add(self, packet: Packet) -> None:
+        """Reassemble a packet and decode the frames it lets close."""
         self.reassembler.add(packet)
         for arrival in self.reassembler.ready():
             self._decode(arrival)
@@ -157,23 +169,33 @@ class _OpenPoint:
     def _decode(self, arrival: FrameArrival) -> None:
         frame = self.stage.source.frame(arrival.frame)
         nothing = all(c is None for chunks in arrival.chunks.values() for c in chunks)
-        if nothing:
+        recon = None if nothing else self._decompress(arrival, frame.image.shape[:2])
+        concealed = recon is None
+        if recon is None:
             recon = self.last_good if self.last_good is not None and self.stage.timing.conceal == "repeat" else None
             recon = recon if recon is not None else grey(frame.image.shape[:2])
         else:
-            recon = self.codec.decompress(arrival.received(frame.image.shape[:2]))
             self.last_good = recon
         self.evaluator.add(frame, recon)
         latency = None
-        if arrival.last_t_us is not None and not nothing:
+        if arrival.last_t_us is not None and not concealed:
             latency = (arrival.last_t_us - arrival.frame * self.stage.timing.frame_interval_us) / 1000.0
         self.records.append(
-            FrameRecord(arrival.frame, arrival.packets, arrival.complete, nothing, latency, self.evaluator.psnrs[-1])
+            FrameRecord(arrival.frame, arrival.packets, arrival.complete, concealed, latency, self.evaluator.psnrs[-1])
         )
         if self.stage.on_frame is not None:
             self.stage.on_frame(self.index, len(self.records))
 
+    def _decompress(self, arrival: FrameArrival, shape: tuple[int, int]) -> np.ndarray | None:
+        """The codec's reconstruction, or None when what arrived cannot be decoded (counted)."""
+        try:
+            return self.codec.decompress(arrival.received(shape))
+        except Exception:  # a damaged or a user's codec must not stop the receiver
+            self.stage.counters["decode-failed"] += 1
+            return None
+
     def finish(self, sent: dict[str, Any]) -> PointReport:
+        """Close the remaining frames and hand back the point's report."""
         for arrival in self.reassembler.flush():
             self._decode(arrival)
         counters = dict(self.reassembler.counters)

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from semlink.codecs import CODECS, Codec
 from semlink.data.frame import Frame, FrameSource
+from semlink.data.labelset import LabelSet
 from semlink.receiver.evaluator import Evaluator
 from semlink.vision.segmenter import Segmenter
 
@@ -63,11 +64,12 @@ def evaluate_point(
     name: str,
     rate: float,
     frames: Sequence[Frame],
+    label_set: LabelSet,
     segmenter: Segmenter,
     progress: Progress | None = None,
 ) -> PointResult:
     """Code, decode, segment and score ``frames``."""
-    evaluator = Evaluator(segmenter, segmenter.label_set)
+    evaluator = Evaluator(segmenter, label_set)
     bits, pixels = 0, 0
     task = progress.add_task(f"{name} rate {rate:g}", total=len(frames)) if progress else None
     for frame in frames:
@@ -94,6 +96,9 @@ def evaluate(
     """Evaluate each ``(codec, rate)`` point; write ``out/results.csv`` row by row and print a table."""
     console = console or Console()
     factories = {name: CODECS.get(name) for name, _ in points}  # unknown names fail before any work
+    existing = out / "results.csv"
+    if existing.exists() and not existing.read_text().startswith(",".join(BASE_COLUMNS)):
+        raise ValueError(f"{existing} holds another kind of results (a run's?); choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     names = source.label_set.classes
     columns = [*BASE_COLUMNS, *(f"iou_{n}" for n in names)]
@@ -103,7 +108,9 @@ def evaluate(
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for codec_name, rate in points:
-            result = evaluate_point(factories[codec_name](rate=rate), codec_name, rate, frames, segmenter, bar)
+            result = evaluate_point(
+                factories[codec_name](rate=rate), codec_name, rate, frames, source.label_set, segmenter, bar
+            )
             writer.writerow(result.row(names))
             handle.flush()
             results.append(result)

@@ -1,9 +1,12 @@
-"""The three nodes as socket loops (one process each) and the same stages wired in one process."""
+"""The three nodes as socket loops (one process each) and the same stages wired in one process.
+
+Every node computes the sweep from the scenario exactly as it loaded it, so all stages agree on
+the points' keys; the resolved scenario (frame size filled in) only sizes the results.
+"""
 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,8 +24,8 @@ from semlink.sim.plans import (
     run_id,
 )
 from semlink.sim.results import ResultsWriter
-from semlink.sim.scenario import Scenario
-from semlink.transport import StopFlag, bind, connect, make_socket, receive, send, wait_connected
+from semlink.sim.scenario import Scenario, dump_scenario
+from semlink.transport import StopFlag, bind, connect_and_wait, make_socket, receive, send
 
 
 def transmitter_node(scenario: Scenario, origin: str, only: set[int] | None = None) -> int:
@@ -30,18 +33,17 @@ def transmitter_node(scenario: Scenario, origin: str, only: set[int] | None = No
     torch.set_num_threads(1)  # leave the cores to the receiver's segmenter
     source = open_frames(scenario)
     sweep = check_points(scenario, origin)
-    resolved = resolve(scenario, source)
-    stage = make_transmitter(resolved, sweep, source, run_id(resolved), only)
+    stage = make_transmitter(resolve(scenario, source), sweep, source, run_id(scenario), only)
     net, stop = scenario.network, StopFlag().install()
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     sock = make_socket(context, zmq.PUSH, net.hwm, round(net.peer_timeout_s * 1000))
     sent = 0
     try:
-        connect(sock, net.channel_connect, "transmitter")
-        if not wait_connected(sock, stop, net.peer_timeout_s, f"the channel at {net.channel_connect}"):
+        peer = f"the channel at {net.channel_connect}"
+        if not connect_and_wait(sock, net.channel_connect, "transmitter", stop, net.peer_timeout_s, peer):
             return sent
         for parts in stage.messages():
-            if not send(sock, parts, stop, net.peer_timeout_s, f"the channel at {net.channel_connect}"):
+            if not send(sock, parts, stop, net.peer_timeout_s, peer):
                 break
             sent += 1
     finally:
@@ -60,12 +62,12 @@ def channel_node(scenario: Scenario, origin: str) -> dict[str, int]:
     outbound = make_socket(context, zmq.PUSH, net.hwm, round(net.peer_timeout_s * 1000))
     try:
         bind(inbound, net.channel_bind, "channel")
-        connect(outbound, net.receiver_connect, "channel")
-        if not wait_connected(outbound, stop, net.peer_timeout_s, f"the receiver at {net.receiver_connect}"):
+        peer = f"the receiver at {net.receiver_connect}"
+        if not connect_and_wait(outbound, net.receiver_connect, "channel", stop, net.peer_timeout_s, peer):
             return dict(stage.counters)
         while parts := receive(inbound, stop, net.peer_timeout_s, f"the transmitter (bound {net.channel_bind})"):
             out = stage.process(parts)
-            if out and not send(outbound, out, stop, net.peer_timeout_s, f"the receiver at {net.receiver_connect}"):
+            if out and not send(outbound, out, stop, net.peer_timeout_s, peer):
                 break
             if stage.ended:
                 break
@@ -77,12 +79,16 @@ def channel_node(scenario: Scenario, origin: str) -> dict[str, int]:
 
 
 def receiver_node(scenario: Scenario, origin: str, out: Path, progress: bool = False) -> dict[str, int]:
-    """Receive, reassemble, decode and score until ``end``; write results to ``out``; returns counters."""
+    """Receive, reassemble, decode and score until ``end``; write results to ``out``; returns counters.
+
+    Points already in ``out/results.csv`` are not scored again (their packets are counted and dropped).
+    """
     source = open_frames(scenario)
     resolved = resolve(scenario, source)
-    sweep = check_points(resolved, origin)
+    sweep = check_points(scenario, origin)
     writer = ResultsWriter(out, resolved, sweep, source.label_set)
-    stage = make_receiver(resolved, sweep, source, reporter(writer, progress))
+    dump_scenario(resolved, out / "scenario.yaml")
+    stage = make_receiver(resolved, sweep, source, reporter(writer, progress), skip=writer.done_keys())
     if progress:
         stage.on_frame = lambda point, frame: print(json.dumps({"point": point, "frame": frame}), flush=True)
     net, stop = scenario.network, StopFlag().install()
@@ -90,9 +96,8 @@ def receiver_node(scenario: Scenario, origin: str, out: Path, progress: bool = F
     inbound = make_socket(context, zmq.PULL, net.hwm, 0)
     try:
         bind(inbound, net.receiver_bind, "receiver")
-        while not stage.finished and (
-            parts := receive(inbound, stop, net.peer_timeout_s, f"the channel (bound {net.receiver_bind})")
-        ):
+        waiting_for = f"the channel (bound {net.receiver_bind})"
+        while not stage.finished and (parts := receive(inbound, stop, net.peer_timeout_s, waiting_for)):
             stage.handle(parts)
     finally:
         inbound.close()
@@ -121,9 +126,9 @@ def inproc_run(
     """The same stages called directly in one process; returns the receiver's counters."""
     source = open_frames(scenario)
     resolved = resolve(scenario, source)
-    sweep = check_points(resolved, origin)
+    sweep = check_points(scenario, origin)
     writer = ResultsWriter(out, resolved, sweep, source.label_set)
-    transmitter = make_transmitter(resolved, sweep, source, run_id(resolved), only)
+    transmitter = make_transmitter(resolved, sweep, source, run_id(scenario), only)
     channel = make_channel(resolved, sweep)
     receiver = make_receiver(resolved, sweep, source, reporter(writer, False))
     if on_frame is not None:
@@ -133,8 +138,3 @@ def inproc_run(
         if forwarded:
             receiver.handle(forwarded)
     return dict(receiver.counters)
-
-
-def fail(message: str) -> None:
-    """Print a one-line error for a node."""
-    print(f"semlink: error: {message}", file=sys.stderr)

@@ -5,9 +5,6 @@ from __future__ import annotations
 import functools
 import zlib
 from collections.abc import Callable
-from typing import Any
-
-import numpy as np
 
 from semlink.channel import build_channel
 from semlink.channel.base import ChannelModel
@@ -28,31 +25,44 @@ STREAM_CHANNEL = 1
 
 
 class CachedSource(FrameSource):
-    """Keeps the frames of a source once loaded, so every point reuses them.
+    """Keeps the frames of a source once loaded, so every point reuses them, within a memory budget.
 
     :param source: the underlying source. :param count: frames the run uses.
+    :param budget_bytes: the most image and label bytes kept; the oldest frames go first beyond it.
     """
 
-    def __init__(self, source: FrameSource, count: int) -> None:
-        self.source, self.count = source, min(count, len(source))
+    def __init__(self, source: FrameSource, count: int, budget_bytes: int = 1 << 30) -> None:
+        self.source, self.count, self.budget = source, min(count, len(source)), budget_bytes
         self.label_set = source.label_set
         self._frames: dict[int, Frame] = {}
+        self._bytes = 0
 
     def __len__(self) -> int:
         return self.count
 
     def frame(self, index: int) -> Frame:
         """The frame, loaded on first use."""
-        if index not in self._frames:
-            self._frames[index] = self.source.frame(index)
-        return self._frames[index]
+        cached = self._frames.get(index)
+        if cached is not None:
+            return cached
+        frame = self.source.frame(index)
+        size = frame.image.nbytes + frame.labels.nbytes
+        while self._frames and self._bytes + size > self.budget:
+            oldest = next(iter(self._frames))
+            evicted = self._frames.pop(oldest)
+            self._bytes -= evicted.image.nbytes + evicted.labels.nbytes
+        self._frames[index] = frame
+        self._bytes += size
+        return frame
 
 
 def open_frames(scenario: Scenario) -> CachedSource:
     """The scenario's frames (clear errors for a bad source)."""
     data = scenario.data
     size = (data.size[0], data.size[1]) if data.size is not None else None
-    source = open_source(data.source, data.split, size, data.root, seed=scenario.seed, sequence=data.sequence)
+    source = open_source(
+        data.source, data.split, size, data.root, seed=scenario.seed, sequence=data.sequence, fps=scenario.link.fps
+    )
     return CachedSource(source, data.frames)
 
 
@@ -115,9 +125,13 @@ def make_channel(scenario: Scenario, sweep: list[Point]) -> ChannelStage:
 
 
 def make_receiver(
-    scenario: Scenario, sweep: list[Point], source: FrameSource, on_point: Callable[[PointReport], None]
+    scenario: Scenario,
+    sweep: list[Point],
+    source: FrameSource,
+    on_point: Callable[[PointReport], None],
+    skip: set[str] | None = None,
 ) -> ReceiverStage:
-    """The receiver stage with its segmenter and timing."""
+    """The receiver stage with its segmenter and timing; points whose keys are in ``skip`` are not scored."""
     plans = {
         p.index: RxPlan(p.key, codec_factory(p), len(source), bool(p.params.get("deliver_corrupt", False)))
         for p in sweep
@@ -126,19 +140,4 @@ def make_receiver(
     deadline = None if link.deadline_ms is None else round(link.deadline_ms * 1000)
     timing = LinkTiming(frame_interval_us(scenario), deadline, link.window, link.conceal)
     segmenter = segmenter_for(source.label_set, scenario.segmenter, scenario.device)
-    return ReceiverStage(source, plans, segmenter, timing, on_point)
-
-
-def seed_words(scenario: Scenario, stream: int, point: Point) -> list[int]:
-    """Entropy of a point's named random stream."""
-    return [scenario.seed, stream, point.key_id]
-
-
-def rng_for(scenario: Scenario, stream: int, point: Point) -> np.random.Generator:
-    """A point's named random stream."""
-    return np.random.default_rng(np.random.SeedSequence(seed_words(scenario, stream, point)))
-
-
-def describe(point: Point) -> dict[str, Any]:
-    """A short description of a point for progress lines."""
-    return {"codec": point.codec, point.knob: point.value, "channel": point.channel, **point.params}
+    return ReceiverStage(source, plans, segmenter, timing, on_point, skip or set())

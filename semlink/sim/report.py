@@ -18,7 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 Row = dict[str, str]
-ChannelPoint = tuple[str, str, str]
+ChannelPoint = tuple[str, str, str, str]
 
 REQUIRED_COLUMNS = ("codec", "rate", "bpp", "miou")
 PACKETS = "packets_lost/packets_sent"
@@ -107,29 +107,37 @@ def mean(values: Iterable[float | None]) -> float | None:
 
 
 def channel_point(row: Row) -> ChannelPoint:
-    """The row's ``(channel, snr_db, loss)``, ``"-"`` for each one missing."""
+    """The row's ``(channel, snr_db, loss, other parameters)``, ``"-"`` for each one missing.
+
+    The other parameters (``channel_params`` without loss and SNR) keep points that differ only in,
+    say, ``ber`` or ``delay_ms`` in separate panels instead of averaging them together.
+    """
+    extra = " ".join(p for p in (row.get("channel_params") or "").split() if not p.startswith(("loss=", "snr_db=")))
     return (
         row.get("channel") or "-",
         row.get("snr_db") or "-",
         row.get("loss") or "-",
+        extra or "-",
     )
 
 
 def panel_title(point: ChannelPoint) -> str:
     """``"gilbert_elliott loss=0.05"``: the channel and each of its parameters that is set."""
-    channel, snr_db, loss = point
+    channel, snr_db, loss, extra = point
     parts = [channel]
     if snr_db != "-":
         parts.append(f"snr={snr_db} dB")
     if loss != "-":
         parts.append(f"loss={loss}")
+    if extra != "-":
+        parts.append(extra)
     return " ".join(parts)
 
 
-def point_order(point: ChannelPoint) -> tuple[str, float, float]:
-    """Sort key of channel points: by name, then numerically by SNR and loss (missing first)."""
-    channel, snr_db, loss = point
-    return channel, or_minus_inf(number(snr_db)), or_minus_inf(number(loss))
+def point_order(point: ChannelPoint) -> tuple[str, float, float, str]:
+    """Sort key of channel points: by name, then numerically by SNR and loss (missing first), then the rest."""
+    channel, snr_db, loss, extra = point
+    return channel, or_minus_inf(number(snr_db)), or_minus_inf(number(loss)), extra
 
 
 def or_minus_inf(value: float | None) -> float:
@@ -206,12 +214,14 @@ def plot_miou_vs_bpp(rows: Sequence[Row], path: Path) -> Path:
     """mIoU against bpp, one panel per channel point; returns ``path``."""
     panels = group(rows, lambda row: "\0".join(channel_point(row)))
     points = sorted((channel_point(members[0]) for members in panels.values()), key=point_order)
+    constant = {p[3] for p in points}
     figure, axes = new_figure(len(points))
     colours = codec_styles(rows, COLOURS)
     for ax, point in zip(axes, points, strict=True):
         members = panels["\0".join(point)]
         draw_bpp_panel(ax, members, colours, identity_level(members, rows))
-        ax.set_title(panel_title(point))
+        shown = point if len(constant) > 1 else (*point[:3], "-")  # name only the parameters that vary
+        ax.set_title(panel_title(shown))
     figure.suptitle("mIoU against bits per pixel")
     figure.savefig(path, dpi=110)
     return path

@@ -19,6 +19,7 @@ COLUMNS = (
     "knob",
     "rate",
     "channel",
+    "channel_params",
     "snr_db",
     "loss",
     "seed",
@@ -39,6 +40,14 @@ COLUMNS = (
 KEY_COLUMN = "point_key"
 
 
+def channel_params(point: Point) -> str:
+    """The point's channel and impairment parameters as ``key=value`` words, sorted."""
+    merged = {**point.params, **point.impairments}
+    return " ".join(
+        f"{key}={merged[key]:g}" if isinstance(merged[key], float) else f"{key}={merged[key]}" for key in sorted(merged)
+    )
+
+
 def number(value: float, digits: int) -> str:
     """A CSV number (empty for NaN)."""
     return "" if math.isnan(value) else f"{value:.{digits}f}"
@@ -57,6 +66,8 @@ class ResultsWriter:
         self.folder, self.scenario, self.label_set = folder, scenario, label_set
         self.points = {p.index: p for p in points}
         self.columns = [*COLUMNS, *(f"iou_{c}" for c in label_set.classes), KEY_COLUMN]
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"output folder {folder} is a file; choose another --out")
         folder.mkdir(parents=True, exist_ok=True)
         self.csv_path, self.frames_path = folder / "results.csv", folder / "frames.jsonl"
         if self.csv_path.exists():
@@ -94,6 +105,7 @@ class ResultsWriter:
             "knob": point.knob,
             "rate": f"{point.value:g}",
             "channel": point.channel,
+            "channel_params": channel_params(point),
             "snr_db": str(point.params.get("snr_db", "")),
             "loss": str(point.params.get("loss", "")),
             "seed": str(self.scenario.seed),

@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
+import os
 import signal
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -24,10 +26,22 @@ ROLES = ("receiver", "channel", "transmitter")  # start order: listeners first
 PR_SET_PDEATHSIG = 1
 
 
+PARENT_ENV = "SEMLINK_PARENT_PID"
+
+
 def die_with_parent() -> None:
-    """In a child: get SIGTERM if the parent dies, so no node is ever orphaned (Linux; no-op elsewhere)."""
+    """In a node started by ``semlink run``: get SIGTERM when the parent dies, so no node is orphaned.
+
+    Called from the child's own ``main`` (``preexec_fn`` is unsafe once threads run); exits at once
+    if the parent is already gone. Linux only; a no-op elsewhere or outside ``semlink run``.
+    """
+    parent = os.environ.get(PARENT_ENV)
+    if not parent:
+        return
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if str(os.getppid()) != parent:
+        raise SystemExit(143)
 
 
 class Run:
@@ -40,6 +54,7 @@ class Run:
     def __init__(self, scenario: Scenario, origin: str, out: Path, console: Console | None = None) -> None:
         self.scenario, self.origin, self.out = scenario, origin, out
         self.console = console or Console(stderr=True)
+        self._logs: list[TextIO] = []
 
     def pending(self) -> tuple[Scenario, set[int], int]:
         """The resolved scenario, the points still to run, and the frames per point."""
@@ -85,6 +100,7 @@ class Run:
         logs = self.out / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         children: dict[str, subprocess.Popen[str]] = {}
+        self._logs = []
         try:
             for role in ROLES:
                 children[role] = self.spawn(role, scenario_path, todo, logs)
@@ -94,6 +110,8 @@ class Run:
             reader.join(timeout=5)
         finally:
             stop_all(children)
+            for handle in self._logs:
+                handle.close()
 
     def spawn(self, role: str, scenario_path: Path, todo: set[int], logs: Path) -> subprocess.Popen[str]:
         """One node as a child process; stderr goes to ``logs/<role>.log``."""
@@ -103,12 +121,14 @@ class Run:
         if role == "transmitter":
             command += ["--points", ",".join(str(i) for i in sorted(todo))]
         stderr = (logs / f"{role}.log").open("w")
+        self._logs.append(stderr)
+        environment = {**os.environ, PARENT_ENV: str(os.getpid())}
         return subprocess.Popen(
             command,
             stdout=subprocess.PIPE if role == "receiver" else subprocess.DEVNULL,
             stderr=stderr,
             text=True,
-            preexec_fn=die_with_parent,
+            env=environment,
         )
 
     def wait(self, children: dict[str, subprocess.Popen[str]], logs: Path) -> None:
@@ -187,8 +207,8 @@ class RunProgress:
     def follow(self, receiver: subprocess.Popen[str]) -> None:
         """Read the receiver's progress lines until it exits."""
         assert receiver.stdout is not None
-        for line in receiver.stdout:
-            with contextlib.suppress(ValueError):
+        for line in receiver.stdout:  # keep draining whatever else a user's code prints
+            with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
                 event = json.loads(line)
-                if "frame" in event:
+                if isinstance(event, dict) and "frame" in event:
                     self.on_frame(int(event["point"]), int(event["frame"]))

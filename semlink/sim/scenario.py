@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,24 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 KNOBS = ("rate", "target_bpp", "quality")
 IMPAIRMENT_KEYS = ("delay_ms", "jitter_ms", "reorder", "duplicate", "rate_bps")
+
+
+class YamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 floats, so ``6e6`` and ``1e-5`` are numbers, not strings."""
+
+
+YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"
+    ),
+    list("-+0123456789."),
+)
+
+
+def parse_yaml(text: str) -> Any:
+    """Parse YAML text with :class:`YamlLoader`."""
+    return yaml.load(text, Loader=YamlLoader)
 
 
 class ScenarioError(ValueError):
@@ -73,6 +92,15 @@ class LinkSpec(Strict):
     """Packets and timing: MTU (bytes or preset), frame rate, deadline, reassembly window, concealment."""
 
     mtu: int | str = 1200
+
+    @field_validator("mtu")
+    @classmethod
+    def _known_mtu(cls, value: int | str) -> int | str:
+        from semlink.transmitter.packetizer import resolve_mtu
+
+        resolve_mtu(value)
+        return value
+
     fps: float = Field(10.0, gt=0)
     deadline_ms: float | None = Field(100.0, gt=0)
     window: int = Field(4, ge=1, le=64)
@@ -94,7 +122,7 @@ class Scenario(Strict):
     """A whole scenario file."""
 
     name: str = "scenario"
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     data: DataSpec = DataSpec()
     codecs: list[CodecSpec] = Field(min_length=1)
     channel: dict[str, Any] = {"model": "ideal"}
@@ -110,6 +138,9 @@ class Scenario(Strict):
     def _has_model(cls, value: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(value.get("model"), str):
             raise ValueError("channel needs a 'model' name, e.g. {model: bernoulli, loss: [0.0, 0.1]}")
+        empty = [key for key, axis in value.items() if isinstance(axis, list) and not axis]
+        if empty:
+            raise ValueError(f"channel.{empty[0]} is an empty list; give at least one value")
         return value
 
 
@@ -130,12 +161,17 @@ class Point:
     channel: str
     params: dict[str, Any]
     impairments: dict[str, Any]
+    context: str = ""
 
     @property
     def key(self) -> str:
-        """A stable text key of the point (for skipping finished points and seeding)."""
+        """A stable text key of the point and of what else shapes its numbers (data, seed, link, segmenter).
+
+        Used to skip finished points on a rerun and to seed the point's random streams.
+        """
         return json.dumps(
-            [self.codec, self.knob, self.value, self.channel, self.params, self.impairments], sort_keys=True
+            [self.codec, self.knob, self.value, self.channel, self.params, self.impairments, self.context],
+            sort_keys=True,
         )
 
     @property
@@ -150,14 +186,26 @@ def points(scenario: Scenario) -> list[Point]:
     model = channel.pop("model")
     axes = {k: (v if isinstance(v, list) else [v]) for k, v in channel.items()}
     grid = [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*axes.values())]
+    context = run_context(scenario)
     out: list[Point] = []
     for spec in scenario.codecs:
         knob, values = spec.knob()
         for value, params in itertools.product(values, grid):
             impairments = {k: v for k, v in params.items() if k in IMPAIRMENT_KEYS}
             model_params = {k: v for k, v in params.items() if k not in IMPAIRMENT_KEYS}
-            out.append(Point(len(out), spec.name, knob, value, model, model_params, impairments))
+            out.append(Point(len(out), spec.name, knob, value, model, model_params, impairments, context))
     return out
+
+
+def run_context(scenario: Scenario) -> str:
+    """What besides codec and channel decides a point's numbers: seed, data, link and segmenter."""
+    shaping = {
+        "seed": scenario.seed,
+        "data": scenario.data.model_dump(mode="json"),
+        "link": scenario.link.model_dump(mode="json"),
+        "segmenter": scenario.segmenter,
+    }
+    return json.dumps(shaping, sort_keys=True)
 
 
 def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
@@ -166,7 +214,10 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
         path, sep, text = override.partition("=")
         if not sep or not path:
             raise ScenarioError(f"--set {override!r} must look like key.sub=value")
-        value = yaml.safe_load(text) if text else None
+        try:
+            value = parse_yaml(text) if text else None
+        except yaml.YAMLError:
+            raise ScenarioError(f"--set {override!r}: the value is not valid YAML") from None
         set_path(raw, path.split("."), value, override)
     return raw
 
@@ -194,9 +245,11 @@ def set_path(node: Any, keys: list[str], value: Any, override: str) -> None:
 def load_scenario(path: Path, overrides: Sequence[str] = ()) -> Scenario:
     """Read, override and validate a scenario; every problem becomes one :class:`ScenarioError` line."""
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = parse_yaml(path.read_text())
     except FileNotFoundError:
         raise ScenarioError(f"scenario {path} does not exist; see scenarios/ for examples") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ScenarioError(f"scenario {path} cannot be read: {error}") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

@@ -49,10 +49,18 @@ def load_segmenter(path: Path) -> tuple[FastSegNet, LabelSet]:
         raise CheckpointError(f"segmenter checkpoint {path} cannot be read: {error}") from None
     if not isinstance(payload, dict) or payload.get("format") != "semlink-segmenter-1":
         raise CheckpointError(f"{path} is not a semlink segmenter checkpoint")
-    cfg = payload["config"]
-    config = SegNetConfig(num_classes=int(cfg["num_classes"]), widths=tuple(cfg["widths"]), decoder=int(cfg["decoder"]))
-    net = FastSegNet(config)
-    net.load_state_dict(payload["state_dict"])
+    try:
+        cfg = payload["config"]
+        config = SegNetConfig(
+            num_classes=int(cfg["num_classes"]), widths=tuple(cfg["widths"]), decoder=int(cfg["decoder"])
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{path} has a damaged config: {error}") from None
+    try:
+        net = FastSegNet(config)
+        net.load_state_dict(payload["state_dict"])
+    except (KeyError, RuntimeError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{path} does not hold a usable segmenter: {error}") from None
     label_set = LABEL_SETS.get(str(payload["label_set"]))
     if label_set is None:
         raise CheckpointError(f"{path} names an unknown label set {payload['label_set']!r}")
