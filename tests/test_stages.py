@@ -113,3 +113,27 @@ def test_points_of_another_scenario_are_counted_and_dropped(tmp_path: Path) -> N
     assert ch.counters["unknown-point"] == 1
     assert rx.counters["rejected:unknown-point"] == 1 and rx.counters["stale"] == 1
     assert reports == []
+
+
+def test_undecodable_frames_are_concealed_with_the_last_good_one(tmp_path: Path) -> None:
+    _, tx, ch, rx, reports = build(
+        tmp_path, "{model: bsc, ber: 0.002, deliver_corrupt: true}", "jpeg", "target_bpp", 1.0
+    )
+    run(tx, ch, rx)
+    frames = reports[0].frames
+    assert rx.counters["decode-failed"] > 0
+    assert sum(f.concealed for f in frames) == rx.counters["decode-failed"]
+    assert all(f.latency_ms is None for f in frames if f.concealed)
+
+
+def test_receiver_does_not_score_points_already_done(tmp_path: Path) -> None:
+    source, tx, ch, _, _ = build(tmp_path, "{model: ideal}")
+    from semlink.sim.plans import make_receiver
+    from semlink.sim.scenario import load_scenario
+
+    scenario = resolve(load_scenario(tmp_path / "s.yaml"), source)
+    sweep = points(load_scenario(tmp_path / "s.yaml"))
+    reports: list[PointReport] = []
+    rx = make_receiver(scenario, sweep, source, reports.append, skip={sweep[0].key})
+    run(tx, ch, rx)
+    assert reports == [] and rx.counters["skipped-done-point"] == 1
