@@ -215,9 +215,9 @@ class Relayed:
         """The packet re-encoded with a new time and a fresh CRC."""
         fields = self.items[:-1]
         fields[T_US_FIELD] = t_us
-        body = msgpack.packb(fields, use_bin_type=True)
+        body = msgpack.packb(fields, use_bin_type=True)  # header of PACKET_FIELDS - 1 items, then the items
         crc = zlib.crc32(body)
-        return msgpack.packb([*fields, crc], use_bin_type=True)
+        return _array_header(PACKET_FIELDS) + body[len(_array_header(PACKET_FIELDS - 1)) :] + msgpack.packb(crc)
 
 
 def relay_view(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Relayed | None:

@@ -102,9 +102,12 @@ class ChannelStage:
         schedule = self.impairments.schedule(send, size_bits, self.rng, self.busy_until_us)
         self.busy_until_us = schedule.busy_until_us
         out = []
-        for index, arrival in zip(schedule.index.tolist(), schedule.arrival_us.tolist(), strict=True):
-            fate = int(fates[index])
-            self.counters[FATE_NAMES[fate]] += 1
+        copies = fates[schedule.index]
+        for name, count in zip(FATE_NAMES, np.bincount(copies, minlength=len(FATE_NAMES)).tolist(), strict=True):
+            self.counters[name] += count
+        for index, arrival, fate in zip(
+            schedule.index.tolist(), schedule.arrival_us.tolist(), copies.tolist(), strict=True
+        ):
             if fate in (DELIVERED, CORRUPTED):
                 data = views[index].with_time(int(arrival))
                 out.append(self._damage(data) if fate == CORRUPTED else data)
