@@ -11,12 +11,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+import yaml
+
 from semlink.data.frame import parse_size
 from semlink.errors import StageError
 from semlink.registry import UnknownComponentError
 from semlink.transport import PeerError
 
 if TYPE_CHECKING:
+    from semlink.sim.evaluate import EvalPoint
     from semlink.sim.scenario import Scenario
 
 
@@ -56,8 +59,8 @@ def positive_int(text: str) -> int:
 
 
 def add_train(sub: argparse._SubParsersAction[OneLineParser]) -> None:
-    """``semlink train segmenter``."""
-    train = sub.add_parser("train", help="train a model (segmenter)")
+    """``semlink train segmenter`` and ``semlink train codec``."""
+    train = sub.add_parser("train", help="train a model (segmenter, codec)")
     kinds = train.add_subparsers(dest="model", required=True, metavar="MODEL")
     seg = kinds.add_parser("segmenter", help="train the segmentation network")
     seg.add_argument("--data", required=True, help="frame source: synthetic, camvid, cityscapes, folder")
@@ -83,6 +86,62 @@ def add_train(sub: argparse._SubParsersAction[OneLineParser]) -> None:
         "--out", type=Path, required=True, help="checkpoint path (.pt); a .txt record is written beside it"
     )
     seg.set_defaults(handler=run_train_segmenter)
+    add_train_codec(kinds)
+
+
+def add_train_codec(kinds: argparse._SubParsersAction[OneLineParser]) -> None:
+    """``semlink train codec``: the network of every semantic codec (sqgan, spic, ssm, gan)."""
+    codec = kinds.add_parser("codec", help="train the semantic codec network (one per label set)")
+    codec.add_argument("--data", required=True, help="frame source: synthetic, camvid, cityscapes, folder")
+    codec.add_argument("--root", default=None, help="dataset folder (file-based sources)")
+    codec.add_argument("--size", type=size_arg, default=None, help="frame size HxW (default: the source's)")
+    codec.add_argument("--train-frames", type=positive_int, default=None, help="use (or render) N training frames")
+    codec.add_argument("--val-frames", type=positive_int, default=30, help="score on the first N val frames")
+    codec.add_argument("--segmenter", default=None, help="segmenter making the maps (default: the shipped one)")
+    codec.add_argument("--max-minutes", type=float, required=True, help="training time budget")
+    codec.add_argument("--steps", type=positive_int, default=100_000, help="step limit (default 100000)")
+    codec.add_argument("--crop", type=size_arg, default=(128, 192), help="training crop HxW (default 128x192)")
+    codec.add_argument("--batch", type=positive_int, default=8, help="crops per step (default 8)")
+    codec.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
+    codec.add_argument("--threads", type=positive_int, default=2, help="CPU threads (default 2)")
+    codec.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
+    codec.add_argument("--out", type=Path, required=True, help="checkpoint path (.pt); a .txt record goes beside it")
+    codec.set_defaults(handler=run_train_codec)
+
+
+def run_train_codec(args: argparse.Namespace) -> int:
+    """Train the semantic codec network and write its checkpoint and record."""
+    from semlink.codecs.semantic.fit import CodecTrainSettings, train_codec
+    from semlink.data import open_source
+    from semlink.data.frame import FrameSource
+    from semlink.data.subset import Subset
+    from semlink.vision.segmenter import TorchSegmenter, segmenter_for
+
+    if args.crop[0] % 16 or args.crop[1] % 16:
+        raise UserError(f"--crop {args.crop[0]}x{args.crop[1]} must be multiples of 16, e.g. 128x192")
+    check_writable(args.out)
+    train: FrameSource = open_source(args.data, "train", args.size, args.root, seed=args.seed)
+    val: FrameSource = open_source(args.data, "val", args.size, args.root, seed=args.seed)
+    if args.train_frames is not None:
+        train = Subset(train, args.train_frames)
+    segmenter = segmenter_for(train.label_set, args.segmenter, "auto")
+    if not isinstance(segmenter, TorchSegmenter):
+        raise UserError("--segmenter must be a torch segmenter (the task loss needs its gradients)")
+    settings = CodecTrainSettings(
+        max_minutes=args.max_minutes,
+        steps=args.steps,
+        crop=args.crop,
+        batch=args.batch,
+        lr=args.lr,
+        seed=args.seed,
+        threads=args.threads,
+        val_frames=args.val_frames,
+    )
+    command = "semlink " + shlex.join(sys.argv[1:])
+    scores = train_codec(train, val, segmenter, settings, args.out, command)
+    print("val mIoU: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+    print(f"checkpoint {args.out}, record {args.out.with_suffix('.txt')}")
+    return 0
 
 
 def parse_widths(text: str) -> tuple[int, int, int]:
@@ -156,8 +215,17 @@ def add_eval(sub: argparse._SubParsersAction[OneLineParser]) -> None:
     ev = sub.add_parser("eval", help="codec-only evaluation: mIoU, PSNR, MS-SSIM against bpp (no channel)")
     add_data_options(ev)
     ev.add_argument("--frames", type=positive_int, default=50, help="frames to score (default 50)")
-    ev.add_argument("--codec", required=True, help="codec name (semlink eval --list-codecs... see README)")
-    ev.add_argument("--rate", type=float, action="append", required=True, help="rate knob; repeat for a sweep")
+    ev.add_argument(
+        "--codec",
+        action="append",
+        required=True,
+        metavar="SPEC",
+        help="NAME[:KNOB=V1,V2,...][:OPTION=VALUE...], e.g. jpeg:target_bpp=0.1,0.2 or sqgan:rate=0.1:map_scale=2; "
+        "repeatable; a codec without a knob takes --rate/--target-bpp/--quality",
+    )
+    ev.add_argument("--rate", type=float, action="append", default=[], help="rate knob value (repeatable)")
+    ev.add_argument("--target-bpp", type=float, action="append", default=[], help="target bpp value (repeatable)")
+    ev.add_argument("--quality", type=float, action="append", default=[], help="quality knob value (repeatable)")
     ev.add_argument(
         "--segmenter",
         default=None,
@@ -169,24 +237,51 @@ def add_eval(sub: argparse._SubParsersAction[OneLineParser]) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    """Codec-only evaluation of one codec over its rates."""
-    return evaluate_command(args, [(args.codec, rate) for rate in args.rate])
-
-
-def evaluate_command(args: argparse.Namespace, points: list[tuple[str, float]]) -> int:
-    """Open the data and segmenter, evaluate ``points``, report where results went."""
+    """Codec-only evaluation of the given codecs over their knob values."""
     from semlink.codecs import CODECS
     from semlink.data import open_source
     from semlink.sim.evaluate import evaluate
     from semlink.vision.segmenter import segmenter_for
 
-    for name, _ in points:
-        CODECS.get(name)
+    defaults = [
+        (k, v)
+        for k, values in (("rate", args.rate), ("target_bpp", args.target_bpp), ("quality", args.quality))
+        for v in values
+    ]
+    if len({k for k, _ in defaults}) > 1:
+        raise UserError("give one of --rate, --target-bpp, --quality (or put the knob in each --codec spec)")
+    points = [point for spec in args.codec for point in parse_codec_spec(spec, defaults)]
+    for point in points:
+        CODECS.get(point.codec)
     source = open_source(args.data, args.split, args.size, args.root, seed=args.seed)
     segmenter = segmenter_for(source.label_set, args.segmenter, args.device)
-    evaluate(source, args.frames, points, segmenter, args.out)
-    print(f"results: {args.out / 'results.csv'}")
+    evaluate(source, args.frames, points, segmenter, args.out, device=args.device)
+    print(f"results: {args.out / 'results.csv'}; plot: {args.out / 'miou_vs_bpp.png'}")
     return 0
+
+
+def parse_codec_spec(spec: str, defaults: list[tuple[str, float]]) -> list[EvalPoint]:
+    """``NAME[:KNOB=V1,V2][:OPTION=VALUE]`` -> one point per knob value (``defaults`` if no knob)."""
+    from semlink.sim.evaluate import EvalPoint
+
+    name, *settings = spec.split(":")
+    knob_values: list[tuple[str, float]] = []
+    options: list[tuple[str, object]] = []
+    for setting in settings:
+        key, sep, value = setting.partition("=")
+        if not sep or not key or not value:
+            raise UserError(f"--codec {spec!r}: {setting!r} must look like key=value")
+        if key in ("rate", "target_bpp", "quality"):
+            try:
+                knob_values += [(key, float(v)) for v in value.split(",")]
+            except ValueError:
+                raise UserError(f"--codec {spec!r}: {key} takes numbers separated by commas") from None
+        else:
+            options.append((key, yaml.safe_load(value)))
+    if len({k for k, _ in knob_values}) > 1:
+        raise UserError(f"--codec {spec!r}: give one knob")
+    chosen = knob_values or defaults or [("rate", 1.0)]
+    return [EvalPoint(name, knob, value, tuple(options)) for knob, value in chosen]
 
 
 DEFAULT_SCENARIO = Path("scenarios") / "quickstart.yaml"

@@ -211,6 +211,15 @@ class Relayed:
         """The packet's simulated time."""
         return int(self.items[T_US_FIELD])
 
+    def check_crc(self, data: bytes) -> None:
+        """Verify the CRC of ``data``, the bytes this view was read from.
+
+        :raises WireError: ``bad-crc`` if it does not match.
+        """
+        crc = _int("crc32", self.items[-1], MAX_CRC)
+        if _received_crc(data, len(self.items), crc) != crc:
+            raise WireError("bad-crc", "checksum does not match the message")
+
     def with_time(self, t_us: int) -> bytes:
         """The packet re-encoded with a new time and a fresh CRC."""
         fields = self.items[:-1]
@@ -220,9 +229,11 @@ class Relayed:
         return _array_header(PACKET_FIELDS) + body[len(_array_header(PACKET_FIELDS - 1)) :] + msgpack.packb(crc)
 
 
-def relay_view(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Relayed | None:
+def relay_view(data: bytes, limits: Limits = DEFAULT_LIMITS, verify_crc: bool = True) -> Relayed | None:
     """A data packet's fields for relaying, or None if ``data`` is a control message.
 
+    :param verify_crc: check the CRC now; a relay that forwards the bytes unchanged may leave that
+        to the receiver and call :meth:`Relayed.check_crc` only before it re-encodes.
     :raises WireError: for anything malformed, a bad CRC, or a packet whose time is not an int.
     """
     if len(data) > limits.max_message_bytes:
@@ -231,11 +242,11 @@ def relay_view(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Relayed | None:
     _check_header(items)
     if len(items) != PACKET_FIELDS:
         return None
-    crc = _int("crc32", items[-1], MAX_CRC)
-    if _received_crc(data, len(items), crc) != crc:
-        raise WireError("bad-crc", "checksum does not match the message")
+    view = Relayed(items)
+    if verify_crc:
+        view.check_crc(data)
     _int("t_us", items[T_US_FIELD], MAX_INT)
-    return Relayed(items)
+    return view
 
 
 def restamp(packet: Packet, t_us: int) -> Packet:

@@ -83,3 +83,25 @@ def test_data_synth_then_show_through_the_cityscapes_loader(tmp_path: Path) -> N
 def test_missing_data_root_is_one_line(tmp_path: Path) -> None:
     result = semlink("data", "show", "camvid", "--root", str(tmp_path), "--out", str(tmp_path / "s.png"))
     assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_eval_takes_several_codecs_with_their_own_knobs_and_plots(tmp_path: Path) -> None:
+    args = ["eval", "--frames", "2", "--size", "64x128", "--device", "cpu", "--out", str(tmp_path)]
+    code = main([*args, "--codec", "jpeg:target_bpp=0.5,1.0", "--codec", "resize:rate=4", "--codec", "identity"])
+    assert code == 0
+    rows = list(csv.DictReader((tmp_path / "results.csv").open()))
+    assert [(r["codec"], r["knob"], float(r["rate"])) for r in rows] == [
+        ("jpeg", "target_bpp", 0.5),
+        ("jpeg", "target_bpp", 1.0),
+        ("resize", "rate", 4.0),
+        ("identity", "rate", 1.0),
+    ]
+    assert float(rows[0]["bpp"]) <= 0.5
+    assert (tmp_path / "miou_vs_bpp.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("spec", ["jpeg:target_bpp", "jpeg:target_bpp=x", "jpeg:rate=1:quality=2"])
+def test_eval_refuses_a_bad_codec_spec_in_one_line(spec: str, tmp_path: Path) -> None:
+    result = semlink("eval", "--codec", spec, "--out", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"semlink: error: --codec {spec!r}") and len(result.stderr.splitlines()) == 1

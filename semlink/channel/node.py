@@ -81,10 +81,11 @@ class ChannelStage:
 
     def _packets(self, parts: list[bytes]) -> list[bytes]:
         views: list[Relayed] = []
+        raws: list[bytes] = []
         sizes: list[int] = []
         for part in parts:
             try:
-                view = relay_view(part)
+                view = relay_view(part, verify_crc=False)  # checked below only where re-encoded
             except WireError as error:
                 self.counters[f"dropped:{error.reason}"] += 1
                 continue
@@ -92,6 +93,7 @@ class ChannelStage:
                 self.counters["dropped:control-in-data"] += 1
                 continue
             views.append(view)
+            raws.append(part)
             sizes.append(8 * len(part))
         if not views or self.model is None:
             self.counters["dropped:no-point"] += len(views)
@@ -109,9 +111,22 @@ class ChannelStage:
             schedule.index.tolist(), schedule.arrival_us.tolist(), copies.tolist(), strict=True
         ):
             if fate in (DELIVERED, CORRUPTED):
-                data = views[index].with_time(int(arrival))
-                out.append(self._damage(data) if fate == CORRUPTED else data)
+                data = self._stamped(views[index], raws[index], int(arrival))
+                if data is not None:
+                    out.append(self._damage(data) if fate == CORRUPTED else data)
         return out
+
+    def _stamped(self, view: Relayed, raw: bytes, arrival_us: int) -> bytes | None:
+        """The packet with its arrival time: the same bytes when the time is unchanged (the receiver
+        checks their CRC), else re-encoded after the CRC is checked here (None, counted, if bad)."""
+        if arrival_us == view.t_us:
+            return raw
+        try:
+            view.check_crc(raw)
+        except WireError as error:
+            self.counters[f"dropped:{error.reason}"] += 1
+            return None
+        return view.with_time(arrival_us)
 
     def _damage(self, data: bytes) -> bytes:
         """Bit errors. Without ``deliver_corrupt`` they land anywhere and the receiver's CRC drops the packet;

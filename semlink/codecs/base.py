@@ -79,6 +79,10 @@ class Codec(ABC):
     """
 
     name: str = ""
+    uses_ssm: bool = False
+    """True if :meth:`compress` needs the frame's segmentation map (the transmitter then segments)."""
+    uses_label_set: bool = False
+    """True if the codec models the frames' classes: it is built with ``label_set`` and ``device``."""
 
     @abstractmethod
     def compress(self, image: np.ndarray, ssm: np.ndarray | None = None) -> Bitstream:

@@ -16,16 +16,46 @@ from semlink.codecs import CODECS, Codec
 from semlink.data.frame import Frame, FrameSource
 from semlink.data.labelset import LabelSet
 from semlink.receiver.evaluator import Evaluator
+from semlink.sim.report import COLOURS, REFERENCE_CODEC, codec_styles, draw_bpp_panel, new_figure
 from semlink.vision.segmenter import Segmenter
 
-BASE_COLUMNS = ("codec", "rate", "frames", "bpp", "miou", "pixel_accuracy", "psnr", "ms_ssim")
+BASE_COLUMNS = ("codec", "knob", "rate", "options", "frames", "bpp", "miou", "pixel_accuracy", "psnr", "ms_ssim")
+
+
+@dataclass(frozen=True)
+class EvalPoint:
+    """A codec at one value of one knob, with its options.
+
+    :param codec: registry name. :param knob: ``rate``, ``target_bpp`` or ``quality``.
+    :param value: the knob's value. :param options: further keyword arguments of the codec.
+    """
+
+    codec: str
+    knob: str = "rate"
+    value: float = 1.0
+    options: tuple[tuple[str, object], ...] = ()
+
+    def build(self, label_set: LabelSet, device: str) -> Codec:
+        """The codec (with the label set and device if it models the classes)."""
+        factory = CODECS.get(self.codec)
+        kwargs: dict[str, object] = {**dict(self.options), self.knob: self.value}
+        if getattr(factory, "uses_label_set", False):
+            kwargs.setdefault("label_set", label_set.name)
+            kwargs.setdefault("device", device)
+        return factory(**kwargs)
+
+    @property
+    def options_text(self) -> str:
+        """``key=value`` pairs joined by spaces (empty if none)."""
+        return " ".join(f"{k}={v}" for k, v in self.options)
 
 
 @dataclass(frozen=True)
 class PointResult:
     """Scores of one (codec, rate) point over all frames.
 
-    :param codec: codec name. :param rate: its rate knob. :param frames: frames scored.
+    :param codec: codec name. :param knob: the knob's name. :param rate: its value.
+    :param options: the codec's options as text. :param frames: frames scored.
     :param bpp: mean payload bits per pixel. :param miou: dataset-wide mIoU.
     :param pixel_accuracy: dataset-wide pixel accuracy.
     :param psnr: mean PSNR in dB (inf when every frame is exact).
@@ -33,7 +63,9 @@ class PointResult:
     """
 
     codec: str
+    knob: str
     rate: float
+    options: str
     frames: int
     bpp: float
     miou: float
@@ -46,7 +78,9 @@ class PointResult:
         """The ``results.csv`` row."""
         row: dict[str, object] = {
             "codec": self.codec,
+            "knob": self.knob,
             "rate": self.rate,
+            "options": self.options,
             "frames": self.frames,
             "bpp": f"{self.bpp:.5f}",
             "miou": f"{self.miou:.4f}",
@@ -61,19 +95,20 @@ class PointResult:
 
 def evaluate_point(
     codec: Codec,
-    name: str,
-    rate: float,
+    point: EvalPoint,
     frames: Sequence[Frame],
     label_set: LabelSet,
     segmenter: Segmenter,
     progress: Progress | None = None,
 ) -> PointResult:
-    """Code, decode, segment and score ``frames``."""
+    """Code, decode, segment and score ``frames`` (the codec gets the segmenter's map if it sends one)."""
     evaluator = Evaluator(segmenter, label_set)
     bits, pixels = 0, 0
-    task = progress.add_task(f"{name} rate {rate:g}", total=len(frames)) if progress else None
+    label = f"{point.codec} {point.knob} {point.value:g} {point.options_text}".strip()
+    task = progress.add_task(label, total=len(frames)) if progress else None
     for frame in frames:
-        bitstream = codec.compress(frame.image)
+        ssm = segmenter.segment(frame.image[None])[0] if codec.uses_ssm else None
+        bitstream = codec.compress(frame.image, ssm)
         bits += bitstream.bits
         pixels += frame.image.shape[0] * frame.image.shape[1]
         evaluator.add(frame, codec.decompress(bitstream.received()))
@@ -81,21 +116,32 @@ def evaluate_point(
             progress.advance(task)
     s = evaluator.scores()
     return PointResult(
-        name, rate, s.frames, bits / max(pixels, 1), s.miou, s.pixel_accuracy, s.psnr, s.ms_ssim, s.class_iou
+        point.codec,
+        point.knob,
+        point.value,
+        point.options_text,
+        s.frames,
+        bits / max(pixels, 1),
+        s.miou,
+        s.pixel_accuracy,
+        s.psnr,
+        s.ms_ssim,
+        s.class_iou,
     )
 
 
 def evaluate(
     source: FrameSource,
     frames_count: int,
-    points: Sequence[tuple[str, float]],
+    points: Sequence[EvalPoint],
     segmenter: Segmenter,
     out: Path,
     console: Console | None = None,
+    device: str = "auto",
 ) -> list[PointResult]:
-    """Evaluate each ``(codec, rate)`` point; write ``out/results.csv`` row by row and print a table."""
+    """Evaluate each point; write ``out/results.csv`` row by row, plot ``miou_vs_bpp.png``, print a table."""
     console = console or Console()
-    factories = {name: CODECS.get(name) for name, _ in points}  # unknown names fail before any work
+    codecs = [p.build(source.label_set, device) for p in points]  # bad names and values fail before any work
     existing = out / "results.csv"
     if existing.exists() and not existing.read_text().startswith(",".join(BASE_COLUMNS)):
         raise ValueError(f"{existing} holds another kind of results (a run's?); choose another --out")
@@ -107,15 +153,33 @@ def evaluate(
     with (out / "results.csv").open("w", newline="") as handle, Progress(console=console, transient=True) as bar:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
-        for codec_name, rate in points:
-            result = evaluate_point(
-                factories[codec_name](rate=rate), codec_name, rate, frames, source.label_set, segmenter, bar
-            )
+        for point, codec in zip(points, codecs, strict=True):
+            result = evaluate_point(codec, point, frames, source.label_set, segmenter, bar)
             writer.writerow(result.row(names))
             handle.flush()
             results.append(result)
     console.print(results_table(results, names))
+    plot_eval(results, out / "miou_vs_bpp.png", f"{source.label_set.name}, {len(frames)} frames")
     return results
+
+
+def plot_eval(results: Sequence[PointResult], path: Path, title: str) -> Path:
+    """mIoU against bpp, a line per codec (and option set), the clean image as a dashed level."""
+    rows = [
+        {
+            "codec": f"{r.codec} {r.options}".strip(),
+            "rate": str(r.rate),
+            "bpp": str(r.bpp),
+            "miou": str(r.miou),
+        }
+        for r in results
+    ]
+    figure, (axes,) = new_figure(1, width=7.0, height=4.8)
+    reference = next((r.miou for r in results if r.codec == REFERENCE_CODEC), None)
+    draw_bpp_panel(axes, rows, codec_styles(rows, COLOURS), reference)
+    axes.set_title(f"codec-only evaluation ({title})")
+    figure.savefig(path, dpi=110)
+    return path
 
 
 def results_table(results: Sequence[PointResult], class_names: Sequence[str]) -> Table:
@@ -128,8 +192,8 @@ def results_table(results: Sequence[PointResult], class_names: Sequence[str]) ->
     for r in results:
         ious = ["-" if math.isnan(v) else f"{v:.2f}" for v in r.class_iou]
         table.add_row(
-            r.codec,
-            f"{r.rate:g}",
+            f"{r.codec} {r.options}".strip(),
+            f"{r.knob} {r.rate:g}",
             str(r.frames),
             f"{r.bpp:.4f}",
             f"{r.miou:.4f}",

@@ -32,7 +32,7 @@ def transmitter_node(scenario: Scenario, origin: str, only: set[int] | None = No
     """Send every point's frames to the channel; returns the number of messages sent."""
     torch.set_num_threads(1)  # leave the cores to the receiver's segmenter
     source = open_frames(scenario)
-    sweep = check_points(scenario, origin)
+    sweep = check_points(scenario, origin, source.label_set.name)
     stage = make_transmitter(resolve(scenario, source), sweep, source, run_id(scenario), only)
     net, stop = scenario.network, StopFlag().install()
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
@@ -85,7 +85,7 @@ def receiver_node(scenario: Scenario, origin: str, out: Path, progress: bool = F
     """
     source = open_frames(scenario)
     resolved = resolve(scenario, source)
-    sweep = check_points(scenario, origin)
+    sweep = check_points(scenario, origin, source.label_set.name)
     writer = ResultsWriter(out, resolved, sweep, source.label_set)
     dump_scenario(resolved, out / "scenario.yaml")
     stage = make_receiver(resolved, sweep, source, reporter(writer, progress), skip=writer.done_keys())
@@ -126,7 +126,7 @@ def inproc_run(
     """The same stages called directly in one process; returns the receiver's counters."""
     source = open_frames(scenario)
     resolved = resolve(scenario, source)
-    sweep = check_points(scenario, origin)
+    sweep = check_points(scenario, origin, source.label_set.name)
     writer = ResultsWriter(out, resolved, sweep, source.label_set)
     transmitter = make_transmitter(resolved, sweep, source, run_id(scenario), only)
     channel = make_channel(resolved, sweep)

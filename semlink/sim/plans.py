@@ -73,18 +73,33 @@ def resolve(scenario: Scenario, source: FrameSource) -> Scenario:
     return scenario.model_copy(update={"data": data})
 
 
-def codec_factory(point: Point) -> Callable[[], Codec]:
-    """Builds the point's codec with its knob."""
+def codec_factory(point: Point, label_set: str | None = None, device: str = "auto") -> Callable[[], Codec]:
+    """Builds the point's codec with its knob and options; codecs with a model of the frames'
+    classes (``uses_label_set``) also get the label set's name and the device."""
     factory = CODECS.get(point.codec)
-    return functools.partial(factory, **{point.knob: point.value})
+    kwargs: dict[str, object] = {**point.options, point.knob: point.value}
+    if getattr(factory, "uses_label_set", False) and label_set is not None:
+        kwargs.setdefault("label_set", label_set)
+        kwargs.setdefault("device", device)
+    return functools.partial(factory, **kwargs)
 
 
-def check_points(scenario: Scenario, origin: str) -> list[Point]:
-    """Expand the sweep and build every codec and channel once, so bad values fail before any work."""
+def needs_segmenter(sweep: list[Point]) -> bool:
+    """Whether any point's codec sends the segmentation map (then the transmitter segments frames)."""
+    return any(getattr(CODECS.get(p.codec), "uses_ssm", False) for p in sweep)
+
+
+def check_points(scenario: Scenario, origin: str, label_set: str | None = None) -> list[Point]:
+    """Expand the sweep and build every codec and channel once, so bad values fail before any work.
+
+    Codecs with a model of the frames' classes are built only when ``label_set`` is given (the
+    nodes that hold the frames); the others check their knobs anyway.
+    """
     sweep = points(scenario)
     for point in sweep:
         try:
-            codec_factory(point)()
+            if label_set is not None or not getattr(CODECS.get(point.codec), "uses_label_set", False):
+                codec_factory(point, label_set, scenario.device)()
             build_channel(point.channel, **point.params)
             Impairments(**point.impairments)
         except (ValueError, TypeError, KeyError) as error:
@@ -108,9 +123,16 @@ def frame_interval_us(scenario: Scenario) -> int:
 def make_transmitter(
     scenario: Scenario, sweep: list[Point], source: FrameSource, run_id: int, only: set[int] | None = None
 ) -> TransmitterStage:
-    """The transmitter stage for the points in ``only`` (all if None)."""
-    plans = [TxPlan(p.index, p.key, codec_factory(p), len(source)) for p in sweep if only is None or p.index in only]
-    return TransmitterStage(source, plans, resolve_mtu(scenario.link.mtu), frame_interval_us(scenario), run_id)
+    """The transmitter stage for the points in ``only`` (all if None), with the segmenter that
+    makes the maps if any of their codecs sends one."""
+    chosen = [p for p in sweep if only is None or p.index in only]
+    label_set = source.label_set.name
+    plans = [TxPlan(p.index, p.key, codec_factory(p, label_set, scenario.device), len(source)) for p in chosen]
+    segmenter = (
+        segmenter_for(source.label_set, scenario.segmenter, scenario.device) if needs_segmenter(chosen) else None
+    )
+    mtu = resolve_mtu(scenario.link.mtu)
+    return TransmitterStage(source, plans, mtu, frame_interval_us(scenario), run_id, segmenter)
 
 
 def make_channel(scenario: Scenario, sweep: list[Point]) -> ChannelStage:
@@ -133,7 +155,12 @@ def make_receiver(
 ) -> ReceiverStage:
     """The receiver stage with its segmenter and timing; points whose keys are in ``skip`` are not scored."""
     plans = {
-        p.index: RxPlan(p.key, codec_factory(p), len(source), bool(p.params.get("deliver_corrupt", False)))
+        p.index: RxPlan(
+            p.key,
+            codec_factory(p, source.label_set.name, scenario.device),
+            len(source),
+            bool(p.params.get("deliver_corrupt", False)),
+        )
         for p in sweep
     }
     link = scenario.link

@@ -60,7 +60,7 @@ class Run:
         """The resolved scenario, the points still to run, and the frames per point."""
         source = open_frames(self.scenario)
         resolved = resolve(self.scenario, source)
-        sweep = check_points(resolved, self.origin)
+        sweep = check_points(resolved, self.origin, source.label_set.name)
         done = ResultsWriter(self.out, resolved, sweep, source.label_set).done_keys()
         return resolved, {p.index for p in sweep if p.key not in done}, len(source)
 

@@ -11,7 +11,7 @@ import json
 import re
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -67,12 +67,15 @@ class DataSpec(Strict):
 
 
 class CodecSpec(Strict):
-    """A codec and its rate knob: exactly one of ``rate``, ``target_bpp``, ``quality`` (scalar or list)."""
+    """A codec and its rate knob: exactly one of ``rate``, ``target_bpp``, ``quality`` (scalar or list),
+    and its other settings in ``options``."""
 
     name: str
     rate: float | list[float] | None = None
     target_bpp: float | list[float] | None = None
     quality: float | list[float] | None = None
+    options: dict[str, float | int | str | bool] = Field(default_factory=dict)
+    """Further settings of the codec, passed as keyword arguments (e.g. ``map_scale: 2``)."""
 
     def knob(self) -> tuple[str, list[float]]:
         """The knob's name and its values (``rate = [1.0]`` if none is given)."""
@@ -162,6 +165,7 @@ class Point:
     params: dict[str, Any]
     impairments: dict[str, Any]
     context: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -170,7 +174,8 @@ class Point:
         Used to skip finished points on a rerun and to seed the point's random streams.
         """
         return json.dumps(
-            [self.codec, self.knob, self.value, self.channel, self.params, self.impairments, self.context],
+            [self.codec, self.knob, self.value, self.channel, self.params, self.impairments, self.context]
+            + ([self.options] if self.options else []),
             sort_keys=True,
         )
 
@@ -193,7 +198,9 @@ def points(scenario: Scenario) -> list[Point]:
         for value, params in itertools.product(values, grid):
             impairments = {k: v for k, v in params.items() if k in IMPAIRMENT_KEYS}
             model_params = {k: v for k, v in params.items() if k not in IMPAIRMENT_KEYS}
-            out.append(Point(len(out), spec.name, knob, value, model, model_params, impairments, context))
+            out.append(
+                Point(len(out), spec.name, knob, value, model, model_params, impairments, context, dict(spec.options))
+            )
     return out
 
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
+
 from semlink.codecs.base import Codec
-from semlink.data.frame import FrameSource
+from semlink.data.frame import Frame, FrameSource
 from semlink.transmitter.packetizer import chunk_bytes, packetize
+from semlink.vision.segmenter import Segmenter
 from semlink.wire import Control, encode
 
 Message = list[bytes]
+MAP_CACHE_FRAMES = 1000
+"""Frames whose maps are kept for the next points (about 130 kB each at 256×512)."""
 
 
 @dataclass(frozen=True)
@@ -38,11 +43,33 @@ class TransmitterStage:
     :param mtu: payload bytes per packet.
     :param frame_interval_us: simulated time between frames (1 / fps).
     :param run_id: tags every message of this run.
+    :param segmenter: makes the maps of codecs that send one (``codec.uses_ssm``).
     """
 
-    def __init__(self, source: FrameSource, plans: list[TxPlan], mtu: int, frame_interval_us: int, run_id: int) -> None:
+    def __init__(
+        self,
+        source: FrameSource,
+        plans: list[TxPlan],
+        mtu: int,
+        frame_interval_us: int,
+        run_id: int,
+        segmenter: Segmenter | None = None,
+    ) -> None:
         self.source, self.plans, self.mtu = source, plans, mtu
         self.frame_interval_us, self.run_id = frame_interval_us, run_id
+        self.segmenter = segmenter
+        self._maps: dict[int, np.ndarray] = {}
+
+    def segmentation(self, frame: Frame) -> np.ndarray:
+        """The segmenter's map of ``frame``, computed once per frame for every point that needs it."""
+        if self.segmenter is None:
+            raise ValueError("a codec needs the segmentation map but the transmitter has no segmenter")
+        cached = self._maps.get(frame.index)
+        if cached is None:
+            cached = self.segmenter.segment(frame.image[None])[0]
+            if len(self._maps) < MAP_CACHE_FRAMES:
+                self._maps[frame.index] = cached
+        return cached
 
     def messages(self) -> Iterator[Message]:
         """Every message of the run, in order."""
@@ -51,7 +78,8 @@ class TransmitterStage:
             totals = PointTotals()
             codec = plan.make_codec()
             for frame in self.source.take(plan.frames):
-                bitstream = codec.compress(frame.image)
+                ssm = self.segmentation(frame) if codec.uses_ssm else None
+                bitstream = codec.compress(frame.image, ssm)
                 packets = packetize(
                     bitstream, self.run_id, plan.index, frame.index, self.mtu, frame.index * self.frame_interval_us
                 )

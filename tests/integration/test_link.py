@@ -142,16 +142,23 @@ def test_a_crashing_child_stops_the_run_without_orphans(tmp_path: Path) -> None:
     assert not processes_mentioning(str(tmp_path))
 
 
+def default_sigint() -> None:
+    """Undo an inherited SIG_IGN (background jobs of a non-interactive shell ignore SIGINT), so
+    the run gets the Ctrl-C a terminal would deliver."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_leaves_no_orphans(tmp_path: Path) -> None:
     path, _, _ = scenario(tmp_path)
     run = subprocess.Popen([sys.executable, "-m", "semlink.cli", "run", str(path), "--out", str(tmp_path / "out"),
-                            "--frames", "200"], stderr=subprocess.PIPE, text=True)  # fmt: skip
+                            "--frames", "200"], stderr=subprocess.PIPE, text=True,
+                           preexec_fn=default_sigint)  # fmt: skip
     deadline = time.monotonic() + 60
     while len(processes_mentioning(str(tmp_path))) < 4 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert len(processes_mentioning(str(tmp_path))) >= 4, "the run did not start its three nodes"
     run.send_signal(signal.SIGINT)
-    run.communicate(timeout=60)
-    assert run.returncode == 130
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 130, stderr
     time.sleep(0.5)
     assert not processes_mentioning(str(tmp_path))

@@ -1,0 +1,193 @@
+"""Training the semantic codec network with Lightning: one run per label set serves every
+semantic codec, because the decoder is trained on random patterns of arriving streams.
+
+Losses: class-weighted L1, a task loss (cross-entropy of the frozen shipped segmenter on the
+reconstruction against the transmitted map: what the receiver's evaluator will do), the VQ
+commitment loss, the scorer's regression loss and, after a warm-up, a hinge PatchGAN loss with
+feature matching. No pretrained perceptual network is used (none can be fetched here).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, cast
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from semlink.codecs.semantic.discriminator import PatchDiscriminator
+from semlink.codecs.semantic.net import CodecNetConfig, SemanticCodecNet, onehot_map
+from semlink.codecs.semantic.streams_sim import (
+    DropoutPolicy,
+    block_error,
+    drop_map,
+    keep_tokens,
+    lowres_images,
+)
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of the generator's loss terms.
+
+    :param l1: class-weighted L1.
+    :param task: cross-entropy of the frozen segmenter on the reconstruction.
+    :param commitment: VQ commitment.
+    :param scorer: the scorer's regression to the block errors.
+    :param adversarial: hinge generator loss (after ``gan_start`` of training).
+    :param feature_matching: L1 between discriminator features of real and fake.
+    :param gan_start: fraction of training after which the GAN terms switch on.
+    """
+
+    l1: float = 10.0
+    task: float = 1.0
+    commitment: float = 0.25
+    scorer: float = 1.0
+    adversarial: float = 0.05
+    feature_matching: float = 1.0
+    gan_start: float = 0.3
+
+
+def cosine_factor(progress: float, warmup: float = 0.03) -> float:
+    """Linear warm-up then cosine decay to zero, for ``progress`` in [0, 1]."""
+    progress = min(1.0, max(0.0, progress))
+    if progress < warmup:
+        return max(progress / warmup, 1e-3)
+    return 0.5 * (1.0 + math.cos(math.pi * (progress - warmup) / (1.0 - warmup)))
+
+
+class CodecModule(L.LightningModule):
+    """Generator (the codec network) and discriminator, optimised in turn (manual optimisation).
+
+    :param config: network shape.
+    :param segmenter: the frozen segmenter (``[N, 3, H, W]`` in [0, 1] -> logits) of the task loss.
+    :param class_weights: ``[C]`` weights of L1 and the task loss.
+    :param lr: peak learning rate.
+    :param total_steps: length of the schedule.
+    :param max_minutes: time budget; the schedule ends at it even if steps remain.
+    :param weights: loss weights.
+    :param policy: stream dropout policy.
+    :param seed: seed of the stream draws.
+    """
+
+    class_weights: torch.Tensor
+
+    def __init__(
+        self,
+        config: CodecNetConfig,
+        segmenter: nn.Module,
+        class_weights: torch.Tensor,
+        lr: float = 2e-3,
+        total_steps: int = 1000,
+        max_minutes: float | None = None,
+        weights: LossWeights | None = None,
+        policy: DropoutPolicy | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.net = SemanticCodecNet(config)
+        self.disc = PatchDiscriminator(config.num_classes + 1)
+        self.segmenter = segmenter.eval()
+        for parameter in self.segmenter.parameters():
+            parameter.requires_grad_(False)
+        self.register_buffer("class_weights", torch.cat([class_weights, torch.zeros(1)]))
+        self.lr, self.total_steps = lr, max(1, total_steps)
+        self.max_seconds = None if max_minutes is None else 60.0 * max_minutes
+        self.weights = weights or LossWeights()
+        self.policy = policy or DropoutPolicy()
+        self.generator_rng = torch.Generator().manual_seed(seed)
+        self.started = time.monotonic()
+        self.steps_done = 0
+
+    def train(self, mode: bool = True) -> CodecModule:
+        """Switch modes, keeping the frozen segmenter in eval mode (its batch norm statistics)."""
+        super().train(mode)
+        self.segmenter.eval()
+        return self
+
+    def progress(self) -> float:
+        """Fraction of training done: the larger of the step and the time fraction."""
+        done = self.steps_done / self.total_steps
+        if self.max_seconds is not None:
+            done = max(done, (time.monotonic() - self.started) / self.max_seconds)
+        return min(1.0, done)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        """One generator step and one discriminator step."""
+        images, maps = batch
+        c = self.net.config.num_classes
+        maps = maps.clamp(0, c)
+        g = self.generator_rng
+        gan_on = self.progress() >= self.weights.gan_start
+        recon, onehot_true, losses = self._generator_losses(images, maps, g, gan_on)
+        opt_g, opt_d = cast(list[Any], self.optimizers())
+        total = sum(losses.values(), torch.zeros(()))
+        opt_g.zero_grad()
+        self.manual_backward(total)
+        opt_g.step()
+        if gan_on:
+            real, _ = self.disc(images, onehot_true)
+            fake, _ = self.disc(recon.detach(), onehot_true)
+            d_loss = F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+            opt_d.zero_grad()
+            self.manual_backward(d_loss)
+            opt_d.step()
+            losses["disc"] = d_loss.detach()
+        schedulers = self.lr_schedulers()
+        for scheduler in schedulers if gan_on else schedulers[:1]:  # type: ignore[index, union-attr]
+            scheduler.step()
+        self.steps_done += 1
+        if self.progress() >= 1.0:
+            self.trainer.should_stop = True
+        self.log("loss", total.detach(), prog_bar=True)
+        for name, value in losses.items():
+            self.log(name, value.detach())
+
+    def _generator_losses(
+        self, images: torch.Tensor, maps: torch.Tensor, g: torch.Generator, gan_on: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        c, w = self.net.config.num_classes, self.weights
+        onehot_true = onehot_map(maps, c)
+        latent = self.net.encoder(images)
+        quantised, _, commitment = self.net.quantizer(latent)
+        scores = self.net.scorer(latent.detach(), onehot_true)
+        keep = keep_tokens(scores.detach().cpu(), self.policy, g).to(images.device)
+        received = drop_map(maps.cpu(), c, self.policy, g).to(images.device)
+        lowres = lowres_images(images.cpu(), self.policy, g).to(images.device)
+        recon = self.net.decode_codewords(quantised, keep, onehot_map(received, c), lowres)
+        pixel_weights = self.class_weights[maps].clamp_min(0.2)[:, None]
+        losses = {
+            "l1": w.l1 * ((recon - images).abs() * pixel_weights).mean(),
+            "task": w.task
+            * F.cross_entropy(self.segmenter(recon), maps, weight=self.class_weights[:c], ignore_index=c),
+            "commit": w.commitment * commitment,
+        }
+        masked = ~keep
+        if masked.any():
+            target = 10.0 * block_error(recon.detach(), images)
+            losses["scorer"] = w.scorer * F.mse_loss(scores[masked], target[masked])
+        if gan_on:
+            fake, fake_features = self.disc(recon, onehot_true)
+            with torch.no_grad():
+                _, real_features = self.disc(images, onehot_true)
+            losses["adv"] = -w.adversarial * fake.mean()
+            losses["fm"] = w.feature_matching * sum(
+                (F.l1_loss(f, r) for f, r in zip(fake_features, real_features, strict=True)), torch.zeros(())
+            )
+        return recon, onehot_true, losses
+
+    def configure_optimizers(self):  # type: ignore[no-untyped-def]
+        """Adam for generator and discriminator, both on the time-budgeted cosine schedule."""
+        opt_g = torch.optim.Adam(self.net.parameters(), lr=self.lr, betas=(0.5, 0.999))
+        opt_d = torch.optim.Adam(self.disc.parameters(), lr=self.lr, betas=(0.5, 0.999))
+
+        def factor(_: int) -> float:
+            return cosine_factor(self.progress())
+
+        schedulers = [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in (opt_g, opt_d)]
+        return [opt_g, opt_d], schedulers
