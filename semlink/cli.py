@@ -60,7 +60,7 @@ def positive_int(text: str) -> int:
 
 def add_train(sub: argparse._SubParsersAction[OneLineParser]) -> None:
     """``semlink train segmenter`` and ``semlink train codec``."""
-    train = sub.add_parser("train", help="train a model (segmenter, codec)")
+    train = sub.add_parser("train", help="train a model (segmenter, codec, map-model)")
     kinds = train.add_subparsers(dest="model", required=True, metavar="MODEL")
     seg = kinds.add_parser("segmenter", help="train the segmentation network")
     seg.add_argument("--data", required=True, help="frame source: synthetic, camvid, cityscapes, folder")
@@ -107,6 +107,34 @@ def add_train_codec(kinds: argparse._SubParsersAction[OneLineParser]) -> None:
     codec.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
     codec.add_argument("--out", type=Path, required=True, help="checkpoint path (.pt); a .txt record goes beside it")
     codec.set_defaults(handler=run_train_codec)
+    maps = kinds.add_parser("map-model", help="refit the map coder's context model inside a codec checkpoint")
+    maps.add_argument("--data", required=True, help="frame source of the checkpoint's label set")
+    maps.add_argument("--root", default=None, help="dataset folder (file-based sources)")
+    maps.add_argument("--size", type=size_arg, default=None, help="frame size HxW (default: the source's)")
+    maps.add_argument("--train-frames", type=positive_int, default=None, help="use (or render) N training frames")
+    maps.add_argument("--segmenter", default=None, help="segmenter making the maps (default: the shipped one)")
+    maps.add_argument("--seed", type=int, default=0, help="seed of the data (default 0)")
+    maps.add_argument("--checkpoint", type=Path, required=True, help="the codec checkpoint (.pt) to update")
+    maps.set_defaults(handler=run_train_map_model)
+
+
+def run_train_map_model(args: argparse.Namespace) -> int:
+    """Refit the map model of a codec checkpoint."""
+    from semlink.codecs.semantic.fit import refit_map_model
+    from semlink.data import open_source
+    from semlink.data.frame import FrameSource
+    from semlink.data.subset import Subset
+    from semlink.vision.segmenter import TorchSegmenter, segmenter_for
+
+    train: FrameSource = open_source(args.data, "train", args.size, args.root, seed=args.seed)
+    if args.train_frames is not None:
+        train = Subset(train, args.train_frames)
+    segmenter = segmenter_for(train.label_set, args.segmenter, "auto")
+    if not isinstance(segmenter, TorchSegmenter):
+        raise UserError("--segmenter must be a torch segmenter")
+    refit_map_model(train, segmenter, args.checkpoint, "semlink " + shlex.join(args.argv))
+    print(f"map model of {args.checkpoint} refitted on {len(train)} frames")
+    return 0
 
 
 def run_train_codec(args: argparse.Namespace) -> int:
@@ -137,7 +165,7 @@ def run_train_codec(args: argparse.Namespace) -> int:
         threads=args.threads,
         val_frames=args.val_frames,
     )
-    command = "semlink " + shlex.join(sys.argv[1:])
+    command = "semlink " + shlex.join(args.argv)
     scores = train_codec(train, val, segmenter, settings, args.out, command)
     print("val mIoU: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
     print(f"checkpoint {args.out}, record {args.out.with_suffix('.txt')}")
@@ -188,7 +216,7 @@ def run_train_segmenter(args: argparse.Namespace) -> int:
         max_minutes=args.max_minutes,
         threads=args.threads,
     )
-    command = "semlink " + shlex.join(sys.argv[1:])
+    command = "semlink " + shlex.join(args.argv)
     scores = train_segmenter(train, val, settings, args.out, command)
     print(f"val mIoU {scores.miou:.4f}; checkpoint {args.out}, record {args.out.with_suffix('.txt')}")
     return 0
@@ -502,6 +530,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse, dispatch, turn user errors into one line and exit code 1."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command as typed, for training records
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)

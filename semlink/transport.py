@@ -118,13 +118,14 @@ def receive(sock: zmq.Socket[bytes], stop: StopFlag, timeout_s: float, waiting_f
 
 
 def receive_parts(sock: zmq.Socket[bytes]) -> list[bytes]:
-    """One multipart message, keeping at most :data:`MAX_PARTS` parts (memory stays bounded)."""
-    parts = [sock.recv()]
-    while sock.getsockopt(zmq.RCVMORE):
-        part = sock.recv()
-        if len(parts) < MAX_PARTS:
-            parts.append(part)
-    return parts
+    """One multipart message, keeping at most :data:`MAX_PARTS` parts.
+
+    ZeroMQ delivers a multipart message whole (it is in memory once its first part can be read,
+    each part bounded by the socket's MAXMSGSIZE), so one ``recv_multipart`` call costs no more
+    memory than reading part by part and is several times faster for messages of many packets.
+    """
+    parts = sock.recv_multipart()
+    return parts[:MAX_PARTS] if len(parts) > MAX_PARTS else parts
 
 
 def send(sock: zmq.Socket[bytes], parts: list[bytes], stop: StopFlag, timeout_s: float, peer: str) -> bool:

@@ -128,6 +128,21 @@ def test_map_arrives_exactly_and_lost_strips_become_unknown(
     assert (got[32:64] == 19).all() and np.array_equal(got[:32], labels[:32])
 
 
+def test_the_backup_map_stands_in_for_lost_strips(checkpoint: str, frame: tuple[np.ndarray, np.ndarray]) -> None:
+    image, labels = frame
+    codec = make("sqgan", {"rate": 0.2, "map_backup": 4}, checkpoint)
+    bitstream = codec.compress(image, labels)
+    assert [s.name for s in bitstream.streams] == ["ssm", "vq", "ssm_backup"]  # the backup travels last
+    received = bitstream.received()
+    received.chunks["ssm"] = [None] * len(received.chunks["ssm"])
+    keep, indices = codec.received_tokens(received.stream("vq"), (4, 8))
+    coarse = labels[::4, ::4].repeat(4, 0).repeat(4, 1)
+    main = codec.received_map(received.stream("ssm"), SHAPE)
+    backup = codec.received_map(received.stream("ssm_backup"), SHAPE, 4)
+    assert (main == 19).all() and np.array_equal(backup, coarse)
+    assert codec.decompress(received).shape == (*SHAPE, 3) and keep.any() and indices.shape == (4, 8)
+
+
 @pytest.mark.parametrize("damage", [b"", b"\xff" * 7, b"\x05garbage!!!!"])
 def test_damaged_chunks_are_treated_as_lost(
     damage: bytes, checkpoint: str, frame: tuple[np.ndarray, np.ndarray]
@@ -183,6 +198,7 @@ def codec_output_equal(codec: SemanticCodec, received: ReceivedBitstream, bitstr
         ("ssm", {"rate": 3.0}, "must be 1, 2 or 4"),
         ("spic", {"rate": 0.5}, "not rate"),
         ("sqgan", {"map_scale": 3}, "map_scale"),
+        ("sqgan", {"map_scale": 2, "map_backup": 2}, "map_backup"),
     ],
 )
 def test_bad_settings_are_refused(name: str, settings: dict[str, float], message: str, checkpoint: str) -> None:
@@ -260,3 +276,47 @@ def test_partial_streams_are_decoded_not_concealed_over_a_lossy_link(tmp_path: P
     assert lost > 0
     partial = [f for f in lossy.frames if not f.complete and not f.concealed]
     assert partial, "frames with some chunks lost are decoded from what arrived"
+
+
+def test_map_model_refit_rewrites_only_the_map_model(tmp_path: Path) -> None:
+    from semlink.cli import main
+    from semlink.codecs.semantic.checkpoint import load_codec
+
+    path = tiny_codec_checkpoint(tmp_path / "tiny.pt")
+    path.with_suffix(".txt").write_text("command: tests\n")
+    before, _, old_model = load_codec(path)
+    args = ["train", "map-model", "--data", "synthetic", "--size", "64x128", "--train-frames", "2"]
+    assert main([*args, "--checkpoint", str(path)]) == 0
+    after, _, new_model = load_codec(path)
+    assert not np.array_equal(old_model, new_model)
+    for (name, a), (_, b) in zip(before.state_dict().items(), after.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    assert "map model refitted on 2 train maps: semlink train map-model" in path.with_suffix(".txt").read_text()
+
+
+@pytest.mark.parametrize(
+    ("label_set", "source", "size"), [("cityscapes", "synthetic", (256, 512)), ("camvid", "camvid", None)]
+)
+def test_shipped_codecs_load_and_beat_resize_at_equal_bpp(
+    label_set: str, source: str, size: tuple[int, int] | None, request: pytest.FixtureRequest
+) -> None:
+    from semlink.receiver.evaluator import Evaluator
+    from semlink.vision.segmenter import shipped_segmenter
+
+    if source == "camvid":
+        request.getfixturevalue("camvid_root")
+    frames = list(open_source(source, "val", size, None, seed=0).take(4))
+    segmenter = shipped_segmenter(label_set, device="cpu")
+    resize = CODECS.create("resize", rate=16.0)
+    sqgan = CODECS.create("sqgan", target_bpp=24 / 16**2, label_set=label_set, device="cpu", map_scale=2)
+    scores, bpp = {}, {}
+    for name, codec in (("resize", resize), ("sqgan", sqgan)):
+        evaluator, bits = Evaluator(segmenter, segmenter.label_set), 0
+        for frame in frames:
+            bitstream = codec.compress(frame.image, segmenter.segment(frame.image[None])[0])
+            bits += bitstream.bits
+            evaluator.add(frame, codec.decompress(bitstream.received()))
+        scores[name] = evaluator.scores().miou
+        bpp[name] = bits / (len(frames) * frames[0].image.shape[0] * frames[0].image.shape[1])
+    assert bpp["sqgan"] <= bpp["resize"] * 1.01
+    assert scores["sqgan"] > scores["resize"] + 0.1, scores

@@ -126,6 +126,11 @@ class PointTotals:
 
 
 def codec_settings(codec: Codec) -> dict[str, float]:
-    """What a rate-searching codec chose for the last frame (its ``last_quality`` and ``last_scale``)."""
-    chosen = {"quality": getattr(codec, "last_quality", None), "scale": getattr(codec, "last_scale", None)}
+    """What a rate-searching codec chose for the last frame (its ``last_quality``, ``last_scale`` and
+    ``last_keep_ratio``, the fraction of tokens a semantic codec sent)."""
+    chosen = {
+        "quality": getattr(codec, "last_quality", None),
+        "scale": getattr(codec, "last_scale", None),
+        "keep_ratio": getattr(codec, "last_keep_ratio", None),
+    }
     return {name: float(value) for name, value in chosen.items() if isinstance(value, int | float)}

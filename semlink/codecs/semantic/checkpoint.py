@@ -44,6 +44,17 @@ def save_codec(
     torch.save(payload, path)
 
 
+def replace_map_model(path: Path, map_model: np.ndarray) -> None:
+    """Rewrite the map coder's context model inside the checkpoint at ``path`` (network untouched).
+
+    :raises CodecCheckpointError: if ``path`` is not a codec checkpoint.
+    """
+    load_codec(path)  # validates
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload["map_model"] = torch.from_numpy(map_model.astype(np.float16))
+    torch.save(payload, path)
+
+
 def load_codec(path: Path) -> tuple[SemanticCodecNet, LabelSet, np.ndarray]:
     """The network (eval mode, float32), label set and map context model stored in ``path``.
 

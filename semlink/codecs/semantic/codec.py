@@ -9,6 +9,8 @@ Streams and their chunks (each decodable alone):
 - ``vq`` (priority 1): kept tokens of the 16×-downsampled grid, in bands of ``band_rows`` grid
   rows (:mod:`~semlink.codecs.semantic.token_coder`); a lost band's tokens become mask tokens.
 - ``lowres`` (priority 2): the frame downsampled ×``lowres_divisor`` and coded with WebP.
+- ``ssm_backup`` (priority 3, with ``map_backup``): a coarser copy of the map, sent last so that
+  it travels in other packets than the map; it fills the strips of the map that were lost.
 
 Both ends build the codec from the same scenario settings, so chunk positions, strip and band
 sizes need not be sent.
@@ -60,6 +62,9 @@ class SemanticCodec(Codec):
     :param strip_rows: frame rows per map chunk (a multiple of ``map_scale``).
     :param band_rows: token-grid rows per token chunk.
     :param lowres_divisor: downsampling of the low-res stream (4 or 8).
+    :param map_backup: 0, or also send the map at 1/``map_backup`` resolution (2, 4 or 8) as a
+        last stream (``ssm_backup``), which lands in the frame's last packets: where a strip of
+        the map is lost, its coarse copy stands in.
     """
 
     uses_ssm = True
@@ -80,9 +85,14 @@ class SemanticCodec(Codec):
         strip_rows: int = 32,
         band_rows: int = 2,
         lowres_divisor: int = 8,
+        map_backup: int = 0,
     ) -> None:
         if map_scale not in (1, 2, 4) or strip_rows % map_scale:
             raise ValueError(f"map_scale {map_scale} must be 1, 2 or 4 and divide strip_rows {strip_rows}")
+        if map_backup not in (0, 2, 4, 8) or (map_backup and (map_backup <= map_scale or strip_rows % map_backup)):
+            raise ValueError(
+                f"map_backup {map_backup} must be 0, or 2, 4 or 8, coarser than map_scale and dividing strip_rows"
+            )
         if lowres_divisor not in DIVISORS:
             raise ValueError(f"lowres_divisor {lowres_divisor} must be one of {DIVISORS}")
         if target_bpp is not None and target_bpp <= 0:
@@ -92,7 +102,9 @@ class SemanticCodec(Codec):
         self.device = next(self.net.parameters()).device
         self.rate, self.target_bpp, self.quality = rate, target_bpp, quality
         self.map_scale, self.strip_rows, self.band_rows = map_scale, strip_rows, band_rows
-        self.lowres_divisor = lowres_divisor
+        self.lowres_divisor, self.map_backup = lowres_divisor, map_backup
+        self.last_keep_ratio: float | None = None
+        self.last_quality: int | None = None
         self.keep_ratio = self.check_knob()
 
     def check_knob(self) -> float:
@@ -109,34 +121,38 @@ class SemanticCodec(Codec):
         streams: list[Stream] = []
         if self.sends_map:
             assert ssm is not None
-            streams.append(Stream("ssm", 0, self.map_chunks(ssm)))
+            streams.append(Stream("ssm", 0, self.map_chunks(ssm, self.map_scale)))
+            if self.map_backup:
+                streams.append(Stream("ssm_backup", 3, self.map_chunks(ssm, self.map_backup)))
         if self.sends_lowres:
             streams.append(Stream("lowres", 2, (self.lowres_chunk(image, shape, sum(s.bits for s in streams)),)))
         if self.sends_tokens:
             fixed = sum(s.bits for s in streams)
-            streams.insert(1 if self.sends_map else 0, Stream("vq", 1, self.token_chunks(image, ssm, shape, fixed)))
-        return Bitstream(tuple(streams), shape)
+            streams.append(Stream("vq", 1, self.token_chunks(image, ssm, shape, fixed)))
+        return Bitstream(tuple(sorted(streams, key=lambda stream: stream.priority)), shape)
 
-    def map_chunks(self, ssm: np.ndarray) -> tuple[bytes, ...]:
-        """The map in strips, each coded alone."""
-        coarse = ssm[:: self.map_scale, :: self.map_scale]
-        rows = self.strip_rows // self.map_scale
+    def map_chunks(self, ssm: np.ndarray, scale: int) -> tuple[bytes, ...]:
+        """The map at 1/``scale`` resolution in strips, each coded alone."""
+        coarse = ssm[::scale, ::scale]
+        rows = self.strip_rows // scale
         return tuple(self.map_coder.encode(coarse[top : top + rows]) for top in range(0, coarse.shape[0], rows))
 
     def lowres_chunk(self, image: np.ndarray, shape: tuple[int, int], fixed_bits: int) -> bytes:
         """The low-res chunk at the set quality, or the best quality that meets ``target_bpp``."""
         if self.target_bpp is None:
-            return encode_lowres(image, self.lowres_divisor, int(self.quality if self.quality is not None else 50))
+            self.last_quality = int(self.quality if self.quality is not None else 50)
+            return encode_lowres(image, self.lowres_divisor, self.last_quality)
         budget = self.target_bpp * shape[0] * shape[1] - fixed_bits
-        low, high = 0, 100
+        low, high, best_quality = 0, 100, 0
         best = encode_lowres(image, self.lowres_divisor, 0)
         while low <= high:
             middle = (low + high) // 2
             chunk = encode_lowres(image, self.lowres_divisor, middle)
             if 8 * len(chunk) <= budget:
-                best, low = chunk, middle + 1
+                best, best_quality, low = chunk, middle, middle + 1
             else:
                 high = middle - 1
+        self.last_quality = best_quality
         return best
 
     def token_chunks(
@@ -145,16 +161,19 @@ class SemanticCodec(Codec):
         """Kept tokens in bands: the top ``keep_ratio`` by score, or as many as ``target_bpp`` allows."""
         indices, order = self.analyse(image, ssm)
         if self.target_bpp is None:
-            return self.encode_bands(indices, order[: round(self.keep_ratio * order.size)])
+            kept = round(self.keep_ratio * order.size)
+            self.last_keep_ratio = kept / order.size
+            return self.encode_bands(indices, order[:kept])
         budget = self.target_bpp * shape[0] * shape[1] - fixed_bits
-        low, high, best = 0, order.size, self.encode_bands(indices, order[:0])
+        low, high, best, best_kept = 0, order.size, self.encode_bands(indices, order[:0]), 0
         while low <= high:
             middle = (low + high) // 2
             chunks = self.encode_bands(indices, order[:middle])
             if 8 * sum(len(c) for c in chunks) <= budget:
-                best, low = chunks, middle + 1
+                best, best_kept, low = chunks, middle, middle + 1
             else:
                 high = middle - 1
+        self.last_keep_ratio = best_kept / order.size
         return best
 
     @torch.inference_mode()
@@ -193,13 +212,18 @@ class SemanticCodec(Codec):
         h, w = received.shape
         grid = (-(-h // GRID), -(-w // GRID))
         labels = self.received_map(received.stream("ssm"), (h, w))
+        if self.map_backup:
+            backup = self.received_map(received.stream("ssm_backup"), (h, w), self.map_backup)
+            unknown = labels == self.label_set.num_classes
+            labels[unknown] = backup[unknown]
         keep, indices = self.received_tokens(received.stream("vq"), grid)
         lowres = self.received_lowres(received.stream("lowres"), (h, w))
         return self.reconstruct(labels, keep, indices, lowres)
 
-    def received_map(self, chunks: list[bytes | None], shape: tuple[int, int]) -> np.ndarray:
-        """The map with *unknown* (C) where strips are missing or damaged."""
-        c, s = self.label_set.num_classes, self.map_scale
+    def received_map(self, chunks: list[bytes | None], shape: tuple[int, int], scale: int = 0) -> np.ndarray:
+        """The map (coded at 1/``scale``, default ``map_scale``) with *unknown* (C) where strips are
+        missing or damaged."""
+        c, s = self.label_set.num_classes, scale or self.map_scale
         coarse_shape = (-(-shape[0] // s), -(-shape[1] // s))
         coarse = np.full(coarse_shape, c, dtype=np.uint8)
         rows = self.strip_rows // s
@@ -213,7 +237,7 @@ class SemanticCodec(Codec):
             except ValueError:
                 continue
         full = coarse.repeat(s, 0).repeat(s, 1)
-        return full[: shape[0], : shape[1]]
+        return np.ascontiguousarray(full[: shape[0], : shape[1]])
 
     def received_tokens(self, chunks: list[bytes | None], grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """``(keep [h, w], indices [h, w])`` from the bands that arrived intact."""

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from semlink.codecs.semantic.checkpoint import save_codec
+from semlink.codecs.semantic.checkpoint import load_codec, replace_map_model, save_codec
 from semlink.codecs.semantic.map_coder import fit_map_model
 from semlink.codecs.semantic.net import GRID, CodecNetConfig, SemanticCodecNet, onehot_map
 from semlink.codecs.semantic.train import CodecModule
@@ -130,7 +130,7 @@ def train_codec(
     print(f"loading {len(train)} training frames and segmenting them", flush=True)
     images, _ = load_all(train)
     maps = segmenter.segment(images)
-    map_model = fit_map_model(maps, label_set.num_classes)
+    map_model = fit_map_model(maps, label_set.num_classes, scales=(1, 2, 4))
     config = CodecNetConfig(label_set.num_classes)
     module = CodecModule(
         config,
@@ -184,3 +184,23 @@ def write_record(
         *(f"  {name}: {value:.4f}" for name, value in scores.items()),
     ]
     path.write_text("\n".join(lines) + "\n")
+
+
+def refit_map_model(train: FrameSource, segmenter: TorchSegmenter, checkpoint: Path, command: str) -> np.ndarray:
+    """Fit the map coder's context model on the segmenter's maps of ``train`` and store it in
+    ``checkpoint`` (its record gets the command). Needed when the map coder or the segmenter changes.
+
+    :return: the model.
+    """
+    _, label_set, _ = load_codec(checkpoint)
+    if label_set.name != train.label_set.name:
+        raise ValueError(f"{checkpoint} is for {label_set.name} frames, --data gives {train.label_set.name}")
+    images, _ = load_all(train)
+    maps = segmenter.segment(images)
+    model = fit_map_model(maps, label_set.num_classes, scales=(1, 2, 4))
+    replace_map_model(checkpoint, model)
+    record = checkpoint.with_suffix(".txt")
+    if record.exists():
+        with record.open("a") as handle:
+            handle.write(f"map model refitted on {len(images)} train maps: {command}\n")
+    return model
