@@ -25,6 +25,7 @@ SETTINGS = [
     ("sqgan", {"rate": 0.3}),
     ("sqgan", {"target_bpp": 0.2}),
     ("sqgan", {"rate": 0.5, "map_scale": 2}),
+    ("sqgan", {"rate": 0.4, "token_order": "importance", "group_tokens": 5}),
     ("spic", {"quality": 40}),
     ("spic", {"target_bpp": 0.3, "lowres_divisor": 4}),
     ("ssm", {"rate": 1.0}),
@@ -88,6 +89,25 @@ def test_token_coder_round_trip(kept: int) -> None:
     got_keep, got_indices = coder.decode(coder.encode(keep, indices), 60)
     assert np.array_equal(got_keep, keep)
     assert np.array_equal(got_indices[keep], indices[keep])
+
+
+def test_token_groups_round_trip() -> None:
+    rng = np.random.default_rng(1)
+    coder = TokenCoder(rng.dirichlet(np.ones(32)))
+    positions, indices = rng.choice(100, 13, replace=False), rng.integers(0, 32, 13)
+    got_positions, got_indices = coder.decode_group(coder.encode_group(positions, indices, 100), 100)
+    assert np.array_equal(got_positions, positions) and np.array_equal(got_indices, indices)
+
+
+def test_importance_order_sends_the_best_scored_tokens_first(
+    checkpoint: str, frame: tuple[np.ndarray, np.ndarray]
+) -> None:
+    image, labels = frame
+    codec = make("sqgan", {"rate": 0.5, "token_order": "importance", "group_tokens": 4}, checkpoint)
+    _, order = codec.analyse(image, labels)
+    chunks = codec.compress(image, labels).received().stream("vq")
+    keep, _ = codec.received_groups([chunks[0]] + [None] * (len(chunks) - 1), (4, 8))
+    assert set(np.flatnonzero(keep)) == set(order[:4].tolist())
 
 
 def test_token_coder_rejects_an_absurd_count() -> None:

@@ -62,6 +62,11 @@ class SemanticCodec(Codec):
     :param strip_rows: frame rows per map chunk (a multiple of ``map_scale``).
     :param band_rows: token-grid rows per token chunk.
     :param lowres_divisor: downsampling of the low-res stream (4 or 8).
+    :param token_order: ``spatial`` (chunks are bands of ``band_rows`` grid rows, positions as a
+        bitmap) or ``importance`` (chunks are groups of ``group_tokens`` tokens in decreasing score,
+        sent first, positions coded explicitly: dearer, but a lost packet loses the least
+        important tokens).
+    :param group_tokens: tokens per chunk with ``importance`` order.
     :param map_backup: 0, or also send the map at 1/``map_backup`` resolution (2, 4 or 8) as a
         last stream (``ssm_backup``), which lands in the frame's last packets: where a strip of
         the map is lost, its coarse copy stands in.
@@ -86,7 +91,11 @@ class SemanticCodec(Codec):
         band_rows: int = 2,
         lowres_divisor: int = 8,
         map_backup: int = 0,
+        token_order: str = "spatial",
+        group_tokens: int = 24,
     ) -> None:
+        if token_order not in ("spatial", "importance") or group_tokens < 1:
+            raise ValueError(f"token_order {token_order!r} must be spatial or importance, group_tokens ≥ 1")
         if map_scale not in (1, 2, 4) or strip_rows % map_scale:
             raise ValueError(f"map_scale {map_scale} must be 1, 2 or 4 and divide strip_rows {strip_rows}")
         if map_backup not in (0, 2, 4, 8) or (map_backup and (map_backup <= map_scale or strip_rows % map_backup)):
@@ -103,6 +112,7 @@ class SemanticCodec(Codec):
         self.rate, self.target_bpp, self.quality = rate, target_bpp, quality
         self.map_scale, self.strip_rows, self.band_rows = map_scale, strip_rows, band_rows
         self.lowres_divisor, self.map_backup = lowres_divisor, map_backup
+        self.token_order, self.group_tokens = token_order, group_tokens
         self.last_keep_ratio: float | None = None
         self.last_quality: int | None = None
         self.keep_ratio = self.check_knob()
@@ -163,12 +173,12 @@ class SemanticCodec(Codec):
         if self.target_bpp is None:
             kept = round(self.keep_ratio * order.size)
             self.last_keep_ratio = kept / order.size
-            return self.encode_bands(indices, order[:kept])
+            return self.encode_tokens(indices, order[:kept])
         budget = self.target_bpp * shape[0] * shape[1] - fixed_bits
-        low, high, best, best_kept = 0, order.size, self.encode_bands(indices, order[:0]), 0
+        low, high, best, best_kept = 0, order.size, self.encode_tokens(indices, order[:0]), 0
         while low <= high:
             middle = (low + high) // 2
-            chunks = self.encode_bands(indices, order[:middle])
+            chunks = self.encode_tokens(indices, order[:middle])
             if 8 * sum(len(c) for c in chunks) <= budget:
                 best, best_kept, low = chunks, middle, middle + 1
             else:
@@ -191,6 +201,16 @@ class SemanticCodec(Codec):
         scores = self.net.scorer(latent, onehot_map(labels, c))[0]
         order = torch.argsort(scores.flatten(), descending=True, stable=True)
         return indices.cpu().numpy(), order.cpu().numpy()
+
+    def encode_tokens(self, indices: np.ndarray, kept: np.ndarray) -> tuple[bytes, ...]:
+        """Chunks of the tokens at flat positions ``kept`` (most important first), in the set order."""
+        if self.token_order == "spatial":
+            return self.encode_bands(indices, kept)
+        flat = indices.ravel()
+        return tuple(
+            self.token_coder.encode_group(group, flat[group], flat.size)
+            for group in (kept[i : i + self.group_tokens] for i in range(0, len(kept), self.group_tokens))
+        )
 
     def encode_bands(self, indices: np.ndarray, kept: np.ndarray) -> tuple[bytes, ...]:
         """Chunks of the bands of the grid with the positions ``kept`` (flat indices)."""
@@ -243,6 +263,8 @@ class SemanticCodec(Codec):
         """``(keep [h, w], indices [h, w])`` from the bands that arrived intact."""
         keep = np.zeros(grid, dtype=bool)
         indices = np.zeros(grid, dtype=np.int64)
+        if self.token_order == "importance":
+            return self.received_groups(chunks, grid)
         for number, chunk in enumerate(chunks[: -(-grid[0] // self.band_rows)]):
             if chunk is None:
                 continue
@@ -255,6 +277,20 @@ class SemanticCodec(Codec):
             keep[top : top + rows] = band_keep.reshape(rows, grid[1])
             indices[top : top + rows] = band_indices.reshape(rows, grid[1])
         return keep, indices
+
+    def received_groups(self, chunks: list[bytes | None], grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """``(keep [h, w], indices [h, w])`` from the token groups that arrived intact."""
+        n = grid[0] * grid[1]
+        keep, indices = np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64)
+        for chunk in chunks[: -(-n // self.group_tokens)]:
+            if chunk is None:
+                continue
+            try:
+                positions, values = self.token_coder.decode_group(chunk, n)
+            except ValueError:
+                continue
+            keep[positions], indices[positions] = True, values
+        return keep.reshape(grid), indices.reshape(grid)
 
     @staticmethod
     def received_lowres(chunks: list[bytes | None], shape: tuple[int, int]) -> np.ndarray | None:

@@ -1,8 +1,11 @@
-"""Coding one band of the VQ token grid: which positions were kept, and their codeword indices.
+"""Coding kept VQ tokens: which positions were kept, and their codeword indices.
 
-A chunk holds the number of kept tokens as a varint, then one range-coded word sequence: the
-keep bitmap of the band under a Bernoulli model at the band's own keep ratio (so it costs about
-n·H(k/n) bits), then the indices under the codebook's learned prior (its usage counts).
+Two chunk layouts. A *band* chunk (spatial order) holds the number of kept tokens of a band of
+grid rows as a varint, then one range-coded word sequence: the keep bitmap of the band under a
+Bernoulli model at the band's own keep ratio (so it costs about n·H(k/n) bits), then the indices
+under the codebook's learned prior (its usage counts). A *group* chunk (importance order) holds
+a group of tokens anywhere in the grid: their count, then each position under a uniform model
+(log2 n bits) and its index under the prior.
 Written here: the bitmap and prior models are a few lines over constriction's range coder.
 """
 
@@ -71,6 +74,38 @@ class TokenCoder:
         except (ValueError, RuntimeError, IndexError, AssertionError) as error:  # constriction asserts on bad data
             raise ValueError(f"token chunk cannot be decoded: {error}") from None
         return keep, indices
+
+    def encode_group(self, positions: np.ndarray, indices: np.ndarray, n: int) -> bytes:
+        """Code a group: flat grid ``positions`` (< ``n``) and their codeword ``indices``."""
+        if len(positions) == 0:
+            return varint(0)
+        encoder = constriction.stream.queue.RangeEncoder()
+        encoder.encode(positions.astype(np.int32), self.family, np.full((len(positions), n), 1.0 / n))
+        encoder.encode(
+            indices.astype(np.int32), self.family, np.broadcast_to(self.prior, (len(indices), self.codes)).copy()
+        )
+        return varint(len(positions)) + encoder.get_compressed().tobytes()
+
+    def decode_group(self, chunk: bytes, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(positions, indices)`` of a group chunk over a grid of ``n`` positions.
+
+        :raises ValueError: if the chunk is damaged.
+        """
+        count, start = read_varint(chunk, 0)
+        if count > n:
+            raise ValueError(f"token group claims {count} tokens in a grid of {n}")
+        if count == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        words = chunk[start:]
+        if len(words) % 4:
+            raise ValueError("token chunk is not whole 32-bit words")
+        try:
+            decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(words, dtype=np.uint32).copy())
+            positions = decoder.decode(self.family, np.full((count, n), 1.0 / n))
+            indices = decoder.decode(self.family, np.broadcast_to(self.prior, (count, self.codes)).copy())
+        except (ValueError, RuntimeError, IndexError, AssertionError) as error:  # constriction asserts on bad data
+            raise ValueError(f"token group cannot be decoded: {error}") from None
+        return positions.astype(np.int64), indices.astype(np.int64)
 
     @staticmethod
     def _bitmap_model(count: int, n: int) -> np.ndarray:
