@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,7 +141,7 @@ def evaluate(
     device: str = "auto",
 ) -> list[PointResult]:
     """Evaluate each point; write ``out/results.csv`` row by row, plot ``miou_vs_bpp.png``, print a table."""
-    console = console or Console()
+    console = console or Console(width=None if sys.stdout.isatty() else 240)  # logs get the whole table
     codecs = [p.build(source.label_set, device) for p in points]  # bad names and values fail before any work
     existing = out / "results.csv"
     if existing.exists() and not existing.read_text().startswith(",".join(BASE_COLUMNS)):

@@ -24,6 +24,7 @@ REQUIRED_COLUMNS = ("codec", "rate", "bpp", "miou")
 PACKETS = "packets_lost/packets_sent"
 TABLE_COLUMNS = (
     "codec",
+    "options",
     "rate",
     "channel",
     "snr_db",
@@ -145,6 +146,12 @@ def or_minus_inf(value: float | None) -> float:
     return -math.inf if value is None else value
 
 
+def codec_label(row: Row) -> str:
+    """The codec's name with its options, if any (``sqgan map_backup=8``): one line per variant."""
+    options = row.get("options") or ""
+    return f"{row['codec']} {options}".strip()
+
+
 def group(rows: Iterable[Row], key: Callable[[Row], str]) -> dict[str, list[Row]]:
     """Rows grouped by ``key``, groups and rows in first-seen order."""
     groups: dict[str, list[Row]] = defaultdict(list)
@@ -169,7 +176,7 @@ def curve(rows: Sequence[Row], by: str, x_column: str) -> list[tuple[float, floa
 
 def codec_styles(rows: Iterable[Row], styles: Sequence[str]) -> dict[str, str]:
     """A fixed style (colour, marker) per codec, cycling through ``styles``, so a codec looks the same everywhere."""
-    names = sorted({row["codec"] for row in rows})
+    names = sorted({codec_label(row) for row in rows})
     return {name: styles[i % len(styles)] for i, name in enumerate(names)}
 
 
@@ -194,7 +201,7 @@ def new_figure(panels: int, width: float = 5.0, height: float = 3.8) -> tuple[Fi
 
 def draw_bpp_panel(axes: Axes, rows: Sequence[Row], colours: dict[str, str], reference: float | None) -> None:
     """One channel point: a line per codec over bpp (log), the identity level as a dashed line."""
-    for codec, members in group(rows, lambda row: row["codec"]).items():
+    for codec, members in group(rows, codec_label).items():
         points = [(x, y) for x, y in curve(members, "rate", "bpp") if 0 < x < math.inf]
         if codec == REFERENCE_CODEC or not points:
             continue
@@ -235,7 +242,7 @@ def loss_values(rows: Iterable[Row]) -> set[float]:
 def loss_series_label(row: Row, varying: Sequence[str]) -> str:
     """``"jpeg @ 50"``, with the channel columns that vary across the run appended."""
     rate = number(row.get("rate"))
-    label = f"{row['codec']} @ {rate:g}" if rate is not None else row["codec"]
+    label = f"{codec_label(row)} @ {rate:g}" if rate is not None else codec_label(row)
     extra = " ".join(f"{column}={row.get(column) or '-'}" for column in varying)
     return f"{label} ({extra})" if extra else label
 
@@ -247,7 +254,7 @@ def plot_miou_vs_loss(rows: Sequence[Row], path: Path) -> Path:
     markers = codec_styles(lossy, MARKERS)
     figure, (axes,) = new_figure(1, width=9.0, height=4.5)
     for label, members in group(lossy, lambda row: loss_series_label(row, varying)).items():
-        codec = members[0]["codec"]
+        codec = codec_label(members[0])
         style = "--" if codec == REFERENCE_CODEC else "-"
         points = curve(members, "loss", "loss")
         if not points:

@@ -62,7 +62,8 @@ class TorchSegmenter(Segmenter):
         out = np.empty(images.shape[:3], dtype=np.uint8)
         with torch.inference_mode():
             for start in range(0, len(images), self.batch):
-                chunk = torch.from_numpy(np.ascontiguousarray(images[start : start + self.batch]))
+                batch = np.ascontiguousarray(images[start : start + self.batch])
+                chunk = torch.from_numpy(batch if batch.flags.writeable else batch.copy())
                 x = chunk.to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
                 if self.device.type == "cpu":
                     x = x.contiguous(memory_format=torch.channels_last)
