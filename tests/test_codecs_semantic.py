@@ -296,6 +296,9 @@ def test_partial_streams_are_decoded_not_concealed_over_a_lossy_link(tmp_path: P
     assert lost > 0
     partial = [f for f in lossy.frames if not f.complete and not f.concealed]
     assert partial, "frames with some chunks lost are decoded from what arrived"
+    sent_per_frame = lossy.sent["frame_packets"]
+    short = [f.frame for f in lossy.frames if f.packets_received < sent_per_frame[f.frame]]
+    assert [f.frame for f in lossy.frames if not f.complete] == short  # a lost last packet counts too
 
 
 def test_map_model_refit_rewrites_only_the_map_model(tmp_path: Path) -> None:

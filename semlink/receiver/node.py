@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from collections.abc import Callable
@@ -52,6 +53,23 @@ class FrameRecord:
     concealed: bool
     latency_ms: float | None
     psnr: float = math.nan
+
+
+def with_sent_packets(records: list[FrameRecord], frame_packets: object) -> list[FrameRecord]:
+    """Records whose ``complete`` also requires every packet the transmitter sent for the frame.
+
+    A frame whose last packets (a whole stream's) were lost looks complete from what arrived; the
+    transmitter's ``point-end`` lists each frame's packet count, which settles it.
+    """
+    if not isinstance(frame_packets, list):
+        return records
+    out = []
+    for record in records:
+        sent = frame_packets[record.frame] if 0 <= record.frame < len(frame_packets) else None
+        if isinstance(sent, int) and record.packets_received < sent:
+            record = dataclasses.replace(record, complete=False)
+        out.append(record)
+    return out
 
 
 @dataclass
@@ -198,5 +216,6 @@ class _OpenPoint:
         """Close the remaining frames and hand back the point's report."""
         for arrival in self.reassembler.flush():
             self._decode(arrival)
+        self.records = with_sent_packets(self.records, sent.get("frame_packets"))
         counters = dict(self.reassembler.counters)
         return PointReport(self.index, self.plan.key, self.evaluator.scores(), sent, self.records, counters)
