@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import yaml
 
+from semlink.cli_channel import is_tool, main_tools
 from semlink.data.frame import parse_size
 from semlink.errors import StageError
 from semlink.registry import UnknownComponentError
@@ -391,7 +392,13 @@ def add_nodes(sub: argparse._SubParsersAction[OneLineParser]) -> None:
     add_scenario_options(tx, optional=False)
     tx.add_argument("--points", default=None, help="comma-separated point indices to send (default all)")
     tx.set_defaults(handler=run_transmitter)
-    ch = sub.add_parser("channel", help="the channel node: impairs packets between transmitter and receiver")
+    ch = sub.add_parser(
+        "channel",
+        help="the channel node: impairs packets between transmitter and receiver "
+        "(also: semlink channel curve|tables --help)",
+        description="The channel node. The radio's tools are 'semlink channel curve' (BLER/BER against SNR) "
+        "and 'semlink channel tables' (the phy model's BLER tables); see their --help.",
+    )
     add_scenario_options(ch, optional=False)
     ch.set_defaults(handler=run_channel)
     rx = sub.add_parser("receiver", help="the receiver node: reassembles, decodes, scores, writes results")
@@ -528,9 +535,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse, dispatch, turn user errors into one line and exit code 1."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command as typed, for training records
+    typed = list(sys.argv[1:] if argv is None else argv)
+    if is_tool(typed):
+        args = main_tools(typed, OneLineParser)
+    else:
+        args = build_parser().parse_args(typed)
+        args.argv = typed  # the command as typed, for training records
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)

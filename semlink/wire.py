@@ -192,6 +192,7 @@ def decode(data: bytes, limits: Limits = DEFAULT_LIMITS, accept_bad_crc: bool = 
 
 
 T_US_FIELD = 9
+STREAM_FIELD = 4
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,12 @@ class Relayed:
     def t_us(self) -> int:
         """The packet's simulated time."""
         return int(self.items[T_US_FIELD])
+
+    @property
+    def stream(self) -> str:
+        """The packet's stream name ("" if it is not text: the receiver will reject such a packet)."""
+        value = self.items[STREAM_FIELD]
+        return value if isinstance(value, str) else ""
 
     def check_crc(self, data: bytes) -> None:
         """Verify the CRC of ``data``, the bytes this view was read from.

@@ -1,9 +1,12 @@
 """Packet-level channel models and netem-like impairments.
 
 Importing this package registers the models in :data:`CHANNELS`: ``ideal``, ``bernoulli``,
-``gilbert_elliott``, ``bsc`` and ``trace``; build one by name with :func:`build_channel`.
+``gilbert_elliott``, ``bsc`` and ``trace`` (packet level), ``awgn``, ``rayleigh`` and ``tdl`` (the
+radio at link level, Sionna's 5G LDPC and QAM) and ``phy`` (the radio by BLER tables); build one
+by name with :func:`build_channel`. Sionna is imported only when a link-level model first codes.
 """
 
+from semlink.channel.awgn import AwgnChannel
 from semlink.channel.base import (
     CHANNELS,
     CORRUPTED,
@@ -11,6 +14,8 @@ from semlink.channel.base import (
     ERASED,
     FATE_DTYPE,
     ChannelModel,
+    PacketBatch,
+    Transmission,
     build_channel,
 )
 from semlink.channel.bernoulli import BernoulliChannel
@@ -18,6 +23,9 @@ from semlink.channel.bsc import BinarySymmetricChannel
 from semlink.channel.gilbert_elliott import GilbertElliottChannel
 from semlink.channel.ideal import IdealChannel
 from semlink.channel.impairments import Impairments, Schedule
+from semlink.channel.phy_abstraction import PhyAbstraction
+from semlink.channel.rayleigh import RayleighChannel
+from semlink.channel.tdl import TdlChannel
 from semlink.channel.trace import TraceChannel
 
 __all__ = [
@@ -26,13 +34,19 @@ __all__ = [
     "DELIVERED",
     "ERASED",
     "FATE_DTYPE",
+    "AwgnChannel",
     "BernoulliChannel",
     "BinarySymmetricChannel",
     "ChannelModel",
     "GilbertElliottChannel",
     "IdealChannel",
     "Impairments",
+    "PacketBatch",
+    "PhyAbstraction",
+    "RayleighChannel",
     "Schedule",
+    "TdlChannel",
     "TraceChannel",
+    "Transmission",
     "build_channel",
 ]

@@ -16,6 +16,7 @@ import inspect
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from numbers import Real
 from typing import Final
 
@@ -31,6 +32,43 @@ CORRUPTED: Final = 2
 """Fate of a packet that arrives with bit errors (dropped by the CRC unless ``deliver_corrupt``)."""
 FATE_DTYPE: Final = np.int8
 """The dtype of every fate array."""
+
+
+@dataclass(frozen=True)
+class PacketBatch:
+    """What a channel model may know of a frame's packets (never their payloads).
+
+    :param sizes_bits: [N] int64 sizes in bits, in sending order.
+    :param send_us: [N] int64 times the packets are handed to the channel, in microseconds.
+    :param streams: the stream each packet carries (``ssm``, ``vq``, ``image``, ...), for per-stream settings.
+    """
+
+    sizes_bits: np.ndarray
+    send_us: np.ndarray
+    streams: tuple[str, ...]
+
+    @classmethod
+    def of_sizes(cls, sizes_bits: np.ndarray) -> PacketBatch:
+        """A batch known only by its sizes: all sent at time 0, of an unnamed stream."""
+        sizes = np.asarray(sizes_bits, dtype=np.int64)
+        return cls(sizes, np.zeros(sizes.shape, dtype=np.int64), ("",) * sizes.size)
+
+
+@dataclass(frozen=True)
+class Transmission:
+    """What became of a batch of packets.
+
+    :param fates: [N] int8 fates.
+    :param done_us: [N] int64 times each packet left the model (a radio's airtime, retransmissions
+        and queueing included), or None: at its send time.
+    :param flips: packet index -> bit positions (of the whole packet, most significant bit of byte 0
+        first) that arrive flipped, for CORRUPTED packets whose damage the model knows; others are
+        damaged by :meth:`ChannelModel.corrupt`.
+    """
+
+    fates: np.ndarray
+    done_us: np.ndarray | None = None
+    flips: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 class ChannelModel(ABC):
@@ -73,6 +111,20 @@ class ChannelModel(ABC):
         :param rng: the source of every draw.
         :return: [N] fate codes.
         """
+
+    def transmit(self, batch: PacketBatch, rng: np.random.Generator) -> Transmission:
+        """What becomes of a frame's packets; models with timing (a radio) override this.
+
+        This base gives :meth:`fates` of the sizes and leaves the times alone.
+
+        :param batch: the packets, in sending order.
+        :param rng: the source of every draw.
+        """
+        return Transmission(self.fates(batch.sizes_bits, rng))
+
+    def stats(self) -> dict[str, float]:
+        """Totals since the last :meth:`reset` that the results report (a radio's transmissions, airtime, MCS)."""
+        return {}
 
     def corrupt(self, payload: bytes, rng: np.random.Generator) -> bytes:
         """The damaged bytes of a CORRUPTED packet that is delivered anyway.

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import msgpack
 import numpy as np
 
-from semlink.channel.base import CORRUPTED, DELIVERED, ChannelModel
+from semlink.channel.base import CORRUPTED, DELIVERED, ChannelModel, PacketBatch
 from semlink.channel.impairments import Impairments
-from semlink.wire import Control, Relayed, WireError, decode, relay_view
+from semlink.wire import Control, Relayed, WireError, decode, encode, relay_view
 
 
 @dataclass(frozen=True)
@@ -58,11 +58,18 @@ class ChannelStage:
                 self.counters[f"dropped:{error.reason}"] += 1
                 return []
             if isinstance(control, Control):
-                self._control(control)
-                return parts
+                return self._control(control, parts)
         return self._packets(parts)
 
-    def _control(self, control: Control) -> None:
+    def _control(self, control: Control, parts: list[bytes]) -> list[bytes]:
+        """Act on a control message; returns what to forward (a ``point-end`` gains the radio's totals)."""
+        self._apply(control)
+        if control.kind == "point-end" and self.model is not None and self.model.stats():
+            body = {**control.body, "channel": self.model.stats()}
+            return [encode(Control(control.kind, control.run_id, control.point, body))]
+        return parts
+
+    def _apply(self, control: Control) -> None:
         if control.kind == "end":
             self.ended = True
         if control.kind != "point-start":
@@ -99,9 +106,11 @@ class ChannelStage:
             self.counters["dropped:no-point"] += len(views)
             return []
         size_bits = np.array(sizes, dtype=np.int64)
-        fates = self.model.fates(size_bits, self.rng)
         send = np.array([v.t_us for v in views], dtype=np.int64)
-        schedule = self.impairments.schedule(send, size_bits, self.rng, self.busy_until_us)
+        sent = self.model.transmit(PacketBatch(size_bits, send, tuple(v.stream for v in views)), self.rng)
+        fates = sent.fates
+        left = send if sent.done_us is None else sent.done_us
+        schedule = self.impairments.schedule(left, size_bits, self.rng, self.busy_until_us)
         self.busy_until_us = schedule.busy_until_us
         out = []
         copies = fates[schedule.index]
@@ -113,7 +122,7 @@ class ChannelStage:
             if fate in (DELIVERED, CORRUPTED):
                 data = self._stamped(views[index], raws[index], int(arrival))
                 if data is not None:
-                    out.append(self._damage(data) if fate == CORRUPTED else data)
+                    out.append(self._damage(data, sent.flips.get(index)) if fate == CORRUPTED else data)
         return out
 
     def _stamped(self, view: Relayed, raw: bytes, arrival_us: int) -> bytes | None:
@@ -128,18 +137,42 @@ class ChannelStage:
             return None
         return view.with_time(arrival_us)
 
-    def _damage(self, data: bytes) -> bytes:
+    def _damage(self, data: bytes, flips: np.ndarray | None) -> bytes:
         """Bit errors. Without ``deliver_corrupt`` they land anywhere and the receiver's CRC drops the packet;
         with it they land in the chunk bytes only: the header and the payload's framing are covered by a
-        header checksum, as UDP-Lite's partial coverage does, so the damaged chunks reach the decoder."""
+        header checksum, as UDP-Lite's partial coverage does, so the damaged chunks reach the decoder.
+
+        :param flips: the bit positions (of the whole packet) the model's decoder got wrong, where it
+            knows them (a link-level radio); else the model's :meth:`~ChannelModel.corrupt` draws them.
+        """
         assert self.model is not None
+        if flips is not None:
+            return self._flipped(data, flips)
         if not self.model.deliver_corrupt:
             return self.model.corrupt(data, self.rng)
-        items = msgpack.unpackb(data)
-        chunk_count, frag_count = int(items[6]), int(items[8])
-        framing = 2 + (4 * chunk_count if frag_count == 1 else 0)
-        end = len(data) - len(msgpack.packb(items[-1]))
-        start = end - len(items[-2]) + framing
+        start, end = chunk_span(data)
         if start >= end:
             return data
         return data[:start] + self.model.corrupt(data[start:end], self.rng) + data[end:]
+
+    def _flipped(self, data: bytes, flips: np.ndarray) -> bytes:
+        """``data`` with the given bits flipped; with ``deliver_corrupt`` only those in the chunk bytes."""
+        assert self.model is not None
+        if self.model.deliver_corrupt:
+            start, end = chunk_span(data)
+            flips = flips[(flips >= 8 * start) & (flips < 8 * end)]
+        flips = flips[flips < 8 * len(data)]
+        if not flips.size:
+            return data
+        out = np.frombuffer(data, dtype=np.uint8).copy()
+        np.bitwise_xor.at(out, flips >> 3, np.left_shift(1, 7 - (flips & 7)).astype(np.uint8))
+        return out.tobytes()
+
+
+def chunk_span(data: bytes) -> tuple[int, int]:
+    """Byte range of a packet's chunk bytes (its payload after the payload's own framing)."""
+    items = msgpack.unpackb(data)
+    chunk_count, frag_count = int(items[6]), int(items[8])
+    framing = 2 + (4 * chunk_count if frag_count == 1 else 0)
+    end = len(data) - len(msgpack.packb(items[-1]))
+    return end - len(items[-2]) + framing, end

@@ -1,8 +1,8 @@
 """Reports of a finished run: plots and a markdown table made from ``results.csv``.
 
 ``write_report(folder)`` reads ``folder/results.csv`` and writes beside it ``miou_vs_bpp.png`` (one
-panel per channel point), ``miou_vs_loss.png`` (only when the run swept more than one loss value)
-and ``report.md`` (a table of every row with links to the plots).
+panel per channel point), ``miou_vs_loss.png`` and ``miou_vs_snr.png`` (only when the run swept
+more than one loss or SNR value) and ``report.md`` (a table of every row with links to the plots).
 """
 
 from __future__ import annotations
@@ -39,13 +39,20 @@ TABLE_COLUMNS = (
     "frames_concealed",
     "latency_ms_p50",
     "latency_ms_p95",
+    "mcs",
+    "harq_tx_mean",
+    "airtime_ms",
+    "deadline_misses",
 )
+RADIO_COLUMNS = ("mcs", "harq_tx_mean", "airtime_ms", "deadline_misses")
+"""Shown only when some row has a radio (their CSV cells are empty otherwise)."""
 DECIMALS = {"bpp": 4, "bpp_wire": 4, "miou": 3, "psnr": 2, "ms_ssim": 4, "latency_ms_p50": 1, "latency_ms_p95": 1}
 REFERENCE_CODEC = "identity"
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 COLOURS = tuple(f"C{i}" for i in range(10))
 BPP_PLOT = "miou_vs_bpp.png"
 LOSS_PLOT = "miou_vs_loss.png"
+SNR_PLOT = "miou_vs_snr.png"
 REPORT = "report.md"
 
 
@@ -66,8 +73,10 @@ def write_report(folder: Path) -> list[Path]:
     """
     header, rows = read_results(folder)
     written = [plot_miou_vs_bpp(rows, folder / BPP_PLOT)]
-    if len(loss_values(rows)) > 1:
-        written.append(plot_miou_vs_loss(rows, folder / LOSS_PLOT))
+    if len(axis_values(rows, "loss")) > 1:
+        written.append(plot_miou_against(rows, "loss", folder / LOSS_PLOT, "packet loss"))
+    if len(axis_values(rows, "snr_db")) > 1:
+        written.append(plot_miou_against(rows, "snr_db", folder / SNR_PLOT, "SNR = Es/N0 (dB)"))
     written.append(write_markdown(folder, header, rows, written))
     return written
 
@@ -234,35 +243,47 @@ def plot_miou_vs_bpp(rows: Sequence[Row], path: Path) -> Path:
     return path
 
 
-def loss_values(rows: Iterable[Row]) -> set[float]:
-    """The distinct loss values of the run."""
-    return {value for row in rows if (value := number(row.get("loss"))) is not None}
+def axis_values(rows: Iterable[Row], column: str) -> set[float]:
+    """The distinct numeric values of ``column`` (``loss``, ``snr_db``) in the run."""
+    return {value for row in rows if (value := number(row.get(column))) is not None}
 
 
-def loss_series_label(row: Row, varying: Sequence[str]) -> str:
-    """``"jpeg @ 50"``, with the channel columns that vary across the run appended."""
+SERIES_COLUMNS = ("channel", "snr_db", "loss", "params")
+"""What can tell two series of an mIoU-against-x plot apart (``params``: the other channel parameters)."""
+
+
+def series_value(row: Row, column: str) -> str:
+    """A row's value of a :data:`SERIES_COLUMNS` entry."""
+    return channel_point(row)[3] if column == "params" else row.get(column) or "-"
+
+
+def series_label(row: Row, varying: Sequence[str]) -> str:
+    """``"jpeg @ 50"``, with the channel settings that vary across the run appended."""
     rate = number(row.get("rate"))
     label = f"{codec_label(row)} @ {rate:g}" if rate is not None else codec_label(row)
-    extra = " ".join(f"{column}={row.get(column) or '-'}" for column in varying)
+    extra = " ".join(
+        series_value(row, column) if column == "params" else f"{column}={series_value(row, column)}"
+        for column in varying
+    )
     return f"{label} ({extra})" if extra else label
 
 
-def plot_miou_vs_loss(rows: Sequence[Row], path: Path) -> Path:
-    """mIoU against packet loss, one line per (codec, rate), a marker per codec; returns ``path``."""
-    lossy = [row for row in rows if number(row.get("loss")) is not None]
-    varying = [column for column in ("channel", "snr_db") if len({row.get(column, "") for row in lossy}) > 1]
-    markers = codec_styles(lossy, MARKERS)
+def plot_miou_against(rows: Sequence[Row], x: str, path: Path, label: str) -> Path:
+    """mIoU against a channel axis (``loss`` or ``snr_db``): a line per (codec, rate, other settings)."""
+    swept = [row for row in rows if number(row.get(x)) is not None]
+    varying = [c for c in SERIES_COLUMNS if c != x and len({series_value(row, c) for row in swept}) > 1]
+    markers = codec_styles(swept, MARKERS)
     figure, (axes,) = new_figure(1, width=9.0, height=4.5)
-    for label, members in group(lossy, lambda row: loss_series_label(row, varying)).items():
+    for name, members in group(swept, lambda row: series_label(row, varying)).items():
         codec = codec_label(members[0])
         style = "--" if codec == REFERENCE_CODEC else "-"
-        points = curve(members, "loss", "loss")
+        points = curve(members, x, x)
         if not points:
             continue
-        axes.plot(*zip(*points, strict=True), marker=markers[codec], linestyle=style, label=label)
-    axes.set_xlabel("packet loss")
+        axes.plot(*zip(*points, strict=True), marker=markers[codec], linestyle=style, label=name)
+    axes.set_xlabel(label)
     axes.set_ylabel("mIoU")
-    axes.set_title("mIoU against packet loss")
+    axes.set_title(f"mIoU against {label.split(' =')[0].split(' (')[0]}")
     axes.grid(True, alpha=0.3)
     if axes.get_legend_handles_labels()[0]:
         axes.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.02, 0.5))
@@ -270,11 +291,17 @@ def plot_miou_vs_loss(rows: Sequence[Row], path: Path) -> Path:
     return path
 
 
-def table_columns(header: Sequence[str]) -> list[str]:
-    """The report's table columns that the CSV has (the packet column when either count is there)."""
+def table_columns(header: Sequence[str], rows: Sequence[Row] = ()) -> list[str]:
+    """The report's table columns that the CSV has (the packet column when either count is there;
+    the radio's columns only when some row has a radio)."""
     present = set(header)
     packets = bool({"packets_lost", "packets_sent"} & present)
-    return [column for column in TABLE_COLUMNS if column in present or (column == PACKETS and packets)]
+    radio = any((row.get("harq_tx_mean") or "").strip() for row in rows)
+    return [
+        column
+        for column in TABLE_COLUMNS
+        if (column in present or (column == PACKETS and packets)) and (radio or column not in RADIO_COLUMNS)
+    ]
 
 
 def cell(row: Row, column: str) -> str:
@@ -290,9 +317,9 @@ def cell(row: Row, column: str) -> str:
     return text.replace("|", "\\|")
 
 
-def markdown_table(header: Sequence[str], rows: Iterable[Row]) -> list[str]:
+def markdown_table(header: Sequence[str], rows: Sequence[Row]) -> list[str]:
     """The lines of a markdown table of ``rows``."""
-    columns = table_columns(header)
+    columns = table_columns(header, rows)
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(row, column) for column in columns) + " |" for row in rows]
     return lines

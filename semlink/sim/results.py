@@ -37,6 +37,10 @@ COLUMNS = (
     "frames_concealed",
     "latency_ms_p50",
     "latency_ms_p95",
+    "mcs",
+    "harq_tx_mean",
+    "airtime_ms",
+    "deadline_misses",
 )
 KEY_COLUMN = "point_key"
 
@@ -52,6 +56,23 @@ def channel_params(point: Point) -> str:
 def number(value: float, digits: int) -> str:
     """A CSV number (empty for NaN)."""
     return "" if math.isnan(value) else f"{value:.{digits}f}"
+
+
+def radio_columns(report: PointReport) -> dict[str, str]:
+    """``mcs`` (mean index per packet), ``harq_tx_mean`` (transmissions per packet), ``airtime_ms``
+    (radio time per frame, retransmissions included) from the channel's totals, empty without a radio;
+    ``deadline_misses``: packets that arrived after their frame's deadline."""
+    radio = report.sent.get("channel") or {}
+    packets = float(radio.get("packets", 0.0)) if isinstance(radio, dict) else 0.0
+    frames = max(report.scores.frames, 1)
+    out = {"mcs": "", "harq_tx_mean": "", "airtime_ms": ""}
+    if packets > 0:
+        out = {
+            "mcs": number(float(radio.get("mcs_sum", 0.0)) / packets, 2),
+            "harq_tx_mean": number(float(radio.get("transmissions", 0.0)) / packets, 3),
+            "airtime_ms": number(float(radio.get("airtime_us", 0.0)) / 1000.0 / frames, 3),
+        }
+    return {**out, "deadline_misses": str(int(report.counters.get("late", 0)))}
 
 
 class ResultsWriter:
@@ -124,6 +145,7 @@ class ResultsWriter:
             "frames_concealed": str(sum(f.concealed for f in report.frames)),
             "latency_ms_p50": number(p50, 3),
             "latency_ms_p95": number(p95, 3),
+            **radio_columns(report),
             KEY_COLUMN: point.key,
         }
         for name, iou in zip(self.label_set.classes, report.scores.class_iou, strict=True):

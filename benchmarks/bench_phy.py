@@ -1,0 +1,126 @@
+"""The radio's speed: abstraction fates per second, and the link-level model against the bare Sionna chain.
+
+Run: ``python benchmarks/bench_phy.py [--packets 1000000] [--blocks 256] [--repeats 3]``.
+
+1. **Abstraction** (``phy``): fates of ``--packets`` packets of 1200 payload bytes (about 9.8 kbit,
+   three code blocks each) in one vectorised call, on AWGN at a fixed MCS, on AWGN with link
+   adaptation, and on Rayleigh fading at 120 km/h. Goal: >= 1 million fates/s.
+2. **Link level** (``awgn``): ``--blocks`` packets of one 1000-bit code block (k = 1024 with the CRC)
+   at QPSK rate 1/2-ish (MCS 3, rate 0.44) through the model, against the bare chain on the same
+   blocks: Sionna's LDPC5GEncoder, Mapper, AWGN, Demapper and LDPC5GDecoder called directly in a
+   few lines. Goal: the model within 10 % of the bare chain (ratio >= 0.9). Information bits/s of both.
+
+Each timing is the best of ``--repeats`` runs in this one process (the machine is shared: compare
+only the ratios printed, and only within one run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from semlink.channel import PacketBatch, build_channel
+
+PACKET_BITS = 8 * 1230
+
+
+def best_of(repeats: int, work: Callable[[], object]) -> float:
+    """The shortest wall time of ``repeats`` calls of ``work``."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def abstraction(packets: int, repeats: int) -> None:
+    """Fates per second of the ``phy`` model in three settings."""
+    batch = PacketBatch(
+        np.full(packets, PACKET_BITS, dtype=np.int64),
+        np.arange(packets, dtype=np.int64) * 100,
+        ("image",) * packets,
+    )
+    settings = {
+        "awgn, mcs 9": {"fading": "awgn", "snr_db": 8.0, "mcs": 9},
+        "awgn, mcs auto": {"fading": "awgn", "snr_db": 8.0, "mcs": "auto"},
+        "rayleigh 120 km/h, mcs 9": {"fading": "rayleigh", "snr_db": 12.0, "mcs": 9, "speed_kmh": 120},
+    }
+    for name, params in settings.items():
+        model = build_channel("phy", **params)
+
+        def run(model=model) -> None:  # type: ignore[no-untyped-def]
+            model.reset()
+            model.transmit(batch, np.random.default_rng(0))
+
+        seconds = best_of(repeats, run)
+        print(f"abstraction, {name}: {packets / seconds / 1e6:.2f} M fates/s (goal >= 1)")
+
+
+def bare_chain(blocks: int) -> Callable[[], object]:
+    """The Sionna chain called directly: encode, map, AWGN, demap, decode, count block errors."""
+    import torch
+    from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
+    from sionna.phy.mapping import Demapper, Mapper
+
+    from semlink.channel.phy.mcs import mcs
+
+    scheme = mcs(3)
+    k = 1024
+    n = scheme.coded_bits(k)
+    encoder = LDPC5GEncoder(k, n, num_bits_per_symbol=2)
+    decoder = LDPC5GDecoder(encoder, num_iter=20, hard_out=True)
+    mapper, demapper = Mapper("qam", 2), Demapper("app", "qam", 2)
+    rng = np.random.default_rng(0)
+    no = 10 ** (-1.0 / 10)
+
+    def run() -> object:
+        with torch.no_grad():
+            bits = torch.from_numpy(rng.integers(0, 2, (blocks, k)).astype(np.float32))
+            x = mapper(encoder(bits))
+            noise = rng.standard_normal((*x.shape, 2)).astype(np.float32) * np.float32(np.sqrt(no / 2))
+            y = x + torch.from_numpy((noise[..., 0] + 1j * noise[..., 1]).astype(np.complex64))
+            estimate = decoder(demapper(y, torch.full(y.shape, no)))
+            return (estimate != bits).any(dim=1).sum()
+
+    return run
+
+
+def link_level(blocks: int, repeats: int) -> None:
+    """The ``awgn`` model against the bare chain on the same block shape."""
+    model = build_channel("awgn", snr_db=1.0, mcs=3, device="cpu")
+    sizes = np.full(blocks, 1000, dtype=np.int64)
+    batch = PacketBatch(sizes, np.arange(blocks, dtype=np.int64) * 1000, ("image",) * blocks)
+
+    def run_model() -> None:
+        model.reset()
+        model.transmit(batch, np.random.default_rng(0))
+
+    bare = bare_chain(blocks)
+    run_model()
+    bare()  # warm up both (chain construction, first-call allocations)
+    model_s = best_of(repeats, run_model)
+    bare_s = best_of(repeats, bare)
+    print(
+        f"link level, model: {blocks / model_s:.1f} blocks/s, {blocks * 1000 / model_s / 1e3:.1f} kbit/s of information"
+    )
+    print(f"link level, bare Sionna chain: {blocks / bare_s:.1f} blocks/s, {blocks * 1024 / bare_s / 1e3:.1f} kbit/s")
+    print(f"link level, ratio model/bare: {bare_s / model_s:.2f} (goal >= 0.9)")
+
+
+def main() -> None:
+    """Parse the arguments and run both parts."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--packets", type=int, default=1_000_000)
+    parser.add_argument("--blocks", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    abstraction(args.packets, args.repeats)
+    link_level(args.blocks, args.repeats)
+
+
+if __name__ == "__main__":
+    main()

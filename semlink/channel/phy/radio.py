@@ -1,0 +1,316 @@
+"""The radio channel base: MCS choice, code blocks, airtime, HARQ and fading shared by the PHY models.
+
+For each frame's packets, in order:
+
+1. **MCS**: fixed (one index, or one per stream: ``{ssm: 4, vq: 11, default: 9}`` for unequal
+   protection) or ``auto``: link adaptation picks the highest MCS of semlink's BLER tables whose
+   predicted packet error rate stays at or under ``target_bler``, from the channel as it was
+   ``csi_delay_ms`` before the packet was sent (outdated CSI, as feedback is).
+2. **Code blocks and airtime** (:mod:`~semlink.channel.phy.mcs`, :mod:`~semlink.channel.phy.numerology`).
+3. **Attempts**: the first transmission starts when the radio is free (first in, first out);
+   attempt ``j`` sees the channel ``j * harq_rtt_ms`` later. A packet that fails is sent again, up
+   to ``harq_max_tx`` transmissions in all, and the receiver combines what it got (chase
+   combining: the LLRs, or at the abstraction level the per-resource-element SNRs, add up).
+   *How* an attempt is decoded is the subclass's: the link-level chain or the BLER tables.
+4. **Timing**: a packet holds the radio for all its transmissions in its turn (retransmissions are
+   not interleaved with other packets) and leaves it ``(transmissions - 1) * harq_rtt_ms`` after its
+   last one ends. A packet that never decodes is erased, or with ``deliver_corrupt`` delivered
+   with the bits its decoder got wrong.
+
+``snr_db`` is the mean **Es/N0 per QAM symbol** (the SNR per resource element), the same for every
+MCS, so the curves of different MCSs share one axis. The fading process is drawn at the first
+frame of a point and runs on across its frames.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from semlink.channel.base import (
+    CORRUPTED,
+    DELIVERED,
+    ERASED,
+    FATE_DTYPE,
+    ChannelModel,
+    PacketBatch,
+    Transmission,
+    check_flag,
+    check_number,
+    check_probability,
+)
+from semlink.channel.impairments import fifo_departures
+from semlink.channel.phy.eesm import betas, effective_snr
+from semlink.channel.phy.fading import FadingProcess, TapProfile, doppler_hz
+from semlink.channel.phy.mcs import Blocks, code_blocks, mcs
+from semlink.channel.phy.numerology import Numerology
+from semlink.channel.phy.tables import BlerModel
+
+AUTO = "auto"
+CSI_SUBCARRIERS = 16
+"""Subcarriers sampled for link adaptation and for the abstraction's effective SNR."""
+MAX_TIME_SAMPLES = 16
+"""OFDM symbols sampled per transmission for the abstraction's effective SNR."""
+
+
+@dataclass(frozen=True)
+class Attempts:
+    """What the decoding strategy needs of a batch.
+
+    :param mcs: [N] MCS index per packet.
+    :param blocks: code blocks per packet and their sizes.
+    :param block_symbols: [N] QAM symbols per code block.
+    :param start_us: [N] start of each packet's first transmission.
+    :param sizes_bits: [N] packet sizes (for the bit positions of damage).
+    """
+
+    mcs: np.ndarray
+    blocks: Blocks
+    block_symbols: np.ndarray
+    start_us: np.ndarray
+    sizes_bits: np.ndarray
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the attempts went.
+
+    :param transmissions: [N] transmissions per packet (1 .. harq_max_tx).
+    :param ok: [N] whether each packet decoded in the end.
+    :param flips: packet index -> bit positions in error, for failed packets whose damage is known.
+    """
+
+    transmissions: np.ndarray
+    ok: np.ndarray
+    flips: dict[int, np.ndarray]
+
+
+def parse_mcs(spec: object) -> dict[str, int | None]:
+    """A scenario's ``mcs`` as stream -> index (None: link adaptation); key ``default`` for the rest.
+
+    :raises ValueError: one line naming what is wrong and the allowed forms.
+    """
+    forms = "give an MCS index, 'auto', or {stream: index|auto, default: index|auto}"
+    raw = spec if isinstance(spec, dict) else {"default": spec}
+    out: dict[str, int | None] = {}
+    for stream, value in raw.items():
+        if value == AUTO:
+            out[str(stream)] = None
+        elif isinstance(value, int) and not isinstance(value, bool):
+            out[str(stream)] = mcs(value).index
+        else:
+            raise ValueError(f"radio: mcs {stream}={value!r} is not valid; {forms}")
+    out.setdefault("default", None if AUTO in raw.values() and len(raw) == 1 else out.get("default", 9))
+    return out
+
+
+class RadioChannel(ChannelModel):
+    """Base of the PHY models (``awgn``, ``rayleigh``, ``tdl`` link-level; ``phy`` abstraction).
+
+    Subclasses set :attr:`profile` (None: no fading) and implement :meth:`_attempt_outcomes`.
+
+    :param snr_db: mean Es/N0 per resource element, dB.
+    :param mcs: MCS index, ``auto``, or per stream (see the module docstring).
+    :param target_bler: link adaptation's ceiling on the predicted packet error rate.
+    :param harq_max_tx: transmissions per packet at most (1: no HARQ).
+    :param harq_rtt_ms: time from one transmission of a packet to the next.
+    :param csi_delay_ms: age of the channel state link adaptation sees.
+    :param bandwidth_mhz: carrier bandwidth. :param scs_khz: subcarrier spacing.
+    :param prbs: resource blocks (None: from the bandwidth).
+    :param carrier_ghz: carrier frequency (for the Doppler shift).
+    :param speed_kmh: relative speed (Doppler ``v f_c / c``).
+    :param deliver_corrupt: hand on packets that failed to decode, with their damage.
+    """
+
+    profile: TapProfile | None = None
+
+    def __init__(
+        self,
+        snr_db: float = 10.0,
+        mcs: object = 9,
+        target_bler: float = 0.1,
+        harq_max_tx: int = 1,
+        harq_rtt_ms: float = 1.0,
+        csi_delay_ms: float = 1.0,
+        bandwidth_mhz: float = 20.0,
+        scs_khz: int = 30,
+        prbs: int | None = None,
+        carrier_ghz: float = 5.9,
+        speed_kmh: float = 0.0,
+        deliver_corrupt: bool = False,
+    ) -> None:
+        self.snr_db = check_number(self.name, "snr_db", snr_db, -30.0, 60.0)
+        self.mcs_by_stream = parse_mcs(mcs)
+        self.target_bler = check_probability(self.name, "target_bler", target_bler)
+        self.harq_max_tx = int(check_number(self.name, "harq_max_tx", harq_max_tx, 1, 16))
+        self.harq_rtt_us = check_number(self.name, "harq_rtt_ms", harq_rtt_ms, 0.0) * 1e3
+        self.csi_delay_us = check_number(self.name, "csi_delay_ms", csi_delay_ms, 0.0) * 1e3
+        self.numerology = Numerology(bandwidth_mhz, scs_khz, prbs)
+        self.carrier_ghz = check_number(self.name, "carrier_ghz", carrier_ghz, 0.0, 100.0, low_open=True)
+        self.speed_kmh = check_number(self.name, "speed_kmh", speed_kmh, 0.0, 1000.0)
+        self.deliver_corrupt = check_flag(self.name, "deliver_corrupt", deliver_corrupt)
+        self.tables = BlerModel()
+        self._process: FadingProcess | None = None
+        self._busy_us = 0.0
+        self._totals: dict[str, float] = {}
+
+    @property
+    def doppler_hz(self) -> float:
+        """Maximum Doppler shift of the fading."""
+        return doppler_hz(self.speed_kmh, self.carrier_ghz)
+
+    def reset(self) -> None:
+        """A new point: a new fading draw, an idle radio, zero totals."""
+        self._process = None
+        self._busy_us = 0.0
+        self._totals = {}
+
+    def stats(self) -> dict[str, float]:
+        """``packets``, ``transmissions``, ``airtime_us``, ``mcs_sum`` and ``failed`` since the reset."""
+        return dict(self._totals)
+
+    def transmit(self, batch: PacketBatch, rng: np.random.Generator) -> Transmission:
+        """Fates and departure times of a frame's packets (see the module docstring)."""
+        sizes = np.asarray(batch.sizes_bits, dtype=np.int64)
+        send = np.asarray(batch.send_us, dtype=np.float64)
+        if sizes.size == 0:
+            return Transmission(np.zeros(0, FATE_DTYPE), np.zeros(0, np.int64))
+        if self.profile is not None and self._process is None:
+            self._process = FadingProcess(self.profile, self.doppler_hz, rng)
+        schemes = self._choose_mcs(batch.streams, send, sizes)
+        blocks = code_blocks(sizes)
+        block_symbols = self._block_symbols(schemes, blocks.bits)
+        air = self.numerology.airtime_us(block_symbols * blocks.count)
+        start = fifo_departures(send, air, self._busy_us) - air
+        outcome = self._attempt_outcomes(Attempts(schemes, blocks, block_symbols, start, sizes), rng)
+        end = fifo_departures(send, outcome.transmissions * air, self._busy_us)
+        self._busy_us = float(end[-1])
+        done = np.rint(end + (outcome.transmissions - 1) * self.harq_rtt_us).astype(np.int64)
+        failed = ERASED if not self.deliver_corrupt else CORRUPTED
+        fates = np.where(outcome.ok, DELIVERED, failed).astype(FATE_DTYPE)
+        self._count(schemes, outcome, air)
+        return Transmission(fates, done, outcome.flips if self.deliver_corrupt else {})
+
+    def _fates(self, sizes_bits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Fates of packets known only by size (all sent at once, one stream)."""
+        return self.transmit(PacketBatch.of_sizes(sizes_bits), rng).fates
+
+    def _count(self, schemes: np.ndarray, outcome: Outcome, air: np.ndarray) -> None:
+        counts = {
+            "packets": schemes.size,
+            "transmissions": outcome.transmissions.sum(),
+            "airtime_us": (outcome.transmissions * air).sum(),
+            "mcs_sum": schemes.sum(),
+            "failed": (~outcome.ok).sum(),
+        }
+        for key, value in counts.items():
+            self._totals[key] = self._totals.get(key, 0.0) + float(value)
+
+    @staticmethod
+    def _block_symbols(schemes: np.ndarray, block_bits: np.ndarray) -> np.ndarray:
+        """[N] QAM symbols per code block of each packet."""
+        out = np.empty(schemes.size, dtype=np.int64)
+        for index in np.unique(schemes).tolist():
+            where = schemes == index
+            scheme = mcs(index)
+            coded = np.ceil(block_bits[where] / scheme.code_rate / scheme.bits_per_symbol)
+            out[where] = coded.astype(np.int64)
+        return out
+
+    # --- the channel as the receiver sees it ---------------------------------------------------
+
+    def re_gains(self, start_us: np.ndarray, first_re: np.ndarray, count: int) -> np.ndarray | None:
+        """Complex gains of ``count`` consecutive resource elements of each transmission.
+
+        :param start_us: [B] start of the transmission each row belongs to.
+        :param first_re: [B] index of the row's first resource element within its transmission.
+        :param count: resource elements per row.
+        :return: [B, count] complex128, or None without fading.
+        """
+        if self._process is None:
+            return None
+        subcarriers = self.numerology.subcarriers
+        re = np.asarray(first_re, dtype=np.int64)[:, None] + np.arange(count)[None, :]
+        symbol = re // subcarriers
+        times = np.asarray(start_us, dtype=np.float64)[:, None] + symbol * self.numerology.data_symbol_us
+        if self._is_flat():
+            unique, inverse = np.unique(times, return_inverse=True)
+            return self._process.taps(unique * 1e-6)[:, 0][inverse.reshape(times.shape)]
+        offsets = self.numerology.offsets_hz(re % subcarriers)
+        return self._process.response(times.ravel() * 1e-6, offsets.ravel()).reshape(times.shape)
+
+    def _is_flat(self) -> bool:
+        profile = self.profile
+        return profile is not None and profile.powers.size == 1 and not profile.los
+
+    def snr_samples(self, times_us: np.ndarray, symbols: np.ndarray) -> np.ndarray:
+        """Linear SNRs sampled over each transmission's resource elements (for effective SNRs).
+
+        :param times_us: [N] start times.
+        :param symbols: [N] QAM symbols of each transmission (sets how many OFDM symbols it spans).
+        :return: [N, R] linear SNRs (R = 1 without fading).
+        """
+        mean = 10.0 ** (self.snr_db / 10.0)
+        n = np.asarray(times_us).size
+        if self._process is None:
+            return np.full((n, 1), mean)
+        subcarriers = self.numerology.subcarriers
+        spans = np.maximum(1, -(-np.asarray(symbols, dtype=np.int64) // subcarriers))
+        steps = np.minimum(spans, MAX_TIME_SAMPLES)
+        fraction = (np.arange(MAX_TIME_SAMPLES)[None, :] + 0.5) / steps[:, None]  # [N, T] in (0, ...)
+        used = fraction < 1.0
+        symbol_index = np.floor(np.minimum(fraction, 0.999) * spans[:, None])
+        times = np.asarray(times_us, dtype=np.float64)[:, None] + symbol_index * self.numerology.data_symbol_us
+        if self._is_flat():
+            gains = self._process.taps(times.ravel() * 1e-6)[:, 0].reshape(times.shape)[:, :, None]
+        else:
+            k = np.linspace(0, subcarriers - 1, CSI_SUBCARRIERS).round()
+            offsets = np.broadcast_to(self.numerology.offsets_hz(k), (*times.shape, k.size))
+            flat_t = np.broadcast_to(times[:, :, None], offsets.shape)
+            gains = self._process.response(flat_t.ravel() * 1e-6, offsets.ravel()).reshape(offsets.shape)
+        snr = mean * np.abs(gains) ** 2  # [N, T, K]
+        # Unused time samples repeat the first one, so they do not change the mean.
+        snr = np.where(used[:, :, None], snr, snr[:, :1, :])
+        return snr.reshape(n, -1)
+
+    def effective_snr_db(self, snr: np.ndarray, schemes: np.ndarray) -> np.ndarray:
+        """[N] EESM effective SNR in dB of sampled linear SNRs [N, R] at each packet's MCS."""
+        if snr.shape[1] == 1:
+            return 10.0 * np.log10(np.maximum(snr[:, 0], 1e-30))
+        table = betas()
+        beta = np.array([table[int(m)] for m in schemes.tolist()])
+        return 10.0 * np.log10(np.maximum(effective_snr(snr, beta), 1e-30))
+
+    def packet_success(self, schemes: np.ndarray, blocks: Blocks, snr_db: np.ndarray) -> np.ndarray:
+        """[N] probability that every code block of a packet decodes at its effective SNR."""
+        bler = self.tables.bler(schemes, snr_db, blocks.bits)
+        return (1.0 - bler) ** blocks.count
+
+    # --- link adaptation -------------------------------------------------------------------------
+
+    def _choose_mcs(self, streams: tuple[str, ...], send_us: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+        """[N] MCS index of each packet: the stream's fixed one, or link adaptation's choice."""
+        fixed = [self.mcs_by_stream.get(s, self.mcs_by_stream["default"]) for s in streams]
+        schemes = np.array([-1 if m is None else m for m in fixed], dtype=np.int64)
+        adapt = np.flatnonzero(schemes < 0)
+        if adapt.size:
+            schemes[adapt] = self._adapt(send_us[adapt] - self.csi_delay_us, sizes[adapt])
+        return schemes
+
+    def _adapt(self, csi_us: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+        """Highest tabulated MCS whose predicted packet error rate is <= ``target_bler`` (else the lowest)."""
+        candidates = self.tables.own_mcs
+        blocks = code_blocks(sizes)
+        samples = self.snr_samples(csi_us, np.ones(sizes.size, dtype=np.int64))
+        choice = np.full(sizes.size, candidates[0], dtype=np.int64)
+        for index in candidates:
+            schemes = np.full(sizes.size, index, dtype=np.int64)
+            error = 1.0 - self.packet_success(schemes, blocks, self.effective_snr_db(samples, schemes))
+            choice = np.where(error <= self.target_bler, index, choice)
+        return choice
+
+    @abstractmethod
+    def _attempt_outcomes(self, attempts: Attempts, rng: np.random.Generator) -> Outcome:
+        """Transmit, retransmit and decode a batch (the fidelity level's own work)."""
