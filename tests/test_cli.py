@@ -11,7 +11,18 @@ import pytest
 
 from semlink.cli import main
 
-SUBCOMMANDS = [["run"], ["eval"], ["train"], ["train", "segmenter"], ["data"], ["data", "synth"], ["data", "show"]]
+SUBCOMMANDS = [
+    ["run"],
+    ["eval"],
+    ["train"],
+    ["train", "segmenter"],
+    ["data"],
+    ["data", "synth"],
+    ["data", "show"],
+    ["channel"],
+    ["channel", "curve"],
+    ["channel", "tables"],
+]
 
 
 def semlink(*args: str) -> subprocess.CompletedProcess[str]:
@@ -27,7 +38,15 @@ def test_help_on_every_subcommand(words: list[str]) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [[], ["fly"], ["eval", "--codec", "identity", "--rate", "x", "--out", "o"], ["data", "synth", "--size", "big"]],
+    [
+        [],
+        ["fly"],
+        ["eval", "--codec", "identity", "--rate", "x", "--out", "o"],
+        ["data", "synth", "--size", "big"],
+        ["channel", "curve", "--snr", "5:1:1", "--out", "o"],
+        ["channel", "curve", "--coding", "polar", "--out", "o"],
+        ["channel", "tables"],
+    ],
 )
 def test_bad_arguments_exit_2_with_one_line(args: list[str]) -> None:
     result = semlink(*args)
@@ -107,3 +126,30 @@ def test_eval_refuses_a_bad_codec_spec_in_one_line(spec: str, tmp_path: Path) ->
     result = semlink("eval", "--codec", spec, "--out", str(tmp_path))
     assert result.returncode == 1
     assert result.stderr.startswith(f"semlink: error: --codec {spec!r}") and len(result.stderr.splitlines()) == 1
+
+
+def test_channel_curve_writes_csv_and_plot_beside_the_closed_form(tmp_path: Path) -> None:
+    out = tmp_path / "curve"
+    code = main(
+        ["channel", "curve", "--model", "awgn", "--mcs", "5", "--coding", "none", "--snr", "4,8", "--out", str(out)]
+    )
+    assert code == 0 and (out / "curve.png").stat().st_size > 0
+    rows = list(csv.DictReader((out / "curve.csv").open()))
+    assert [float(r["snr_db"]) for r in rows] == [4.0, 8.0]
+    for row in rows:  # 16-QAM, uncoded: measured within 10 % of the closed form
+        assert abs(float(row["ber"]) / float(row["ber_theory"]) - 1.0) < 0.1
+
+
+def test_channel_curve_coded_reports_bler(tmp_path: Path) -> None:
+    out = tmp_path / "coded"
+    args = ["channel", "curve", "--mcs", "4", "--snr=-2,6", "--block-bits", "256", "--blocks", "40"]
+    assert main([*args, "--out", str(out)]) == 0
+    rows = list(csv.DictReader((out / "curve.csv").open()))
+    assert float(rows[0]["bler"]) == 1.0 and float(rows[1]["bler"]) == 0.0
+
+
+def test_channel_tools_refuse_bad_values_in_one_line(tmp_path: Path) -> None:
+    result = semlink("channel", "tables", "--out", str(tmp_path / "t.json"), "--mcs", "1")
+    assert (
+        result.returncode == 1 and result.stderr.strip() == "semlink: error: mcs=1 is not an MCS index; allowed: 2..27"
+    )

@@ -28,6 +28,7 @@ class AwgnChannel(LinkLevelChannel):
         scs_khz: int = 30,
         prbs: int | None = None,
         deliver_corrupt: bool = False,
+        harq: str = "ir",
         device: str = "auto",
     ) -> None:
         super().__init__(
@@ -41,5 +42,6 @@ class AwgnChannel(LinkLevelChannel):
             scs_khz,
             prbs,
             deliver_corrupt=deliver_corrupt,
+            harq=harq,
         )
         self.set_device(device)

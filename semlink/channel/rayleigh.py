@@ -33,6 +33,7 @@ class RayleighChannel(LinkLevelChannel):
         carrier_ghz: float = 5.9,
         speed_kmh: float = 30.0,
         deliver_corrupt: bool = False,
+        harq: str = "ir",
         device: str = "auto",
     ) -> None:
         super().__init__(
@@ -48,5 +49,6 @@ class RayleighChannel(LinkLevelChannel):
             carrier_ghz,
             speed_kmh,
             deliver_corrupt,
+            harq=harq,
         )
         self.set_device(device)

@@ -36,6 +36,7 @@ class TdlChannel(LinkLevelChannel):
         carrier_ghz: float = 5.9,
         speed_kmh: float = 30.0,
         deliver_corrupt: bool = False,
+        harq: str = "ir",
         device: str = "auto",
     ) -> None:
         self.profile = tdl_profile(profile, delay_spread_ns)
@@ -52,5 +53,6 @@ class TdlChannel(LinkLevelChannel):
             carrier_ghz,
             speed_kmh,
             deliver_corrupt,
+            harq=harq,
         )
         self.set_device(device)

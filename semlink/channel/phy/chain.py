@@ -9,6 +9,10 @@ estimation), equalises ``y / h`` and demaps with the noise variance ``N0 / |h|^2
 set by the symbol SNR ``Es/N0`` (Sionna's constellations have unit energy, so ``N0 = 1 / snr``).
 A block is in error when any decoded information bit differs; the packet's CRC24A catches such
 a block except with probability 2^-24, which is neglected.
+
+HARQ with incremental redundancy uses Sionna's 5G rate matching: :meth:`LinkChain.send_versions`
+gives the codeword of each redundancy version (5G's order 0, 2, 3, 1), and
+:meth:`LinkChain.decode_versions` decodes from the LLRs of the versions received so far.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from semlink.channel.phy.mcs import Mcs
 
 DEFAULT_ITERATIONS = 20
 """Belief-propagation iterations of the LDPC decoder."""
+REDUNDANCY_VERSIONS = (0, 2, 3, 1)
+"""5G's order of redundancy versions for incremental redundancy (TS 38.321 / 38.212)."""
 
 
 def load_sionna() -> Any:
@@ -72,6 +78,8 @@ class LinkChain:
         self._torch = torch
         self._encoder = fec.ldpc.LDPC5GEncoder(self.block_bits, self.coded_bits, num_bits_per_symbol=m, device=device)
         self._decoder = fec.ldpc.LDPC5GDecoder(self._encoder, num_iter=iterations, hard_out=True, device=device)
+        self._fec, self._iterations = fec, iterations
+        self._ir_decoder: Any = None
         self._mapper = mapping.Mapper("qam", m, device=device)
         self._demapper = mapping.Demapper("app", "qam", m, device=device)
 
@@ -87,6 +95,31 @@ class LinkChain:
         bits = bits.to(self.device)
         with torch.no_grad():
             return bits, self._mapper(self._encoder(bits))
+
+    def send_versions(self, count: int, rng: np.random.Generator) -> tuple[Any, Any]:
+        """Random information bits and the QAM symbols of every redundancy version of their codewords.
+
+        :return: bits [B, k] float32 and symbols [B, V, S] complex64, V = len(:data:`REDUNDANCY_VERSIONS`).
+        """
+        torch = self._torch
+        bits = torch.from_numpy(rng.integers(0, 2, (count, self.block_bits), dtype=np.int8).astype(np.float32))
+        bits = bits.to(self.device)
+        with torch.no_grad():
+            return bits, self._mapper(self._encoder(bits, rv=list(REDUNDANCY_VERSIONS)))
+
+    def decode_versions(self, bits: Any, llr: Any, versions: int) -> np.ndarray:
+        """Decode from the LLRs of the first ``versions`` redundancy versions.
+
+        :param bits: [B, k] bits sent. :param llr: [B, V, n] LLRs per version (chase-combined within one).
+        :return: [B, k] bool: which information bits are wrong.
+        """
+        if self._ir_decoder is None:
+            self._ir_decoder = self._fec.ldpc.LDPC5GDecoder(
+                self._encoder, num_iter=self._iterations, hard_out=True, harq_mode=True, device=self.device
+            )
+        with self._torch.no_grad():
+            estimate = self._ir_decoder(llr[:, :versions], rv=list(REDUNDANCY_VERSIONS[:versions]))
+        return (estimate != bits).cpu().numpy()
 
     def receive(self, symbols: Any, snr: np.ndarray, gains: np.ndarray | None, rng: np.random.Generator) -> Any:
         """LLRs of one transmission of each block.

@@ -10,7 +10,7 @@ across the frames of a point.
 
 Evaluating the sum at every time a packet needs costs M complex exponentials per tap and sample;
 instead the process is tabulated on a grid of 1/32 of a Doppler period (41 us at 765 Hz) in blocks
-of 8192 samples, made when first needed and dropped when the packets have moved on, and read by
+of 1024 samples, made when first needed and dropped when the packets have moved on, and read by
 linear interpolation (a relative error of about 0.5 %). Its cost grows with the simulated time a
 point spans, not with the packets: about 0.1 s of CPU per simulated second at highway speeds.
 
@@ -37,7 +37,7 @@ SINUSOIDS = 32
 """Sinusoids per faded tap."""
 GRID_PER_PERIOD = 32
 """Grid samples of the tabulated process per Doppler period."""
-GRID_BLOCK = 8192
+GRID_BLOCK = 1024
 """Samples per tabulated block."""
 KEEP_BLOCKS = 4
 """Blocks kept behind the newest one needed (retransmissions and CSI look back a few ms)."""

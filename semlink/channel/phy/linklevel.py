@@ -2,8 +2,10 @@
 
 Blocks of the same MCS and size go through one chain in batches of at most 256 (larger ones made
 this CPU thrash on page faults). A block that decoded stays decoded (5G gives each code block its
-own CRC); a retransmission resends the whole packet, and the receiver adds the new LLRs of the
-blocks it still lacks to what it kept (chase combining).
+own CRC); a retransmission resends the whole packet, and the receiver combines the new LLRs of the
+blocks it still lacks with what it kept: added to them (``harq: chase``, the same codeword again),
+or as the next redundancy version of the codeword (``harq: ir``, incremental redundancy: new
+parity bits; after four versions they repeat and add up).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from semlink.channel.phy.chain import LinkChain, Received, chain_for
+from semlink.channel.phy.chain import REDUNDANCY_VERSIONS, LinkChain, Received, chain_for
 from semlink.channel.phy.mcs import mcs
 from semlink.channel.phy.radio import Attempts, Outcome, RadioChannel
 
@@ -25,8 +27,8 @@ class BlockGroup:
     """The blocks of one MCS and size in a batch.
 
     :param chain: their chain. :param packet: [B] packet of each block. :param index: [B] block index in it.
-    :param bits: [B, k] information bits sent. :param symbols: [B, S] symbols sent.
-    :param llr: [B, n] combined LLRs. :param decoded: [B] decoded yet. :param wrong: [B, k] bits wrong at the last try.
+    :param bits: [B, k] information bits sent. :param symbols: [B, S] symbols sent ([B, V, S] with IR).
+    :param llr: [B, n] combined LLRs ([B, V, n] with IR). :param decoded: [B] decoded yet. :param wrong: [B, k] bits wrong at the last try.
     """
 
     chain: LinkChain
@@ -86,7 +88,8 @@ class LinkLevelChannel(RadioChannel):
         for scheme, bits in sorted({(int(a), int(b)) for a, b in keys.tolist()}):
             where = np.flatnonzero((keys[:, 0] == scheme) & (keys[:, 1] == bits))
             group = BlockGroup(chain_for(mcs(scheme), bits, self.device), packet[where], index[where])
-            group.bits, group.symbols = group.chain.send(where.size, rng)
+            send = group.chain.send_versions if self.harq == "ir" else group.chain.send
+            group.bits, group.symbols = send(where.size, rng)
             group.llr = None
             group.decoded = np.zeros(where.size, dtype=bool)
             group.wrong = np.zeros((where.size, bits), dtype=bool)
@@ -107,11 +110,20 @@ class LinkLevelChannel(RadioChannel):
         packets = group.packet[rows]
         start = attempts.start_us[packets] + attempt * self.harq_rtt_us
         gains = self.re_gains(start, group.index[rows] * chain.symbols, chain.symbols)
-        llr = chain.receive(group.symbols[rows], np.full(rows.size, snr), gains, rng)
-        if group.llr is None:
-            group.llr = llr.new_zeros((group.packet.size, llr.shape[1]))
-        group.llr[rows] += llr
-        wrong = chain.decode(Received(group.bits[rows], group.llr[rows]))
+        if self.harq == "ir":
+            version = attempt % len(REDUNDANCY_VERSIONS)
+            llr = chain.receive(group.symbols[rows, version], np.full(rows.size, snr), gains, rng)
+            if group.llr is None:
+                group.llr = llr.new_zeros((group.packet.size, len(REDUNDANCY_VERSIONS), llr.shape[1]))
+            group.llr[rows, version] += llr
+            versions = min(attempt + 1, len(REDUNDANCY_VERSIONS))
+            wrong = chain.decode_versions(group.bits[rows], group.llr[rows], versions)
+        else:
+            llr = chain.receive(group.symbols[rows], np.full(rows.size, snr), gains, rng)
+            if group.llr is None:
+                group.llr = llr.new_zeros((group.packet.size, llr.shape[1]))
+            group.llr[rows] += llr
+            wrong = chain.decode(Received(group.bits[rows], group.llr[rows]))
         group.wrong[rows] = wrong
         group.decoded[rows] = ~wrong.any(axis=1)
 

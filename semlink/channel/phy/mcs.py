@@ -15,6 +15,7 @@ gain on full-size packets.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Final
@@ -129,3 +130,48 @@ def code_blocks(sizes_bits: np.ndarray) -> Blocks:
     count = -(-total // MAX_BLOCK_BITS)
     per_block = -(-total // count)
     return Blocks(count, -(-per_block // BLOCK_QUANTUM) * BLOCK_QUANTUM)
+
+
+LIFTING_SIZES: Final = (
+    2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 20, 22, 24, 26, 28, 30, 32, 36, 40, 44,
+    48, 52, 56, 60, 64, 72, 80, 88, 96, 104, 112, 120, 128, 144, 160, 176, 192, 208, 224, 240, 256,
+    288, 320, 352, 384,
+)  # fmt: skip
+"""The lifting sizes Zc of 5G LDPC (TS 38.212 Table 5.3.2-1)."""
+# Start of redundancy version 0, 1, 2, 3 in the circular buffer, in units of Zc (TS 38.212 Table 5.4.2.1-2).
+_RV_START: Final = {1: (0, 17, 33, 56), 2: (0, 13, 25, 43)}
+_BUFFER: Final = {1: 66, 2: 50}
+_SYSTEMATIC: Final = {1: 22, 2: 10}
+
+
+def base_graph(block_bits: int, code_rate: float) -> int:
+    """5G's base graph (1 or 2) for a block and rate (TS 38.212 §7.2.2, as Sionna chooses it)."""
+    if block_bits <= 292 or (block_bits <= 3824 and code_rate <= 0.67) or code_rate <= 0.25:
+        return 2
+    return 1
+
+
+@functools.lru_cache(maxsize=1024)
+def coverage_bits(block_bits: int, coded_bits: int, code_rate: float, versions: int) -> int:
+    """Distinct bits of the circular buffer that the first ``versions`` redundancy versions carry.
+
+    Each version reads ``coded_bits`` bits from its start in the buffer (skipping filler bits),
+    wrapping around; versions overlap once they cover the whole buffer, and at high rates before.
+    5G's order of versions is 0, 2, 3, 1.
+
+    :param block_bits: information bits of the block. :param coded_bits: bits per transmission.
+    :param code_rate: the MCS's rate (decides the base graph). :param versions: 1 .. 4.
+    """
+    graph = base_graph(block_bits, code_rate)
+    kb = 22 if graph == 1 else (10 if block_bits > 640 else 9 if block_bits > 560 else 8 if block_bits > 192 else 6)
+    lifting = next(z for z in LIFTING_SIZES if kb * z >= block_bits)
+    size = _BUFFER[graph] * lifting
+    filler = np.zeros(size, dtype=bool)
+    filler[block_bits - 2 * lifting : _SYSTEMATIC[graph] * lifting - 2 * lifting] = True
+    usable = np.flatnonzero(~filler)
+    covered = np.zeros(size, dtype=bool)
+    for version in (0, 2, 3, 1)[:versions]:
+        start = _RV_START[graph][version] * lifting
+        first = int(np.searchsorted(usable, start))
+        covered[usable[(first + np.arange(coded_bits)) % usable.size]] = True
+    return int(covered.sum())

@@ -9,8 +9,9 @@ For each frame's packets, in order:
 2. **Code blocks and airtime** (:mod:`~semlink.channel.phy.mcs`, :mod:`~semlink.channel.phy.numerology`).
 3. **Attempts**: the first transmission starts when the radio is free (first in, first out);
    attempt ``j`` sees the channel ``j * harq_rtt_ms`` later. A packet that fails is sent again, up
-   to ``harq_max_tx`` transmissions in all, and the receiver combines what it got (chase
-   combining: the LLRs, or at the abstraction level the per-resource-element SNRs, add up).
+   to ``harq_max_tx`` transmissions in all, and the receiver combines what it got: ``harq: ir``
+   (the default, as 5G does) sends the next redundancy version each time, ``harq: chase`` the same
+   codeword again (see the subclasses for how each fidelity level combines them).
    *How* an attempt is decoded is the subclass's: the link-level chain or the BLER tables.
 4. **Timing**: a packet holds the radio for all its transmissions in its turn (retransmissions are
    not interleaved with other packets) and leaves it ``(transmissions - 1) * harq_rtt_ms`` after its
@@ -49,6 +50,7 @@ from semlink.channel.phy.numerology import Numerology
 from semlink.channel.phy.tables import BlerModel
 
 AUTO = "auto"
+HARQ_MODES = ("ir", "chase")
 CSI_SUBCARRIERS = 16
 """Subcarriers sampled for link adaptation and for the abstraction's effective SNR."""
 MAX_TIME_SAMPLES = 16
@@ -115,6 +117,7 @@ class RadioChannel(ChannelModel):
     :param mcs: MCS index, ``auto``, or per stream (see the module docstring).
     :param target_bler: link adaptation's ceiling on the predicted packet error rate.
     :param harq_max_tx: transmissions per packet at most (1: no HARQ).
+    :param harq: ``ir`` (incremental redundancy) or ``chase`` (chase combining).
     :param harq_rtt_ms: time from one transmission of a packet to the next.
     :param csi_delay_ms: age of the channel state link adaptation sees.
     :param bandwidth_mhz: carrier bandwidth. :param scs_khz: subcarrier spacing.
@@ -140,7 +143,11 @@ class RadioChannel(ChannelModel):
         carrier_ghz: float = 5.9,
         speed_kmh: float = 0.0,
         deliver_corrupt: bool = False,
+        harq: str = "ir",
     ) -> None:
+        if harq not in HARQ_MODES:
+            raise ValueError(f"{self.name}: harq={harq!r} must be one of {', '.join(HARQ_MODES)}")
+        self.harq = harq
         self.snr_db = check_number(self.name, "snr_db", snr_db, -30.0, 60.0)
         self.mcs_by_stream = parse_mcs(mcs)
         self.target_bler = check_probability(self.name, "target_bler", target_bler)

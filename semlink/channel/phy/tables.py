@@ -46,6 +46,8 @@ class Curve:
         """BLER at each SNR (log-linear interpolation, clamped to the ends)."""
         log_bler = np.log10(np.maximum(self.bler, FLOOR))
         out = 10.0 ** np.interp(snr_db, self.snr_db, log_bler)
+        if self.bler[0] >= 0.9:  # the table starts at the top of the waterfall: below it, nothing decodes
+            out = np.where(np.asarray(snr_db) < self.snr_db[0], 1.0, out)
         return np.where(out <= FLOOR * 1.0000001, 0.0, out)
 
     def snr_at(self, target: float) -> float:
@@ -196,6 +198,46 @@ class BlerModel:
             where = mcs_arr == value
             out[where] = self.table_for(value).bler(value, snr[where], bits[where])
         return out
+
+    def threshold_db(self, bits_per_symbol: int, rate: np.ndarray, block_bits: np.ndarray) -> np.ndarray:
+        """SNR (dB) where blocks of a modulation reach BLER 10 % at a code rate.
+
+        Interpolated in rate over semlink's tabulated MCSs of that modulation, for the two tabulated
+        block sizes around each block's (linear in ``log`` size); below the modulation's lowest
+        tabulated rate it follows the slope of the Shannon limit from there. It places the waterfall
+        of a code of lower rate than any MCS (incremental redundancy).
+
+        :param bits_per_symbol: the modulation. :param rate: [N] code rates. :param block_bits: [N] sizes.
+        """
+        rates, sizes, at = self._thresholds(bits_per_symbol)
+        r = np.asarray(rate, dtype=np.float64)
+        low = rates[0]
+        below = np.minimum(r, low) * bits_per_symbol
+        shannon = 10.0 * np.log10((2.0**below - 1.0) / (2.0 ** (low * bits_per_symbol) - 1.0))
+        by_size = np.stack([np.interp(r, rates, row) + shannon for row in at])  # [S, N]
+        position = np.interp(np.log(np.asarray(block_bits, dtype=np.float64)), np.log(sizes), np.arange(sizes.size))
+        lower = np.clip(np.floor(position).astype(np.int64), 0, max(sizes.size - 2, 0))
+        upper = np.minimum(lower + 1, sizes.size - 1)
+        frac = position - lower
+        columns = np.arange(r.size)
+        return (1.0 - frac) * by_size[lower, columns] + frac * by_size[upper, columns]
+
+    @functools.lru_cache(maxsize=8)  # noqa: B019  (a few models per process; the cache dies with them)
+    def _thresholds(self, bits_per_symbol: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rates [M] (ascending) of the tabulated MCSs of a modulation, block sizes [S], and the SNRs
+        [S, M] where their BLER is 10 %.
+
+        :raises ValueError: if semlink's tables have no MCS of that modulation.
+        """
+        from semlink.channel.phy.mcs import mcs
+
+        indices = sorted((i for i in self.own.curves if mcs(i).bits_per_symbol == bits_per_symbol), key=lambda i: i)
+        if not indices:
+            raise ValueError(f"phy: semlink's BLER tables hold no MCS with {bits_per_symbol} bits per symbol")
+        sizes = sorted(set.intersection(*(set(self.own.curves[i]) for i in indices)))
+        at = np.array([[self.own.curves[i][k].snr_at(0.1) for i in indices] for k in sizes])
+        rates = np.array([mcs(i).code_rate for i in indices])
+        return rates, np.array(sizes, dtype=np.float64), at
 
     @property
     def own_mcs(self) -> tuple[int, ...]:
