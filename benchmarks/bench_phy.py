@@ -10,6 +10,10 @@ Run: ``python benchmarks/bench_phy.py [--packets 1000000] [--blocks 256] [--repe
    blocks: Sionna's LDPC5GEncoder, Mapper, AWGN, Demapper and LDPC5GDecoder called directly in a
    few lines. Goal: the model within 10 % of the bare chain (ratio >= 0.9). Information bits/s of both.
 
+3. **Per frame** (``phy``, TDL-D at 130 km/h, 10 frames/s, 3 packets of 1230 bytes a frame, as a
+   semantic codec sends): milliseconds of channel CPU per frame, to set beside the codec's
+   encode + decode time (``bench_semantic.py``): the channel process must never be the bottleneck.
+
 Each timing is the best of ``--repeats`` runs in this one process (the machine is shared: compare
 only the ratios printed, and only within one run).
 """
@@ -111,6 +115,24 @@ def link_level(blocks: int, repeats: int) -> None:
     print(f"link level, ratio model/bare: {bare_s / model_s:.2f} (goal >= 0.9)")
 
 
+def per_frame(frames: int, repeats: int) -> None:
+    """Channel CPU per frame of a realistic run on the abstraction with TDL fading."""
+    model = build_channel("phy", fading="tdl", profile="D", snr_db=10.0, mcs=9, speed_kmh=130, harq_max_tx=2)
+    batches = [
+        PacketBatch(np.full(3, PACKET_BITS, dtype=np.int64), np.full(3, i * 100_000, dtype=np.int64), ("vq",) * 3)
+        for i in range(frames)
+    ]
+
+    def run() -> None:
+        model.reset()
+        rng = np.random.default_rng(0)
+        for batch in batches:
+            model.transmit(batch, rng)
+
+    seconds = best_of(repeats, run)
+    print(f"abstraction per frame (TDL-D, 130 km/h, 3 packets): {1e3 * seconds / frames:.2f} ms of channel CPU")
+
+
 def main() -> None:
     """Parse the arguments and run both parts."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -119,6 +141,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     abstraction(args.packets, args.repeats)
+    per_frame(300, args.repeats)
     link_level(args.blocks, args.repeats)
 
 

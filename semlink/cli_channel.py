@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import math
 import shlex
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -149,7 +148,3 @@ def main_tools(argv: Sequence[str], parser_class: type[argparse.ArgumentParser])
     args = tool_parser(parser_class).parse_args(list(argv[1:]))
     args.argv = list(argv)
     return args
-
-
-if __name__ == "__main__":
-    sys.exit("use: semlink channel curve|tables ...")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -248,30 +249,37 @@ def axis_values(rows: Iterable[Row], column: str) -> set[float]:
     return {value for row in rows if (value := number(row.get(column))) is not None}
 
 
-SERIES_COLUMNS = ("channel", "snr_db", "loss", "params")
-"""What can tell two series of an mIoU-against-x plot apart (``params``: the other channel parameters)."""
+SERIES_COLUMNS = ("channel", "snr_db", "loss")
+"""Columns that can tell two series of an mIoU-against-x plot apart, besides the other channel parameters."""
+PARAM = re.compile(r"(\w+)=(\{[^}]*\}|\S+)")
 
 
-def series_value(row: Row, column: str) -> str:
-    """A row's value of a :data:`SERIES_COLUMNS` entry."""
-    return channel_point(row)[3] if column == "params" else row.get(column) or "-"
+def channel_params_of(row: Row) -> dict[str, str]:
+    """The row's ``channel_params`` as name -> text (a ``{...}`` value kept whole)."""
+    return dict(PARAM.findall(row.get("channel_params") or ""))
+
+
+def varying_settings(rows: Sequence[Row], x: str) -> list[str]:
+    """The columns and channel parameters other than ``x`` whose values differ across ``rows``."""
+    columns = [c for c in SERIES_COLUMNS if c != x and len({row.get(c) or "-" for row in rows}) > 1]
+    params = [channel_params_of(row) for row in rows]
+    names = sorted({name for p in params for name in p} - {x, "loss", "snr_db"})
+    return columns + [n for n in names if len({p.get(n, "-") for p in params}) > 1]
 
 
 def series_label(row: Row, varying: Sequence[str]) -> str:
-    """``"jpeg @ 50"``, with the channel settings that vary across the run appended."""
+    """``"jpeg @ 50 (speed_kmh=120)"``: the codec, its rate and the settings that vary across the run."""
     rate = number(row.get("rate"))
     label = f"{codec_label(row)} @ {rate:g}" if rate is not None else codec_label(row)
-    extra = " ".join(
-        series_value(row, column) if column == "params" else f"{column}={series_value(row, column)}"
-        for column in varying
-    )
+    params = channel_params_of(row)
+    extra = " ".join(f"{name}={row.get(name) or params.get(name, '-')}" for name in varying)
     return f"{label} ({extra})" if extra else label
 
 
 def plot_miou_against(rows: Sequence[Row], x: str, path: Path, label: str) -> Path:
     """mIoU against a channel axis (``loss`` or ``snr_db``): a line per (codec, rate, other settings)."""
     swept = [row for row in rows if number(row.get(x)) is not None]
-    varying = [c for c in SERIES_COLUMNS if c != x and len({series_value(row, c) for row in swept}) > 1]
+    varying = varying_settings(swept, x)
     markers = codec_styles(swept, MARKERS)
     figure, (axes,) = new_figure(1, width=9.0, height=4.5)
     for name, members in group(swept, lambda row: series_label(row, varying)).items():

@@ -166,7 +166,7 @@ def chain_for(scheme: Mcs, block_bits: int, device: str = "cpu") -> LinkChain:
 def uncoded_bit_errors(bits_per_symbol: int, snr: float, gains: np.ndarray | None, rng: np.random.Generator) -> float:
     """Bit error rate of uncoded Gray QAM with hard decisions (``semlink channel curve --coding none``).
 
-    :param bits_per_symbol: 2, 4, 6 or 8 (or 1 for BPSK... not supported: QAM only).
+    :param bits_per_symbol: 2, 4, 6 or 8 (QPSK ... 256-QAM).
     :param snr: linear Es/N0.
     :param gains: [S] complex gains of the symbols sent, or None (AWGN); their count sets the sample size.
     :param rng: the source of bits and noise.

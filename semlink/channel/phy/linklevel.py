@@ -28,7 +28,8 @@ class BlockGroup:
 
     :param chain: their chain. :param packet: [B] packet of each block. :param index: [B] block index in it.
     :param bits: [B, k] information bits sent. :param symbols: [B, S] symbols sent ([B, V, S] with IR).
-    :param llr: [B, n] combined LLRs ([B, V, n] with IR). :param decoded: [B] decoded yet. :param wrong: [B, k] bits wrong at the last try.
+    :param llr: [B, n] combined LLRs ([B, V, n] with IR). :param decoded: [B] decoded yet.
+    :param wrong: [B, k] bits wrong at the last try.
     """
 
     chain: LinkChain

@@ -70,6 +70,8 @@ class Numerology:
             raise ValueError(f"radio: scs_khz={self.scs_khz!r} must be 15, 30, 60 or 120")
         if self.prbs is not None:
             check_number("radio", "prbs", self.prbs, 1, 275)
+            if not float(self.prbs).is_integer():
+                raise ValueError(f"radio: prbs={self.prbs!r} must be a whole number of resource blocks")
         if self.resource_blocks < 1:
             raise ValueError(f"radio: {self.bandwidth_mhz} MHz holds no resource block at {self.scs_khz} kHz")
 

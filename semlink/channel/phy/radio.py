@@ -14,9 +14,10 @@ For each frame's packets, in order:
    codeword again (see the subclasses for how each fidelity level combines them).
    *How* an attempt is decoded is the subclass's: the link-level chain or the BLER tables.
 4. **Timing**: a packet holds the radio for all its transmissions in its turn (retransmissions are
-   not interleaved with other packets) and leaves it ``(transmissions - 1) * harq_rtt_ms`` after its
-   last one ends. A packet that never decodes is erased, or with ``deliver_corrupt`` delivered
-   with the bits its decoder got wrong.
+   not interleaved with other packets: the queue behind it waits for all its airtime), and it
+   arrives when its last transmission, ``(transmissions - 1) * harq_rtt_ms`` after its first,
+   ends. A packet that never decodes is erased, or with ``deliver_corrupt`` delivered with the
+   bits its decoder got wrong.
 
 ``snr_db`` is the mean **Es/N0 per QAM symbol** (the SNR per resource element), the same for every
 MCS, so the curves of different MCSs share one axis. The fading process is drawn at the first
@@ -90,7 +91,8 @@ class Outcome:
 
 
 def parse_mcs(spec: object) -> dict[str, int | None]:
-    """A scenario's ``mcs`` as stream -> index (None: link adaptation); key ``default`` for the rest.
+    """A scenario's ``mcs`` as stream -> index (None: link adaptation); key ``default`` (9 unless
+    given) for the streams not named.
 
     :raises ValueError: one line naming what is wrong and the allowed forms.
     """
@@ -104,8 +106,16 @@ def parse_mcs(spec: object) -> dict[str, int | None]:
             out[str(stream)] = mcs(value).index
         else:
             raise ValueError(f"radio: mcs {stream}={value!r} is not valid; {forms}")
-    out.setdefault("default", None if AUTO in raw.values() and len(raw) == 1 else out.get("default", 9))
+    out.setdefault("default", 9)
     return out
+
+
+def check_count(model: str, param: str, value: object, low: int, high: int) -> int:
+    """A whole number in ``[low, high]``, or a one-line ``ValueError``."""
+    number = check_number(model, param, value, low, high)
+    if not number.is_integer():
+        raise ValueError(f"{model}: {param}={value!r} must be a whole number in [{low}, {high}]")
+    return int(number)
 
 
 class RadioChannel(ChannelModel):
@@ -151,7 +161,7 @@ class RadioChannel(ChannelModel):
         self.snr_db = check_number(self.name, "snr_db", snr_db, -30.0, 60.0)
         self.mcs_by_stream = parse_mcs(mcs)
         self.target_bler = check_probability(self.name, "target_bler", target_bler)
-        self.harq_max_tx = int(check_number(self.name, "harq_max_tx", harq_max_tx, 1, 16))
+        self.harq_max_tx = check_count(self.name, "harq_max_tx", harq_max_tx, 1, 16)
         self.harq_rtt_us = check_number(self.name, "harq_rtt_ms", harq_rtt_ms, 0.0) * 1e3
         self.csi_delay_us = check_number(self.name, "csi_delay_ms", csi_delay_ms, 0.0) * 1e3
         self.numerology = Numerology(bandwidth_mhz, scs_khz, prbs)
@@ -194,7 +204,8 @@ class RadioChannel(ChannelModel):
         outcome = self._attempt_outcomes(Attempts(schemes, blocks, block_symbols, start, sizes), rng)
         end = fifo_departures(send, outcome.transmissions * air, self._busy_us)
         self._busy_us = float(end[-1])
-        done = np.rint(end + (outcome.transmissions - 1) * self.harq_rtt_us).astype(np.int64)
+        waits = (outcome.transmissions - 1) * np.maximum(self.harq_rtt_us - air, 0.0)
+        done = np.rint(end + waits).astype(np.int64)
         failed = ERASED if not self.deliver_corrupt else CORRUPTED
         fates = np.where(outcome.ok, DELIVERED, failed).astype(FATE_DTYPE)
         self._count(schemes, outcome, air)
