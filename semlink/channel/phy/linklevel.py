@@ -50,6 +50,11 @@ class LinkLevelChannel(RadioChannel):
 
     device = "cpu"
 
+    @property
+    def _incremental(self) -> bool:
+        """Whether retransmissions carry new redundancy versions (IR with more than one transmission)."""
+        return self.harq == "ir" and self.harq_max_tx > 1
+
     def set_device(self, device: str) -> None:
         """Resolve ``auto`` to ``cuda`` or ``cpu``."""
         if device == "auto":
@@ -89,7 +94,7 @@ class LinkLevelChannel(RadioChannel):
         for scheme, bits in sorted({(int(a), int(b)) for a, b in keys.tolist()}):
             where = np.flatnonzero((keys[:, 0] == scheme) & (keys[:, 1] == bits))
             group = BlockGroup(chain_for(mcs(scheme), bits, self.device), packet[where], index[where])
-            send = group.chain.send_versions if self.harq == "ir" else group.chain.send
+            send = group.chain.send_versions if self._incremental else group.chain.send
             group.bits, group.symbols = send(where.size, rng)
             group.llr = None
             group.decoded = np.zeros(where.size, dtype=bool)
@@ -111,20 +116,25 @@ class LinkLevelChannel(RadioChannel):
         packets = group.packet[rows]
         start = attempts.start_us[packets] + attempt * self.harq_rtt_us
         gains = self.re_gains(start, group.index[rows] * chain.symbols, chain.symbols)
-        if self.harq == "ir":
+        if self._incremental:
             version = attempt % len(REDUNDANCY_VERSIONS)
             llr = chain.receive(group.symbols[rows, version], np.full(rows.size, snr), gains, rng)
             if group.llr is None:
                 group.llr = llr.new_zeros((group.packet.size, len(REDUNDANCY_VERSIONS), llr.shape[1]))
             group.llr[rows, version] += llr
-            versions = min(attempt + 1, len(REDUNDANCY_VERSIONS))
-            wrong = chain.decode_versions(group.bits[rows], group.llr[rows], versions)
+            if attempt == 0:  # version 0 alone is the plain codeword: the (much cheaper) plain decoder
+                wrong = chain.decode(Received(group.bits[rows], group.llr[rows, 0]))
+            else:
+                versions = min(attempt + 1, len(REDUNDANCY_VERSIONS))
+                wrong = chain.decode_versions(group.bits[rows], group.llr[rows], versions)
         else:
             llr = chain.receive(group.symbols[rows], np.full(rows.size, snr), gains, rng)
-            if group.llr is None:
-                group.llr = llr.new_zeros((group.packet.size, llr.shape[1]))
-            group.llr[rows] += llr
-            wrong = chain.decode(Received(group.bits[rows], group.llr[rows]))
+            if self.harq_max_tx > 1:  # keep the LLRs for combining with retransmissions
+                if group.llr is None:
+                    group.llr = llr.new_zeros((group.packet.size, llr.shape[1]))
+                group.llr[rows] += llr
+                llr = group.llr[rows]
+            wrong = chain.decode(Received(group.bits[rows], llr))
         group.wrong[rows] = wrong
         group.decoded[rows] = ~wrong.any(axis=1)
 

@@ -320,14 +320,21 @@ class RadioChannel(ChannelModel):
     def _adapt(self, csi_us: np.ndarray, sizes: np.ndarray) -> np.ndarray:
         """Highest tabulated MCS whose predicted packet error rate is <= ``target_bler`` (else the lowest)."""
         candidates = self.tables.own_mcs
-        blocks = code_blocks(sizes)
         samples = self.snr_samples(csi_us, np.ones(sizes.size, dtype=np.int64))
+        # Packets with the same channel state and size get the same choice: decide each once.
+        if samples.shape[1] == 1 and np.all(samples == samples[0, 0]):  # no fading: only sizes differ
+            sizes, inverse = np.unique(sizes, return_inverse=True)
+            samples = np.broadcast_to(samples[:1], (sizes.size, 1))
+        else:
+            keys, inverse = np.unique(np.column_stack([samples, sizes]), axis=0, return_inverse=True)
+            samples, sizes = keys[:, :-1], keys[:, -1].astype(np.int64)
+        blocks = code_blocks(sizes)
         choice = np.full(sizes.size, candidates[0], dtype=np.int64)
         for index in candidates:
             schemes = np.full(sizes.size, index, dtype=np.int64)
             error = 1.0 - self.packet_success(schemes, blocks, self.effective_snr_db(samples, schemes))
             choice = np.where(error <= self.target_bler, index, choice)
-        return choice
+        return choice[inverse.ravel()]
 
     @abstractmethod
     def _attempt_outcomes(self, attempts: Attempts, rng: np.random.Generator) -> Outcome:

@@ -189,7 +189,8 @@ class SemanticCodec(Codec):
     @torch.inference_mode()
     def analyse(self, image: np.ndarray, ssm: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Codeword indices ``[h, w]`` of the frame and grid positions ranked by importance."""
-        x = torch.from_numpy(np.ascontiguousarray(image)).to(self.device).permute(2, 0, 1)[None].float() / 255
+        pixels = np.require(image, requirements=["C", "W"])  # torch refuses read-only arrays (e.g. decoded frames)
+        x = torch.from_numpy(pixels).to(self.device).permute(2, 0, 1)[None].float() / 255
         x = pad_to_grid(x)
         c = self.label_set.num_classes
         if ssm is None or not self.sends_map:
