@@ -261,6 +261,7 @@ def test_link_level_delivers_corrupt_packets_with_the_decoders_errors() -> None:
         ("tdl", {"profile": "F"}, "TDL profile"),
         ("awgn", {"snr_db": "high"}, "snr_db"),
         ("phy", {"ber": 0.1}, "unknown parameter ber"),
+        ("awgn", {"speed_kmh": 30.0}, "unknown parameter speed_kmh; allowed: device, snr_db"),
     ],
 )
 def test_bad_radio_parameters_are_one_line(model: str, params: dict[str, object], message: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from semlink.channel.base import CHANNELS
 from semlink.channel.phy.linklevel import LinkLevelChannel
 
@@ -11,37 +13,13 @@ class AwgnChannel(LinkLevelChannel):
     """Every packet 5G-LDPC coded, QAM mapped, hit by AWGN at ``snr_db`` (Es/N0), demapped and decoded.
 
     :param device: ``auto``, ``cpu`` or ``cuda`` for Sionna's blocks.
-    :param radio: every parameter of :class:`~semlink.channel.phy.radio.RadioChannel`.
+    :param radio: the parameters of :class:`~semlink.channel.phy.radio.RadioChannel` (``snr_db``,
+        ``mcs``, ``harq_max_tx``, ...), except the fading's ``carrier_ghz`` and ``speed_kmh``.
     """
 
     name = "awgn"
+    refused_parameters = ("carrier_ghz", "speed_kmh")
 
-    def __init__(
-        self,
-        snr_db: float = 10.0,
-        mcs: object = 9,
-        target_bler: float = 0.1,
-        harq_max_tx: int = 1,
-        harq_rtt_ms: float = 1.0,
-        csi_delay_ms: float = 1.0,
-        bandwidth_mhz: float = 20.0,
-        scs_khz: int = 30,
-        prbs: int | None = None,
-        deliver_corrupt: bool = False,
-        harq: str = "ir",
-        device: str = "auto",
-    ) -> None:
-        super().__init__(
-            snr_db,
-            mcs,
-            target_bler,
-            harq_max_tx,
-            harq_rtt_ms,
-            csi_delay_ms,
-            bandwidth_mhz,
-            scs_khz,
-            prbs,
-            deliver_corrupt=deliver_corrupt,
-            harq=harq,
-        )
+    def __init__(self, device: str = "auto", **radio: Any) -> None:
+        super().__init__(**radio)
         self.set_device(device)

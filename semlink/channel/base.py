@@ -192,12 +192,40 @@ def check_flag(model: str, param: str, value: object) -> bool:
     return bool(value)
 
 
+def _named_parameters(factory: Callable[..., ChannelModel]) -> list[inspect.Parameter] | None:
+    """The parameters a factory takes by name, or None if it takes any.
+
+    A class whose ``__init__`` passes ``**kwargs`` on to its base gets the base's parameters too
+    (up the inheritance chain), less those it lists in ``refused_parameters``.
+    """
+    if isinstance(factory, type):
+        chain = [vars(c)["__init__"] for c in factory.__mro__ if "__init__" in vars(c) and c is not object]
+    else:
+        chain = [factory]
+    named: list[inspect.Parameter] = []
+    for function in chain:
+        parameters = list(inspect.signature(function).parameters.values())
+        named += [
+            p
+            for p in parameters
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            and p.name != "self"
+            and p.name not in {n.name for n in named}
+        ]
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            break
+    else:
+        if chain:  # every __init__ passes **kwargs on: anything goes
+            return None
+    refused = set(getattr(factory, "refused_parameters", ()))
+    return [p for p in named if p.name not in refused]
+
+
 def _check_names(name: str, factory: Callable[..., ChannelModel], params: dict[str, object]) -> None:
     """Refuse unknown parameter names and missing required ones, listing the allowed names."""
-    signature = inspect.signature(factory)
-    if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+    named = _named_parameters(factory)
+    if named is None:
         return
-    named = [p for p in signature.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     allowed = ", ".join(p.name for p in named) or "none"
     unknown = sorted(set(params) - {p.name for p in named})
     if unknown:

@@ -11,6 +11,8 @@ faster; a failed packet's bit errors are not simulated, so ``deliver_corrupt`` i
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from semlink.channel.base import CHANNELS
@@ -42,7 +44,8 @@ class PhyAbstraction(RadioChannel):
     :param fading: ``awgn``, ``rayleigh`` (flat, Clarke-correlated) or ``tdl``.
     :param profile: the TDL profile ``A`` ... ``E`` (with ``fading: tdl``).
     :param delay_spread_ns: the TDL delay spread.
-    :param radio: every parameter of :class:`RadioChannel` (``snr_db``, ``mcs``, ``harq_max_tx``, ...).
+    :param deliver_corrupt: refused here (a failed packet's bit errors are not simulated).
+    :param radio: every other parameter of :class:`RadioChannel` (``snr_db``, ``mcs``, ``harq_max_tx``, ...).
     """
 
     name = "phy"
@@ -52,38 +55,14 @@ class PhyAbstraction(RadioChannel):
         fading: str = "awgn",
         profile: str = "A",
         delay_spread_ns: float = 100.0,
-        snr_db: float = 10.0,
-        mcs: object = 9,
-        target_bler: float = 0.1,
-        harq_max_tx: int = 1,
-        harq_rtt_ms: float = 1.0,
-        csi_delay_ms: float = 1.0,
-        bandwidth_mhz: float = 20.0,
-        scs_khz: int = 30,
-        prbs: int | None = None,
-        carrier_ghz: float = 5.9,
-        speed_kmh: float = 0.0,
         deliver_corrupt: bool = False,
-        harq: str = "ir",
+        **radio: Any,
     ) -> None:
         if deliver_corrupt:
             raise ValueError("phy: deliver_corrupt needs the decoder's real bit errors; use awgn, rayleigh or tdl")
         self.profile = fading_profile(fading, profile, delay_spread_ns)
         self.fading = fading
-        super().__init__(
-            snr_db,
-            mcs,
-            target_bler,
-            harq_max_tx,
-            harq_rtt_ms,
-            csi_delay_ms,
-            bandwidth_mhz,
-            scs_khz,
-            prbs,
-            carrier_ghz,
-            speed_kmh,
-            harq=harq,
-        )
+        super().__init__(**radio)
 
     def _attempt_outcomes(self, attempts: Attempts, rng: np.random.Generator) -> Outcome:
         """Combined attempts, one BLER draw each, until success or ``harq_max_tx``."""

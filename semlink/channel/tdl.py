@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from semlink.channel.base import CHANNELS
 from semlink.channel.phy.fading import tdl_profile
 from semlink.channel.phy.linklevel import LinkLevelChannel
@@ -14,8 +16,9 @@ class TdlChannel(LinkLevelChannel):
 
     :param profile: ``A`` ... ``E`` (D and E have a line-of-sight tap).
     :param delay_spread_ns: scales the profile's normalised delays (TR 38.901 Table 7.7.3-1: 10-1000 ns).
+    :param speed_kmh: relative speed (default 30 km/h).
     :param device: ``auto``, ``cpu`` or ``cuda`` for Sionna's blocks.
-    :param radio: every parameter of :class:`~semlink.channel.phy.radio.RadioChannel`.
+    :param radio: the other parameters of :class:`~semlink.channel.phy.radio.RadioChannel`.
     """
 
     name = "tdl"
@@ -24,35 +27,10 @@ class TdlChannel(LinkLevelChannel):
         self,
         profile: str = "A",
         delay_spread_ns: float = 100.0,
-        snr_db: float = 10.0,
-        mcs: object = 9,
-        target_bler: float = 0.1,
-        harq_max_tx: int = 1,
-        harq_rtt_ms: float = 1.0,
-        csi_delay_ms: float = 1.0,
-        bandwidth_mhz: float = 20.0,
-        scs_khz: int = 30,
-        prbs: int | None = None,
-        carrier_ghz: float = 5.9,
         speed_kmh: float = 30.0,
-        deliver_corrupt: bool = False,
-        harq: str = "ir",
         device: str = "auto",
+        **radio: Any,
     ) -> None:
         self.profile = tdl_profile(profile, delay_spread_ns)
-        super().__init__(
-            snr_db,
-            mcs,
-            target_bler,
-            harq_max_tx,
-            harq_rtt_ms,
-            csi_delay_ms,
-            bandwidth_mhz,
-            scs_khz,
-            prbs,
-            carrier_ghz,
-            speed_kmh,
-            deliver_corrupt,
-            harq=harq,
-        )
+        super().__init__(speed_kmh=speed_kmh, **radio)
         self.set_device(device)

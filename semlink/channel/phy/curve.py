@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from semlink.channel.phy.chain import Received, chain_for, uncoded_bit_errors
+from semlink.channel.phy.chain import chain_for, uncoded_bit_errors
 from semlink.channel.phy.mcs import Mcs
 from semlink.channel.phy.theory import ber_theory
+from semlink.channel.phy.waterfall import block_gains, simulate
 
 CURVE_FADINGS = ("awgn", "rayleigh")
 
@@ -39,36 +40,18 @@ class CurveRow:
     ber_theory: float
 
 
-def rayleigh_gains(count: int, symbols: int, rng: np.random.Generator) -> np.ndarray:
-    """[count, symbols] one unit-power complex Gaussian gain per block, repeated over its symbols."""
-    g = (rng.standard_normal(count) + 1j * rng.standard_normal(count)) / math.sqrt(2.0)
-    return np.repeat(g[:, None], symbols, axis=1)
-
-
 def coded_row(
     scheme: Mcs, block_bits: int, snr_db: float, fading: str, rng: np.random.Generator, max_blocks: int, min_errors: int
 ) -> CurveRow:
     """BLER and post-decoding BER at one SNR."""
-    chain = chain_for(scheme, block_bits)
-    blocks = errors = wrong_bits = 0
-    snr = 10.0 ** (snr_db / 10.0)
-    while blocks < max_blocks and errors < min_errors:
-        count = min(100, max_blocks - blocks)
-        bits, symbols = chain.send(count, rng)
-        gains = rayleigh_gains(count, chain.symbols, rng) if fading == "rayleigh" else None
-        wrong = chain.decode(Received(bits, chain.receive(symbols, np.full(count, snr), gains, rng)))
-        blocks, errors, wrong_bits = (
-            blocks + count,
-            errors + int(wrong.any(axis=1).sum()),
-            wrong_bits + int(wrong.sum()),
-        )
+    point = simulate(chain_for(scheme, block_bits), snr_db, rng, max_blocks, min_errors, batch=100, fading=fading)
     ebno = snr_db - 10.0 * math.log10(scheme.spectral_efficiency)
-    return CurveRow(snr_db, ebno, blocks, errors / blocks, wrong_bits / (blocks * block_bits), float("nan"))
+    return CurveRow(snr_db, ebno, point.blocks, point.bler, point.ber, float("nan"))
 
 
 def uncoded_row(bits_per_symbol: int, snr_db: float, fading: str, symbols: int, rng: np.random.Generator) -> CurveRow:
     """Uncoded BER at one SNR, with the closed form."""
-    gains = rayleigh_gains(symbols, 1, rng)[:, 0] if fading == "rayleigh" else np.ones(symbols, np.complex128)
+    gains = block_gains(symbols, 1, rng)[:, 0] if fading == "rayleigh" else np.ones(symbols, np.complex128)
     ber = uncoded_bit_errors(bits_per_symbol, 10.0 ** (snr_db / 10.0), gains, rng)
     try:
         theory = float(ber_theory(bits_per_symbol, np.array([snr_db]), fading)[0])
