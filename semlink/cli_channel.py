@@ -31,7 +31,7 @@ def snr_range(text: str) -> list[float]:
             start, stop, step = (float(p) for p in text.split(":"))
             if step <= 0 or stop < start:
                 raise ValueError
-            count = round((stop - start) / step) + 1
+            count = int((stop - start) / step + 1e-9) + 1  # never past STOP
             return [round(start + i * step, 6) for i in range(count)]
         return [float(p) for p in text.split(",") if p.strip()]
     except ValueError:
@@ -61,6 +61,8 @@ def run_tables(args: argparse.Namespace) -> int:
 
     for index in args.mcs:
         mcs(index)
+    if args.step <= 0 or args.max_blocks < 1:
+        raise ValueError(f"--step {args.step} must be > 0 and --max-blocks {args.max_blocks} at least 1")
     if any(b < 32 or b > 8448 for b in args.blocks):
         raise ValueError(f"--blocks {args.blocks}: block sizes must be in 32..8448 bits")
     command = "semlink " + " ".join(shlex.quote(a) for a in args.argv)
@@ -93,6 +95,8 @@ def run_curve(args: argparse.Namespace) -> int:
     scheme = mcs(args.mcs)
     if not 32 <= args.block_bits <= 8448:
         raise ValueError(f"--block-bits {args.block_bits} must be in 32..8448")
+    if args.blocks < 1:
+        raise ValueError(f"--blocks {args.blocks} must be at least 1")
     coding = "uncoded" if args.coding == "none" else f"LDPC rate {scheme.code_rate:.3f}, k={args.block_bits}"
     title = f"{args.model}, MCS {scheme.index}: {scheme.modulation}, {coding}"
     print(title)

@@ -153,3 +153,6 @@ def test_channel_tools_refuse_bad_values_in_one_line(tmp_path: Path) -> None:
     assert (
         result.returncode == 1 and result.stderr.strip() == "semlink: error: mcs=1 is not an MCS index; allowed: 2..27"
     )
+    result = semlink("channel", "tables", "--out", str(tmp_path / "t.json"), "--step", "0")
+    assert result.returncode == 1 and "--step 0.0 must be > 0" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -262,6 +262,9 @@ def test_link_level_delivers_corrupt_packets_with_the_decoders_errors() -> None:
         ("awgn", {"snr_db": "high"}, "snr_db"),
         ("phy", {"ber": 0.1}, "unknown parameter ber"),
         ("awgn", {"speed_kmh": 30.0}, "unknown parameter speed_kmh; allowed: device, snr_db"),
+        ("tdl", {"delay_spread_ns": "x"}, "delay_spread_ns='x'"),
+        ("awgn", {"device": 0}, "device=0"),
+        ("phy", {"mcs": {5: 4}}, "mcs key 5 is not a stream name"),
     ],
 )
 def test_bad_radio_parameters_are_one_line(model: str, params: dict[str, object], message: str) -> None:

@@ -66,7 +66,10 @@ class ChannelStage:
         self._apply(control)
         if control.kind == "point-end" and self.model is not None and self.model.stats():
             body = {**control.body, "channel": self.model.stats()}
-            return [encode(Control(control.kind, control.run_id, control.point, body))]
+            try:
+                return [encode(Control(control.kind, control.run_id, control.point, body))]
+            except WireError:  # no room left under the wire's limit: the row goes without the radio's columns
+                self.counters["radio-stats-dropped"] += 1
         return parts
 
     def _apply(self, control: Control) -> None:

@@ -73,7 +73,7 @@ class PhyAbstraction(RadioChannel):
         alive = np.arange(n)
         combiner = Combiner(self, attempts.mcs, attempts.blocks.bits)
         for attempt in range(self.harq_max_tx):
-            times = attempts.start_us[alive] + attempt * self.harq_rtt_us
+            times = attempts.start_us[alive] + attempt * attempts.spacing_us[alive]
             snr_db = combiner.add(alive, self.snr_samples(times, symbols[alive]))
             blocks = type(attempts.blocks)(attempts.blocks.count[alive], attempts.blocks.bits[alive])
             decoded = rng.random(alive.size) < self.packet_success(attempts.mcs[alive], blocks, snr_db)

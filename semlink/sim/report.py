@@ -272,7 +272,9 @@ def series_label(row: Row, varying: Sequence[str]) -> str:
     rate = number(row.get("rate"))
     label = f"{codec_label(row)} @ {rate:g}" if rate is not None else codec_label(row)
     params = channel_params_of(row)
-    extra = " ".join(f"{name}={row.get(name) or params.get(name, '-')}" for name in varying)
+    extra = " ".join(
+        f"{name}={row.get(name) or '-' if name in SERIES_COLUMNS else params.get(name, '-')}" for name in varying
+    )
     return f"{label} ({extra})" if extra else label
 
 

@@ -14,8 +14,8 @@ import numpy as np
 from semlink.channel.phy.mcs import mcs
 from semlink.channel.phy.waterfall import BlerPoint, waterfall
 
-DEFAULT_MCS = (2, 4, 7, 9, 11, 15, 20, 24)
-"""The MCS indices of the shipped tables (about 2-4 dB apart, QPSK to 256-QAM)."""
+DEFAULT_MCS = (2, 3, 4, 5, 7, 9, 11, 13, 15, 17, 19, 20, 22, 24, 26)
+"""The MCS indices of the shipped tables (about 1.5-2 dB apart, QPSK to 256-QAM)."""
 DEFAULT_BLOCKS = (256, 1024, 3824)
 """The code-block sizes of the shipped tables (information bits)."""
 

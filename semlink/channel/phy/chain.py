@@ -34,13 +34,13 @@ REDUNDANCY_VERSIONS = (0, 2, 3, 1)
 def load_sionna() -> Any:
     """Import torch and Sionna's PHY blocks (5-10 s the first time), with a one-line error if absent.
 
-    :raises RuntimeError: if ``sionna-no-rt`` is not installed.
+    :raises ValueError: if ``sionna-no-rt`` is not installed (one line, with the command that installs it).
     """
     try:
         import sionna.phy  # noqa: F401  (import for its side effect: the blocks below resolve)
         from sionna.phy import fec, mapping
     except ImportError as error:
-        raise RuntimeError(
+        raise ValueError(
             f"the link-level channel needs Sionna ({error}); install it with: pip install 'sionna-no-rt==2.2.*'"
         ) from None
     return fec, mapping

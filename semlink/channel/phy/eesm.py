@@ -3,7 +3,8 @@
 ``SNR_eff = -beta * ln(mean_r exp(-SNR_r / beta))`` over the resource elements ``r`` a block
 occupies, with ``beta`` per MCS. The betas are Sionna SYS's calibration for MCS table 2, read from
 the file Sionna ships (``sionna/sys/esm_params/eesm_beta_table.json``) without importing Sionna.
-For flat fading every ``SNR_r`` is equal and EESM returns it unchanged, whatever ``beta``.
+Where every ``SNR_r`` is equal (no fading, or flat fading that does not change over the
+resource elements) EESM returns it unchanged, whatever ``beta``.
 """
 
 from __future__ import annotations

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from semlink.channel.base import check_number
+
 SPEED_OF_LIGHT = 299_792_458.0
 SINUSOIDS = 32
 """Sinusoids per faded tap."""
@@ -76,6 +78,7 @@ def tdl_profile(name: str, delay_spread_ns: float) -> TapProfile:
 
     :raises ValueError: for an unknown profile, or if Sionna (which ships the tables) is not installed.
     """
+    check_number("tdl", "delay_spread_ns", delay_spread_ns, 0.0, 1e6, low_open=True)
     if name not in TDL_PROFILES:
         raise ValueError(f"tdl: profile={name!r} is not a TDL profile; choose one of {', '.join(TDL_PROFILES)}")
     spec = importlib.util.find_spec("sionna")

@@ -61,7 +61,7 @@ class LinkLevelChannel(RadioChannel):
             import torch
 
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        if not isinstance(device, str) or (device not in ("cpu", "cuda") and not device.startswith("cuda:")):
             raise ValueError(f"{self.name}: device={device!r} must be auto, cpu or cuda")
         self.device = device
 
@@ -114,7 +114,7 @@ class LinkLevelChannel(RadioChannel):
         """One transmission of some blocks of a group: fade, add noise, demap, combine, decode."""
         chain = group.chain
         packets = group.packet[rows]
-        start = attempts.start_us[packets] + attempt * self.harq_rtt_us
+        start = attempts.start_us[packets] + attempt * attempts.spacing_us[packets]
         gains = self.re_gains(start, group.index[rows] * chain.symbols, chain.symbols)
         if self._incremental:
             version = attempt % len(REDUNDANCY_VERSIONS)

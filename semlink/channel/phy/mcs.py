@@ -4,7 +4,7 @@ The table is the 256-QAM PDSCH table, so one index covers QPSK, 16-, 64- and 256
 checks it against Sionna's ``decode_mcs_index``. Indices 0 and 1 (code rates 0.117 and 0.188) are
 left out: Sionna's 5G LDPC encoder refuses rates below 1/5 (it has no repetition coding).
 
-A packet of ``b`` bits gains a 24-bit CRC (CRC24A) and is cut into ``C = ceil((b + 24) / 3840)``
+A packet of ``b`` bits gains a 24-bit CRC (CRC24A) and is cut into ``C = ceil((b + 24) / 3824)``
 code blocks of equal size, padded with filler bits to a multiple of 16; each is LDPC-coded on its
 own at the MCS's rate and the packet is delivered only when every block decodes and the CRC holds.
 3824 is the largest block of 5G's base graph 2 (Sionna switches to base graph 1 above it, which

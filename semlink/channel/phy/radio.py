@@ -8,7 +8,9 @@ For each frame's packets, in order:
    ``csi_delay_ms`` before the packet was sent (outdated CSI, as feedback is).
 2. **Code blocks and airtime** (:mod:`~semlink.channel.phy.mcs`, :mod:`~semlink.channel.phy.numerology`).
 3. **Attempts**: the first transmission starts when the radio is free (first in, first out);
-   attempt ``j`` sees the channel ``j * harq_rtt_ms`` later. A packet that fails is sent again, up
+   attempt ``j`` sees the channel ``j * max(harq_rtt_ms, airtime)`` later. The channel each packet
+   sees is sampled as if the packets before it in the frame took one transmission each: their
+   retransmissions delay it on the radio (step 4), not in the fading it meets. A packet that fails is sent again, up
    to ``harq_max_tx`` transmissions in all, and the receiver combines what it got: ``harq: ir``
    (the default, as 5G does) sends the next redundancy version each time, ``harq: chase`` the same
    codeword again (see the subclasses for how each fidelity level combines them).
@@ -67,6 +69,7 @@ class Attempts:
     :param block_symbols: [N] QAM symbols per code block.
     :param start_us: [N] start of each packet's first transmission.
     :param sizes_bits: [N] packet sizes (for the bit positions of damage).
+    :param spacing_us: [N] time from one attempt of a packet to the next.
     """
 
     mcs: np.ndarray
@@ -74,6 +77,7 @@ class Attempts:
     block_symbols: np.ndarray
     start_us: np.ndarray
     sizes_bits: np.ndarray
+    spacing_us: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,8 @@ def parse_mcs(spec: object) -> dict[str, int | None]:
     raw = spec if isinstance(spec, dict) else {"default": spec}
     out: dict[str, int | None] = {}
     for stream, value in raw.items():
+        if not isinstance(stream, str):
+            raise ValueError(f"radio: mcs key {stream!r} is not a stream name; {forms}")
         if value == AUTO:
             out[str(stream)] = None
         elif isinstance(value, int) and not isinstance(value, bool):
@@ -201,10 +207,11 @@ class RadioChannel(ChannelModel):
         block_symbols = self._block_symbols(schemes, blocks.bits)
         air = self.numerology.airtime_us(block_symbols * blocks.count)
         start = fifo_departures(send, air, self._busy_us) - air
-        outcome = self._attempt_outcomes(Attempts(schemes, blocks, block_symbols, start, sizes), rng)
+        spacing = np.maximum(self.harq_rtt_us, air)
+        outcome = self._attempt_outcomes(Attempts(schemes, blocks, block_symbols, start, sizes, spacing), rng)
         end = fifo_departures(send, outcome.transmissions * air, self._busy_us)
         self._busy_us = float(end[-1])
-        waits = (outcome.transmissions - 1) * np.maximum(self.harq_rtt_us - air, 0.0)
+        waits = (outcome.transmissions - 1) * (spacing - air)
         done = np.rint(end + waits).astype(np.int64)
         failed = ERASED if not self.deliver_corrupt else CORRUPTED
         fates = np.where(outcome.ok, DELIVERED, failed).astype(FATE_DTYPE)
@@ -276,10 +283,10 @@ class RadioChannel(ChannelModel):
             return np.full((n, 1), mean)
         subcarriers = self.numerology.subcarriers
         spans = np.maximum(1, -(-np.asarray(symbols, dtype=np.int64) // subcarriers))
-        steps = np.minimum(spans, MAX_TIME_SAMPLES)
-        fraction = (np.arange(MAX_TIME_SAMPLES)[None, :] + 0.5) / steps[:, None]  # [N, T] in (0, ...)
-        used = fraction < 1.0
-        symbol_index = np.floor(np.minimum(fraction, 0.999) * spans[:, None])
+        # 16 evenly spaced OFDM symbols of each transmission (repeating them when it has fewer), so
+        # every symbol carries about the same weight in the mean.
+        positions = (np.arange(MAX_TIME_SAMPLES)[None, :] + 0.5) / MAX_TIME_SAMPLES
+        symbol_index = np.floor(positions * spans[:, None])
         times = np.asarray(times_us, dtype=np.float64)[:, None] + symbol_index * self.numerology.data_symbol_us
         if self._is_flat():
             gains = self._process.taps(times.ravel() * 1e-6)[:, 0].reshape(times.shape)[:, :, None]
@@ -289,8 +296,6 @@ class RadioChannel(ChannelModel):
             flat_t = np.broadcast_to(times[:, :, None], offsets.shape)
             gains = self._process.response(flat_t.ravel() * 1e-6, offsets.ravel()).reshape(offsets.shape)
         snr = mean * np.abs(gains) ** 2  # [N, T, K]
-        # Unused time samples repeat the first one, so they do not change the mean.
-        snr = np.where(used[:, :, None], snr, snr[:, :1, :])
         return snr.reshape(n, -1)
 
     def effective_snr_db(self, snr: np.ndarray, schemes: np.ndarray) -> np.ndarray:

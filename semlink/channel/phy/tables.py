@@ -8,7 +8,8 @@ their points; they serve only as the fallback for an MCS semlink has no table of
 
 Lookup interpolates ``log10(BLER)`` linearly in SNR (dB) on each tabulated block size, then linearly
 in ``log(block size)`` between the two nearest sizes (clamped at the ends). Below a table's first
-SNR the BLER is its first value; above its last, the last value (0 stays 0).
+SNR the BLER is 1 where the table starts at the top of its waterfall (BLER >= 0.9, as semlink's
+do) and the first value otherwise; above its last SNR, the last value (0 stays 0).
 """
 
 from __future__ import annotations
