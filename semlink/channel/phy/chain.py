@@ -83,6 +83,11 @@ class LinkChain:
         self._mapper = mapping.Mapper("qam", m, device=device)
         self._demapper = mapping.Demapper("app", "qam", m, device=device)
 
+    def _bits(self, count: int, rng: np.random.Generator) -> Any:
+        """[count, k] float32 random information bits on the chain's device."""
+        drawn = rng.integers(0, 2, (count, self.block_bits), dtype=np.int8).astype(np.float32)
+        return self._torch.from_numpy(drawn).to(self.device)
+
     def send(self, count: int, rng: np.random.Generator) -> tuple[Any, Any]:
         """Random information bits and their QAM symbols.
 
@@ -90,10 +95,8 @@ class LinkChain:
         :param rng: the source of the bits.
         :return: bits [B, k] float32 and symbols [B, S] complex64 (torch tensors).
         """
-        torch = self._torch
-        bits = torch.from_numpy(rng.integers(0, 2, (count, self.block_bits), dtype=np.int8).astype(np.float32))
-        bits = bits.to(self.device)
-        with torch.no_grad():
+        bits = self._bits(count, rng)
+        with self._torch.no_grad():
             return bits, self._mapper(self._encoder(bits))
 
     def send_versions(self, count: int, rng: np.random.Generator) -> tuple[Any, Any]:
@@ -101,10 +104,8 @@ class LinkChain:
 
         :return: bits [B, k] float32 and symbols [B, V, S] complex64, V = len(:data:`REDUNDANCY_VERSIONS`).
         """
-        torch = self._torch
-        bits = torch.from_numpy(rng.integers(0, 2, (count, self.block_bits), dtype=np.int8).astype(np.float32))
-        bits = bits.to(self.device)
-        with torch.no_grad():
+        bits = self._bits(count, rng)
+        with self._torch.no_grad():
             return bits, self._mapper(self._encoder(bits, rv=list(REDUNDANCY_VERSIONS)))
 
     def decode_versions(self, bits: Any, llr: Any, versions: int) -> np.ndarray:

@@ -16,7 +16,6 @@ gain on full-size packets.
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from typing import Final
 
@@ -86,10 +85,13 @@ class Mcs:
         """Information bits per QAM symbol."""
         return self.bits_per_symbol * self.code_rate
 
+    def symbols(self, block_bits: np.ndarray) -> np.ndarray:
+        """[N] QAM symbols of blocks of ``block_bits`` information bits: ``k / R`` up to whole symbols."""
+        return np.ceil(np.asarray(block_bits) / self.code_rate / self.bits_per_symbol).astype(np.int64)
+
     def coded_bits(self, block_bits: int) -> int:
-        """Coded bits of one block of ``block_bits`` information bits: ``k / R`` up to whole symbols."""
-        symbols = math.ceil(block_bits / self.code_rate / self.bits_per_symbol)
-        return symbols * self.bits_per_symbol
+        """Coded bits of one block of ``block_bits`` information bits (whole symbols)."""
+        return int(self.symbols(np.array([block_bits]))[0]) * self.bits_per_symbol
 
 
 def mcs(index: int) -> Mcs:

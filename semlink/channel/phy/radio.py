@@ -239,9 +239,7 @@ class RadioChannel(ChannelModel):
         out = np.empty(schemes.size, dtype=np.int64)
         for index in np.unique(schemes).tolist():
             where = schemes == index
-            scheme = mcs(index)
-            coded = np.ceil(block_bits[where] / scheme.code_rate / scheme.bits_per_symbol)
-            out[where] = coded.astype(np.int64)
+            out[where] = mcs(index).symbols(block_bits[where])
         return out
 
     # --- the channel as the receiver sees it ---------------------------------------------------

@@ -96,14 +96,26 @@ class BlerTable:
         rows = np.stack([by_size[int(s)].at(snr) for s in sizes])  # [S, N]
         if sizes.size == 1:
             return rows[0]
-        position = np.interp(np.log(bits), np.log(sizes), np.arange(sizes.size))
-        low = np.clip(np.floor(position).astype(np.int64), 0, sizes.size - 2)
-        frac = position - low
+        low, high, frac = size_neighbours(bits, sizes)
         columns = np.arange(snr.size)
         log_low = np.log10(np.maximum(rows[low, columns], FLOOR))
-        log_high = np.log10(np.maximum(rows[low + 1, columns], FLOOR))
+        log_high = np.log10(np.maximum(rows[high, columns], FLOOR))
         out = 10.0 ** ((1.0 - frac) * log_low + frac * log_high)
         return np.where(out <= FLOOR * 1.0000001, 0.0, out)
+
+
+def size_neighbours(bits: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The two tabulated block sizes around each block and the weight of the upper one.
+
+    Linear in ``log`` size, clamped to the tabulated range.
+
+    :param bits: [N] block sizes. :param sizes: [S] tabulated sizes, ascending.
+    :return: lower [N] and upper [N] indices into ``sizes``, and [N] weights of the upper in [0, 1].
+    """
+    position = np.interp(np.log(bits), np.log(sizes), np.arange(sizes.size))
+    lower = np.clip(np.floor(position).astype(np.int64), 0, max(sizes.size - 2, 0))
+    upper = np.minimum(lower + 1, sizes.size - 1)
+    return lower, upper, position - lower
 
 
 def curves_from_json(data: dict[str, object]) -> dict[int, dict[int, Curve]]:
@@ -216,10 +228,7 @@ class BlerModel:
         below = np.minimum(r, low) * bits_per_symbol
         shannon = 10.0 * np.log10((2.0**below - 1.0) / (2.0 ** (low * bits_per_symbol) - 1.0))
         by_size = np.stack([np.interp(r, rates, row) + shannon for row in at])  # [S, N]
-        position = np.interp(np.log(np.asarray(block_bits, dtype=np.float64)), np.log(sizes), np.arange(sizes.size))
-        lower = np.clip(np.floor(position).astype(np.int64), 0, max(sizes.size - 2, 0))
-        upper = np.minimum(lower + 1, sizes.size - 1)
-        frac = position - lower
+        lower, upper, frac = size_neighbours(np.asarray(block_bits, dtype=np.float64), sizes)
         columns = np.arange(r.size)
         return (1.0 - frac) * by_size[lower, columns] + frac * by_size[upper, columns]
 
