@@ -6,7 +6,6 @@ radio at link level, Sionna's 5G LDPC and QAM) and ``phy`` (the radio by BLER ta
 by name with :func:`build_channel`. Sionna is imported only when a link-level model first codes.
 """
 
-from semlink.channel.awgn import AwgnChannel
 from semlink.channel.base import (
     CHANNELS,
     CORRUPTED,
@@ -23,9 +22,10 @@ from semlink.channel.bsc import BinarySymmetricChannel
 from semlink.channel.gilbert_elliott import GilbertElliottChannel
 from semlink.channel.ideal import IdealChannel
 from semlink.channel.impairments import Impairments, Schedule
-from semlink.channel.phy_abstraction import PhyAbstraction
-from semlink.channel.rayleigh import RayleighChannel
-from semlink.channel.tdl import TdlChannel
+from semlink.channel.phy.abstraction import PhyAbstraction
+from semlink.channel.phy.awgn import AwgnChannel
+from semlink.channel.phy.rayleigh import RayleighChannel
+from semlink.channel.phy.tdl import TdlChannel
 from semlink.channel.trace import TraceChannel
 
 __all__ = [

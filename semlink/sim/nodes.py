@@ -25,7 +25,7 @@ from semlink.sim.plans import (
 )
 from semlink.sim.results import ResultsWriter
 from semlink.sim.scenario import Scenario, dump_scenario
-from semlink.transport import StopFlag, bind, connect_and_wait, make_socket, receive, send
+from semlink.sim.transport import StopFlag, bind, connect_and_wait, make_socket, receive, send
 
 
 def transmitter_node(scenario: Scenario, origin: str, only: set[int] | None = None) -> int:

@@ -11,18 +11,12 @@ import numpy as np
 import torch
 
 from semlink.data.labelset import CAMVID, CITYSCAPES, LabelSet
+from semlink.device import pick_device
 from semlink.registry import Registry
 from semlink.vision.checkpoint import CheckpointError, load_segmenter
 
 CHECKPOINTS = Path(__file__).parent / "checkpoints"
 SHIPPED = {CITYSCAPES.name: "segmenter-synthetic.pt", CAMVID.name: "segmenter-camvid.pt"}
-
-
-def pick_device(device: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; anything else as given."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class Segmenter(ABC):

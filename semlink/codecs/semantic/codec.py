@@ -31,7 +31,7 @@ from semlink.codecs.semantic.map_coder import MapCoder
 from semlink.codecs.semantic.net import GRID, SemanticCodecNet, onehot_map
 from semlink.codecs.semantic.token_coder import TokenCoder
 from semlink.data.labelset import LabelSet
-from semlink.vision.segmenter import pick_device
+from semlink.device import pick_device
 
 
 @functools.lru_cache(maxsize=4)

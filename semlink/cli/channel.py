@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from semlink.channel.phy.curve import CurveRow
+    from semlink.channel.phy.offline.curve import CurveRow
 
 
 def int_list(text: str) -> list[int]:
@@ -40,7 +40,7 @@ def snr_range(text: str) -> list[float]:
 
 def add_tables(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``semlink channel tables``."""
-    from semlink.channel.phy.build import DEFAULT_BLOCKS, DEFAULT_MCS
+    from semlink.channel.phy.offline.build import DEFAULT_BLOCKS, DEFAULT_MCS
 
     tables = verbs.add_parser("tables", help="compute the BLER tables of the phy model with the link-level chain")
     tables.add_argument("--out", type=Path, required=True, help="JSON file to write (rewritten as it goes)")
@@ -56,8 +56,8 @@ def add_tables(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 def run_tables(args: argparse.Namespace) -> int:
     """Build the tables."""
-    from semlink.channel.phy.build import build_tables
     from semlink.channel.phy.mcs import mcs
+    from semlink.channel.phy.offline.build import build_tables
 
     for index in args.mcs:
         mcs(index)
@@ -89,8 +89,8 @@ def add_curve(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def run_curve(args: argparse.Namespace) -> int:
     """Simulate and write the curve, a line per SNR as it goes."""
-    from semlink.channel.phy.curve import curve, write_curve
     from semlink.channel.phy.mcs import mcs
+    from semlink.channel.phy.offline.curve import curve, write_curve
 
     scheme = mcs(args.mcs)
     if not 32 <= args.block_bits <= 8448:

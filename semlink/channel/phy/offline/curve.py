@@ -17,8 +17,8 @@ import numpy as np
 
 from semlink.channel.phy.chain import chain_for, uncoded_bit_errors
 from semlink.channel.phy.mcs import Mcs
+from semlink.channel.phy.offline.waterfall import block_gains, simulate
 from semlink.channel.phy.theory import ber_theory
-from semlink.channel.phy.waterfall import block_gains, simulate
 
 CURVE_FADINGS = ("awgn", "rayleigh")
 

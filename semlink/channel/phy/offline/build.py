@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from semlink.channel.phy.mcs import mcs
-from semlink.channel.phy.waterfall import BlerPoint, waterfall
+from semlink.channel.phy.offline.waterfall import BlerPoint, waterfall
 
 DEFAULT_MCS = (2, 3, 4, 5, 7, 9, 11, 13, 15, 17, 19, 20, 22, 24, 26)
 """The MCS indices of the shipped tables (about 1.5-2 dB apart, QPSK to 256-QAM)."""

@@ -1,0 +1,171 @@
+"""``semlink run``, the three nodes and ``semlink report``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from semlink.cli.common import OneLineParser, UserError, positive_int
+
+if TYPE_CHECKING:
+    from semlink.sim.scenario import Scenario
+
+
+DEFAULT_SCENARIO = Path("scenarios") / "quickstart.yaml"
+
+
+def default_scenario() -> Path:
+    """``scenarios/quickstart.yaml`` here, else the one beside the package (editable installs)."""
+    if DEFAULT_SCENARIO.exists():
+        return DEFAULT_SCENARIO
+    return Path(__file__).resolve().parents[2] / DEFAULT_SCENARIO
+
+
+def add_scenario_options(parser: argparse.ArgumentParser, optional: bool) -> None:
+    """The scenario argument and ``--set`` overrides."""
+    if optional:
+        parser.add_argument(
+            "scenario", nargs="?", type=Path, default=None, help="scenario YAML (default scenarios/quickstart.yaml)"
+        )
+    else:
+        parser.add_argument("scenario", type=Path, help="scenario YAML")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a scenario field, e.g. --set channel.loss=[0,0.1] (repeatable)",
+    )
+
+
+def add_run(sub: argparse._SubParsersAction[OneLineParser]) -> None:
+    """``semlink run``."""
+    run = sub.add_parser("run", help="run a scenario: transmitter, channel and receiver, then the report")
+    add_scenario_options(run, optional=True)
+    run.add_argument("--frames", type=positive_int, default=None, help="frames per point (overrides data.frames)")
+    run.add_argument("--out", type=Path, default=None, help="output folder (default results/<scenario name>)")
+    run.add_argument(
+        "--transport",
+        choices=["zmq", "inproc"],
+        default=None,
+        help="zmq: three processes (default); inproc: the same stages in one process",
+    )
+    run.set_defaults(handler=run_scenario)
+
+
+def load(args: argparse.Namespace) -> tuple[Scenario, str]:
+    """The scenario of ``args`` with ``--set``, ``--frames`` and ``--transport`` applied."""
+    from semlink.sim.scenario import load_scenario
+
+    path = args.scenario if args.scenario is not None else default_scenario()
+    overrides = list(args.overrides)
+    if getattr(args, "frames", None) is not None:
+        overrides.append(f"data.frames={args.frames}")
+    if getattr(args, "transport", None) is not None:
+        overrides.append(f"transport={args.transport}")
+    return load_scenario(path, overrides), str(path)
+
+
+def run_scenario(args: argparse.Namespace) -> int:
+    """Run every pending point of the scenario, then write the report."""
+    from semlink.sim.report import write_report
+    from semlink.sim.runner import Run
+
+    scenario, origin = load(args)
+    out = args.out or Path(scenario.out or Path("results") / scenario.name)
+    started = time.monotonic()
+    ran = Run(scenario, origin, out).execute()
+    written = write_report(out)
+    print(
+        f"{ran} points in {time.monotonic() - started:.0f} s; results: {out / 'results.csv'}; "
+        f"report: {', '.join(str(p) for p in written)}"
+    )
+    return 0
+
+
+def add_nodes(sub: argparse._SubParsersAction[OneLineParser]) -> None:
+    """``semlink transmitter|channel|receiver SCENARIO``: one node of a run, e.g. in docker compose."""
+    tx = sub.add_parser("transmitter", help="the transmitter node: frames -> codec -> packets -> channel")
+    add_scenario_options(tx, optional=False)
+    tx.add_argument("--points", default=None, help="comma-separated point indices to send (default all)")
+    tx.set_defaults(handler=run_transmitter)
+    ch = sub.add_parser(
+        "channel",
+        help="the channel node: impairs packets between transmitter and receiver "
+        "(also: semlink channel curve|tables --help)",
+        description="The channel node. The radio's tools are 'semlink channel curve' (BLER/BER against SNR) "
+        "and 'semlink channel tables' (the phy model's BLER tables); see their --help.",
+    )
+    add_scenario_options(ch, optional=False)
+    ch.set_defaults(handler=run_channel)
+    rx = sub.add_parser("receiver", help="the receiver node: reassembles, decodes, scores, writes results")
+    add_scenario_options(rx, optional=False)
+    rx.add_argument("--out", type=Path, required=True, help="output folder for results.csv and frames.jsonl")
+    rx.add_argument("--progress", action="store_true", help="print a JSON line per scored frame on stdout")
+    rx.set_defaults(handler=run_receiver)
+
+
+def parse_points(text: str | None) -> set[int] | None:
+    """``"0,3,4"`` -> ``{0, 3, 4}``."""
+    if text is None:
+        return None
+    try:
+        return {int(part) for part in text.split(",") if part.strip()}
+    except ValueError:
+        raise UserError(f"--points {text!r} must be comma-separated integers") from None
+
+
+def run_transmitter(args: argparse.Namespace) -> int:
+    """The transmitter node."""
+    from semlink.sim.nodes import transmitter_node
+    from semlink.sim.runner import die_with_parent
+
+    die_with_parent()
+    scenario, origin = load(args)
+    transmitter_node(scenario, origin, parse_points(args.points))
+    return 0
+
+
+def run_channel(args: argparse.Namespace) -> int:
+    """The channel node."""
+    from semlink.sim.nodes import channel_node
+    from semlink.sim.runner import die_with_parent
+
+    die_with_parent()
+    scenario, origin = load(args)
+    channel_node(scenario, origin)
+    return 0
+
+
+def run_receiver(args: argparse.Namespace) -> int:
+    """The receiver node."""
+    from semlink.sim.nodes import receiver_node
+    from semlink.sim.runner import die_with_parent
+
+    die_with_parent()
+    scenario, origin = load(args)
+    counters = receiver_node(scenario, origin, args.out, args.progress)
+    rejected = {k: v for k, v in counters.items() if v}
+    if rejected:
+        print(f"receiver counters: {rejected}", file=sys.stderr)
+    return 0
+
+
+def add_report(sub: argparse._SubParsersAction[OneLineParser]) -> None:
+    """``semlink report DIR``."""
+    report = sub.add_parser("report", help="draw the plots and report.md of a results folder")
+    report.add_argument("folder", type=Path, help="folder holding results.csv")
+    report.set_defaults(handler=run_report)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Write the report of a folder."""
+    from semlink.sim.report import write_report
+
+    for path in write_report(args.folder):
+        print(path)
+    return 0
