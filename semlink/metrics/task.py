@@ -1,0 +1,100 @@
+"""Task metrics: mIoU with per-class IoU, and pixel accuracy, from dataset-wide confusion counts."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from itertools import chain
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from semlink.data.labelset import LabelSet
+from semlink.metrics.base import METRICS, FrameSample, Metric, check_weights
+from semlink.vision.metrics import ConfusionMeter, scores_from_confusion
+
+
+def frame_confusion(label_set: LabelSet, labels: np.ndarray, prediction: np.ndarray) -> np.ndarray:
+    """One frame's ``[C, C]`` int64 confusion counts (rows truth), scored as :class:`ConfusionMeter` does.
+
+    :param labels: ``[H, W]`` uint8 truth (the ignore index is not scored).
+    :param prediction: ``[H, W]`` uint8 prediction (outside the classes counts as wrong).
+    """
+    meter = ConfusionMeter(label_set)
+    meter.update(prediction, labels)
+    return meter.matrix.numpy()
+
+
+@METRICS.register("miou")
+class MeanIoU(Metric):
+    """Mean IoU over classes, with each class's IoU (Cityscapes convention).
+
+    Needs the labels. Frame value: the frame's confusion counts as sparse
+    ``[[truth, prediction, count], ...]`` triples (nonzero cells only; pixels labelled with the
+    ignore index are not counted, a prediction outside the classes counts as wrong, as in
+    :class:`~semlink.vision.metrics.ConfusionMeter`). Frames combine into ONE dataset-wide
+    matrix, the weighted sum of theirs; IoU per class from it, and the mean over the classes
+    present in truth or prediction. Columns: ``miou``, then ``iou_<class>`` for every class
+    of the label set (NaN for a class absent from truth and prediction).
+    """
+
+    name: ClassVar[str] = "miou"
+    needs: ClassVar[frozenset[str]] = frozenset({"labels"})
+
+    def columns(self) -> tuple[str, ...]:
+        """``miou``, then ``iou_<class>`` in label-set order."""
+        return ("miou", *(f"iou_{name}" for name in self.label_set.classes))
+
+    def frame(self, sample: FrameSample) -> list[list[int]]:
+        """Nonzero confusion cells ``[truth, prediction, count]``, row-major."""
+        matrix = frame_confusion(self.label_set, sample.labels, sample.prediction)
+        truth, pred = np.nonzero(matrix)
+        return [[int(t), int(p), int(matrix[t, p])] for t, p in zip(truth, pred, strict=True)]
+
+    def result(self, values: Sequence[Any], weights: np.ndarray) -> dict[str, float]:
+        """mIoU and per-class IoU of the weighted sum of the frames' matrices."""
+        scores = scores_from_confusion(torch.from_numpy(self.matrix(values, weights)))
+        return dict(zip(self.columns(), (scores.miou, *scores.class_iou), strict=True))
+
+    def matrix(self, values: Sequence[Any], weights: np.ndarray) -> np.ndarray:
+        """The ``[C, C]`` float64 weighted sum of the frames' confusion counts."""
+        w = check_weights(values, weights)
+        kept = [i for i in range(len(values)) if w[i] > 0]
+        lengths = np.fromiter((len(values[i]) for i in kept), dtype=np.int64, count=len(kept))
+        # A bootstrap calls this once per resample: one flat fromiter is the fast way in.
+        flat = chain.from_iterable(chain.from_iterable(values[i] for i in kept))
+        cells = np.fromiter(flat, dtype=np.int64).reshape(-1, 3)
+        size = self.label_set.num_classes
+        matrix = np.zeros((size, size), dtype=np.float64)
+        np.add.at(matrix, (cells[:, 0], cells[:, 1]), cells[:, 2] * np.repeat(w[kept], lengths))
+        return matrix
+
+
+@METRICS.register("pixel_accuracy")
+class PixelAccuracy(Metric):
+    """Share of scored pixels whose predicted class is the true one.
+
+    Needs the labels. Frame value: ``[correct, scored]`` pixel counts (scored: not labelled
+    with the ignore index; a prediction outside the classes is wrong, as in
+    :class:`~semlink.vision.metrics.ConfusionMeter`; counted directly, which is cheaper than a
+    confusion matrix per frame). Frames combine as
+    weighted sums of both counts: ``pixel_accuracy = sum(w * correct) / sum(w * scored)``
+    (NaN when nothing was scored). Column: ``pixel_accuracy``.
+    """
+
+    name: ClassVar[str] = "pixel_accuracy"
+    needs: ClassVar[frozenset[str]] = frozenset({"labels"})
+
+    def frame(self, sample: FrameSample) -> list[int]:
+        """``[correct, scored]`` pixels of the frame."""
+        scored = sample.labels != self.label_set.ignore_index
+        correct = scored & (sample.prediction == sample.labels)
+        return [int(correct.sum()), int(scored.sum())]
+
+    def result(self, values: Sequence[Any], weights: np.ndarray) -> dict[str, float]:
+        """Weighted correct over weighted scored pixels."""
+        w = check_weights(values, weights)
+        counts = np.asarray(values, dtype=np.float64).reshape(-1, 2)
+        correct, scored = float(w @ counts[:, 0]), float(w @ counts[:, 1])
+        return {"pixel_accuracy": correct / scored if scored > 0 else math.nan}
