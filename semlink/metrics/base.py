@@ -73,6 +73,8 @@ class Metric(ABC):
     """Registry name; also the column name of a one-column metric."""
     needs: ClassVar[frozenset[str]]
     """Subset of :data:`NEEDS`: what :meth:`frame` reads from a :class:`FrameSample`."""
+    sums: ClassVar[bool] = False
+    """True if the columns are counts summed over frames: a results row gives them per realisation."""
     defaults: ClassVar[Mapping[str, Any]] = {}
     """The settings the metric accepts and their defaults."""
 

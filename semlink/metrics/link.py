@@ -68,6 +68,8 @@ class Delivery(Metric):
     name: ClassVar[str] = "delivery"
     needs: ClassVar[frozenset[str]] = frozenset({"timing"})
 
+    sums = True
+
     def columns(self) -> tuple[str, ...]:
         """``frames_complete``, ``frames_concealed``."""
         return ("frames_complete", "frames_concealed")

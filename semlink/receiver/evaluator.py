@@ -1,99 +1,101 @@
-"""Scoring reconstructions: segment them in batches and accumulate mIoU, PSNR and MS-SSIM."""
+"""Scoring reconstructions: segment them in batches and compute every metric's per-frame value."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
 from semlink.data.frame import Frame
 from semlink.data.labelset import LabelSet
-from semlink.vision.metrics import ConfusionMeter, ms_ssim, psnr
+from semlink.metrics.base import FrameSample, Metric
 from semlink.vision.segmenter import Segmenter
 
+EMPTY = np.empty((0, 0), dtype=np.uint8)
 
-@dataclass(frozen=True)
-class Scores:
-    """Scores of a set of reconstructed frames.
 
-    :param frames: frames scored. :param miou: dataset-wide mIoU.
-    :param pixel_accuracy: dataset-wide pixel accuracy. :param psnr: mean PSNR (dB; inf if all exact).
-    :param ms_ssim: mean MS-SSIM. :param class_iou: IoU per class (NaN: class absent).
-    :param frame_psnr: PSNR of each frame in the order added.
-    """
+class FrameFate(Protocol):
+    """What the receiver knows of a frame's delivery (a :class:`semlink.receiver.node.FrameRecord`)."""
 
-    frames: int
-    miou: float
-    pixel_accuracy: float
-    psnr: float
-    ms_ssim: float
-    class_iou: tuple[float, ...]
-    frame_psnr: tuple[float, ...]
+    frame: int
+    packets_received: int
+    complete: bool
+    concealed: bool
+    latency_ms: float | None
 
 
 class Evaluator:
-    """Collects ``(frame, reconstruction)`` pairs, segments them in batches, scores them.
+    """Collects ``(frame, reconstruction)`` pairs, segments them in batches, keeps each metric's
+    per-frame values.
 
     Batches are cut by count only, so the same frames give the same batches (and the same
-    numbers) whichever transport delivered them.
+    numbers) whichever transport delivered them. Metrics that need pixels or labels are computed
+    as each batch is segmented; metrics that need the timing are computed in :meth:`values`,
+    from the frames' final fates (a frame is complete only once the point's end says every
+    packet of it arrived), and see empty arrays. Nothing is segmented if no metric needs labels.
 
     :param segmenter: labels the reconstructions.
     :param label_set: the frames' classes (must match the segmenter's).
+    :param metrics: the metrics to compute.
     :param batch: reconstructions segmented together.
     """
 
-    def __init__(self, segmenter: Segmenter, label_set: LabelSet, batch: int = 8) -> None:
+    def __init__(self, segmenter: Segmenter, label_set: LabelSet, metrics: Sequence[Metric], batch: int = 8) -> None:
         if segmenter.label_set != label_set:
             raise ValueError(
                 f"segmenter predicts {segmenter.label_set.name} classes but the frames use "
                 f"{label_set.name}; choose a segmenter for {label_set.name}"
             )
         self.segmenter, self.batch = segmenter, batch
-        self.meter = ConfusionMeter(label_set)
-        self._labels: list[np.ndarray] = []
-        self._recons: list[np.ndarray] = []
-        self.psnrs: list[float] = []
-        self.ssims: list[float] = []
+        self.pixel_metrics = [m for m in metrics if "timing" not in m.needs]
+        self.timing_metrics = [m for m in metrics if "timing" in m.needs]
+        self.needs_labels = any("labels" in m.needs for m in self.pixel_metrics)
+        self._pending: list[tuple[Frame, np.ndarray, FrameFate]] = []
+        self._values: dict[str, list[Any]] = {m.name: [] for m in self.pixel_metrics}
 
-    def add(self, frame: Frame, recon: np.ndarray) -> None:
-        """Score ``recon`` against ``frame`` (image metrics now, segmentation per batch)."""
-        self.psnrs.append(psnr(frame.image, recon))
-        self.ssims.append(ms_ssim(frame.image, recon))
-        self._labels.append(frame.labels)
-        self._recons.append(recon)
-        if len(self._recons) >= self.batch:
-            self._segment()
+    def add(self, frame: Frame, recon: np.ndarray, fate: FrameFate) -> None:
+        """Score ``recon`` (``[H, W, 3]`` uint8) against ``frame``, segmenting once a batch is full."""
+        self._pending.append((frame, recon, fate))
+        if len(self._pending) >= self.batch:
+            self._flush()
 
-    def _segment(self) -> None:
-        if not self._recons:
+    def _flush(self) -> None:
+        if not self._pending:
             return
-        predictions = self.segmenter.segment(np.stack(self._recons))
-        self.meter.update(predictions, np.stack(self._labels))
-        self._labels, self._recons = [], []
+        recons = np.stack([recon for _, recon, _ in self._pending])
+        predictions = self.segmenter.segment(recons) if self.needs_labels else None
+        for i, (frame, recon, fate) in enumerate(self._pending):
+            prediction = predictions[i] if predictions is not None else EMPTY
+            sample = sample_of(frame.image, recon, frame.labels, prediction, fate)
+            for metric in self.pixel_metrics:
+                self._values[metric.name].append(metric.frame(sample))
+        self._pending = []
 
-    def scores(self) -> Scores:
-        """Finish pending batches and return the scores so far."""
-        self._segment()
-        seg = self.meter.scores()
-        return Scores(
-            len(self.psnrs),
-            seg.miou,
-            seg.pixel_accuracy,
-            mean_psnr(self.psnrs),
-            float(np.mean(self.ssims)) if self.ssims else math.nan,
-            seg.class_iou,
-            tuple(self.psnrs),
-        )
+    def values(self, fates: Sequence[FrameFate]) -> dict[str, list[Any]]:
+        """Finish pending batches; metric name -> one value per frame, in the order frames were added.
+
+        :param fates: the frames' final fates, in the order they were added.
+        """
+        self._flush()
+        out = {name: list(values) for name, values in self._values.items()}
+        for metric in self.timing_metrics:
+            out[metric.name] = [metric.frame(sample_of(EMPTY, EMPTY, EMPTY, EMPTY, fate)) for fate in fates]
+        return out
 
 
-EXACT_PSNR_DB = 100.0
-
-
-def mean_psnr(values: list[float]) -> float:
-    """Mean PSNR; inf when every frame is exact, exact frames counted as 100 dB otherwise."""
-    if not values:
-        return math.nan
-    if all(math.isinf(v) for v in values):
-        return math.inf
-    return float(np.mean([min(v, EXACT_PSNR_DB) for v in values]))
+def sample_of(
+    image: np.ndarray, recon: np.ndarray, labels: np.ndarray, prediction: np.ndarray, fate: FrameFate
+) -> FrameSample:
+    """A :class:`FrameSample` from the arrays and the frame's fate."""
+    return FrameSample(
+        index=fate.frame,
+        image=image,
+        recon=recon,
+        labels=labels,
+        prediction=prediction,
+        latency_ms=fate.latency_ms,
+        packets_received=fate.packets_received,
+        complete=fate.complete,
+        concealed=fate.concealed,
+    )

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,24 +12,11 @@ import numpy as np
 
 from semlink.codecs.base import Codec, grey
 from semlink.data.frame import FrameSource
-from semlink.receiver.evaluator import Evaluator, Scores
+from semlink.metrics.base import Metric
+from semlink.receiver.evaluator import Evaluator
 from semlink.receiver.reassembly import FrameArrival, Reassembler
 from semlink.vision.segmenter import Segmenter
 from semlink.wire import Control, Packet, WireError, decode
-
-
-@dataclass(frozen=True)
-class RxPlan:
-    """What the receiver needs of one sweep point.
-
-    :param key: the point's stable key. :param make_codec: builds the decoder.
-    :param frames: frames in the point. :param deliver_corrupt: accept packets whose CRC failed.
-    """
-
-    key: str
-    make_codec: Callable[[], Codec]
-    frames: int
-    deliver_corrupt: bool = False
 
 
 @dataclass(frozen=True)
@@ -43,6 +29,25 @@ class LinkTiming:
     conceal: str = "repeat"
 
 
+@dataclass(frozen=True)
+class RxPlan:
+    """What the receiver needs of one unit (a sweep point, or one realisation of it).
+
+    :param key: the unit's stable key. :param make_codec: builds the decoder.
+    :param frames: frames in the unit. :param deliver_corrupt: accept packets whose CRC failed.
+    :param source: the frames (labels travel out of band). :param segmenter: labels the reconstructions.
+    :param timing: reassembly timing.
+    """
+
+    key: str
+    make_codec: Callable[[], Codec]
+    frames: int
+    deliver_corrupt: bool
+    source: FrameSource
+    segmenter: Segmenter
+    timing: LinkTiming
+
+
 @dataclass
 class FrameRecord:
     """One frame's fate at the receiver."""
@@ -52,7 +57,6 @@ class FrameRecord:
     complete: bool
     concealed: bool
     latency_ms: float | None
-    psnr: float = math.nan
 
 
 def with_sent_packets(records: list[FrameRecord], frame_packets: object) -> list[FrameRecord]:
@@ -76,14 +80,15 @@ def with_sent_packets(records: list[FrameRecord], frame_packets: object) -> list
 class PointReport:
     """Everything the receiver learned about one point, handed to the results writer.
 
-    :param index: point index. :param key: point key. :param scores: task and image scores.
+    :param index: the unit's number. :param key: its key.
+    :param values: metric name -> one value per frame, in the order of ``frames``.
     :param sent: the transmitter's ``point-end`` body (packets, bits, per-frame counts).
     :param frames: one record per frame. :param counters: receiver counters (rejects by reason, late, ...).
     """
 
     index: int
     key: str
-    scores: Scores
+    values: dict[str, list[Any]]
     sent: dict[str, Any]
     frames: list[FrameRecord]
     counters: dict[str, int] = field(default_factory=dict)
@@ -95,24 +100,20 @@ class ReceiverStage:
     Malformed input, and points this stage does not know (another scenario's), are rejected and
     counted by reason; nothing that arrives can raise out of :meth:`handle`.
 
-    :param source: the frames (labels travel out of band).
-    :param plans: point index -> plan.
-    :param segmenter: labels the reconstructions.
-    :param timing: reassembly timing.
-    :param on_point: receives each finished point.
-    :param skip: keys of points already scored (their packets are counted and dropped).
+    :param plans: unit number -> plan.
+    :param metrics: what is scored of every frame.
+    :param on_point: receives each finished unit.
+    :param skip: keys of units already scored (their packets are counted and dropped).
     """
 
     def __init__(
         self,
-        source: FrameSource,
         plans: dict[int, RxPlan],
-        segmenter: Segmenter,
-        timing: LinkTiming,
+        metrics: Sequence[Metric],
         on_point: Callable[[PointReport], None],
         skip: set[str] | None = None,
     ) -> None:
-        self.source, self.plans, self.segmenter, self.timing = source, plans, segmenter, timing
+        self.plans, self.metrics = plans, list(metrics)
         self.on_point = on_point
         self.skip = skip or set()
         self.counters: Counter[str] = Counter()
@@ -170,11 +171,11 @@ class _OpenPoint:
     """The state of the point being received."""
 
     def __init__(self, index: int, run_id: int, plan: RxPlan, stage: ReceiverStage) -> None:
-        timing = stage.timing
+        timing = plan.timing
         self.index, self.run_id, self.plan, self.stage = index, run_id, plan, stage
         self.codec = plan.make_codec()
         self.reassembler = Reassembler(plan.frames, timing.frame_interval_us, timing.deadline_us, timing.window)
-        self.evaluator = Evaluator(stage.segmenter, stage.source.label_set)
+        self.evaluator = Evaluator(plan.segmenter, plan.source.label_set, stage.metrics)
         self.records: list[FrameRecord] = []
         self.last_good: np.ndarray | None = None
 
@@ -185,22 +186,21 @@ class _OpenPoint:
             self._decode(arrival)
 
     def _decode(self, arrival: FrameArrival) -> None:
-        frame = self.stage.source.frame(arrival.frame)
+        frame = self.plan.source.frame(arrival.frame)
         nothing = all(c is None for chunks in arrival.chunks.values() for c in chunks)
         recon = None if nothing else self._decompress(arrival, frame.image.shape[:2])
         concealed = recon is None
         if recon is None:
-            recon = self.last_good if self.last_good is not None and self.stage.timing.conceal == "repeat" else None
+            recon = self.last_good if self.last_good is not None and self.plan.timing.conceal == "repeat" else None
             recon = recon if recon is not None else grey(frame.image.shape[:2])
         else:
             self.last_good = recon
-        self.evaluator.add(frame, recon)
         latency = None
         if arrival.last_t_us is not None and not concealed:
-            latency = (arrival.last_t_us - arrival.frame * self.stage.timing.frame_interval_us) / 1000.0
-        self.records.append(
-            FrameRecord(arrival.frame, arrival.packets, arrival.complete, concealed, latency, self.evaluator.psnrs[-1])
-        )
+            latency = (arrival.last_t_us - arrival.frame * self.plan.timing.frame_interval_us) / 1000.0
+        record = FrameRecord(arrival.frame, arrival.packets, arrival.complete, concealed, latency)
+        self.records.append(record)
+        self.evaluator.add(frame, recon, record)
         if self.stage.on_frame is not None:
             self.stage.on_frame(self.index, len(self.records))
 
@@ -218,4 +218,5 @@ class _OpenPoint:
             self._decode(arrival)
         self.records = with_sent_packets(self.records, sent.get("frame_packets"))
         counters = dict(self.reassembler.counters)
-        return PointReport(self.index, self.plan.key, self.evaluator.scores(), sent, self.records, counters)
+        values = self.evaluator.values(self.records)
+        return PointReport(self.index, self.plan.key, values, sent, self.records, counters)

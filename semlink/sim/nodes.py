@@ -13,8 +13,10 @@ from pathlib import Path
 import torch
 import zmq
 
+from semlink.metrics import build_metrics
 from semlink.receiver.node import PointReport
 from semlink.sim.plans import (
+    Sources,
     check_points,
     make_channel,
     make_receiver,
@@ -31,9 +33,9 @@ from semlink.sim.transport import StopFlag, bind, connect_and_wait, make_socket,
 def transmitter_node(scenario: Scenario, origin: str, only: set[int] | None = None) -> int:
     """Send every point's frames to the channel; returns the number of messages sent."""
     torch.set_num_threads(1)  # leave the cores to the receiver's segmenter
-    source = open_frames(scenario)
-    sweep = check_points(scenario, origin, source.label_set.name)
-    stage = make_transmitter(resolve(scenario, source), sweep, source, run_id(scenario), only)
+    sources = Sources(scenario)
+    sweep = check_points(scenario, origin, open_frames(scenario).label_set.name)
+    stage = make_transmitter(scenario, sweep, sources, run_id(scenario), only)
     net, stop = scenario.network, StopFlag().install()
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     sock = make_socket(context, zmq.PUSH, net.hwm, round(net.peer_timeout_s * 1000))
@@ -83,12 +85,14 @@ def receiver_node(scenario: Scenario, origin: str, out: Path, progress: bool = F
 
     Points already in ``out/results.csv`` are not scored again (their packets are counted and dropped).
     """
+    sources = Sources(scenario)
     source = open_frames(scenario)
     resolved = resolve(scenario, source)
     sweep = check_points(scenario, origin, source.label_set.name)
-    writer = ResultsWriter(out, resolved, sweep, source.label_set)
+    metrics = build_metrics(scenario.metrics, source.label_set)
+    writer = ResultsWriter(out, resolved, sweep, metrics)
     dump_scenario(resolved, out / "scenario.yaml")
-    stage = make_receiver(resolved, sweep, source, reporter(writer, progress), skip=writer.done_keys())
+    stage = make_receiver(scenario, sweep, sources, metrics, reporter(writer, progress), skip=writer.done_keys())
     if progress:
         stage.on_frame = lambda point, frame: print(json.dumps({"point": point, "frame": frame}), flush=True)
     net, stop = scenario.network, StopFlag().install()
@@ -124,13 +128,15 @@ def inproc_run(
     on_frame: Callable[[int, int], None] | None = None,
 ) -> dict[str, int]:
     """The same stages called directly in one process; returns the receiver's counters."""
+    sources = Sources(scenario)
     source = open_frames(scenario)
     resolved = resolve(scenario, source)
     sweep = check_points(scenario, origin, source.label_set.name)
-    writer = ResultsWriter(out, resolved, sweep, source.label_set)
-    transmitter = make_transmitter(resolved, sweep, source, run_id(scenario), only)
-    channel = make_channel(resolved, sweep)
-    receiver = make_receiver(resolved, sweep, source, reporter(writer, False))
+    metrics = build_metrics(scenario.metrics, source.label_set)
+    writer = ResultsWriter(out, resolved, sweep, metrics)
+    transmitter = make_transmitter(scenario, sweep, sources, run_id(scenario), only)
+    channel = make_channel(scenario, sweep)
+    receiver = make_receiver(scenario, sweep, sources, metrics, reporter(writer, False))
     if on_frame is not None:
         receiver.on_frame = on_frame
     for parts in transmitter.messages():

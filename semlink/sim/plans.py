@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from semlink.channel import build_channel
 from semlink.channel.base import ChannelModel
@@ -14,14 +15,17 @@ from semlink.codecs import CODECS
 from semlink.codecs.base import Codec
 from semlink.data import open_source
 from semlink.data.frame import Frame, FrameSource
+from semlink.metrics.base import Metric
 from semlink.receiver.node import LinkTiming, PointReport, ReceiverStage, RxPlan
-from semlink.sim.scenario import Point, Scenario, ScenarioError, points
+from semlink.sim.scenario import Scenario, ScenarioError
+from semlink.sim.sweep import Point, points
 from semlink.transmitter.node import TransmitterStage, TxPlan
 from semlink.transmitter.packetizer import resolve_mtu
-from semlink.vision.segmenter import segmenter_for
+from semlink.vision.segmenter import Segmenter, segmenter_for
 
 # Named random streams drawn from the run's one seed (numpy SeedSequence entropy words).
 STREAM_CHANNEL = 1
+STREAM_BOOTSTRAP = 2
 
 
 class CachedSource(FrameSource):
@@ -56,37 +60,67 @@ class CachedSource(FrameSource):
         return frame
 
 
+class Sources:
+    """The run's frame sources, one per frame size and rate that its points use, opened once.
+
+    :param scenario: the scenario (data settings and seed).
+    """
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self._opened: dict[tuple[tuple[int, int] | None, float], CachedSource] = {}
+
+    def get(self, size: tuple[int, int] | None, fps: float) -> CachedSource:
+        """The source at ``size`` (None: the source's own) and frame rate ``fps``."""
+        data = self.scenario.data
+        fps_key = fps if data.source == "synthetic" and data.sequence > 1 else 0.0
+        key = (size, fps_key)
+        if key not in self._opened:
+            source = open_source(
+                data.source, data.split, size, data.root, seed=self.scenario.seed, sequence=data.sequence, fps=fps
+            )
+            self._opened[key] = CachedSource(source, data.frames)
+        return self._opened[key]
+
+    def of(self, point: Point) -> CachedSource:
+        """The source of one point."""
+        return self.get(point.size, point.link.fps)
+
+
 def open_frames(scenario: Scenario) -> CachedSource:
-    """The scenario's frames (clear errors for a bad source)."""
-    data = scenario.data
-    size = (data.size[0], data.size[1]) if data.size is not None else None
-    source = open_source(
-        data.source, data.split, size, data.root, seed=scenario.seed, sequence=data.sequence, fps=scenario.link.fps
-    )
-    return CachedSource(source, data.frames)
+    """The scenario's first frame source (clear errors for a bad source): the one of its first point."""
+    first = points(scenario)[0]
+    return Sources(scenario).of(first)
 
 
 def resolve(scenario: Scenario, source: FrameSource) -> Scenario:
     """Fill what the scenario left open (the frame size, the frame count the source has)."""
-    shape = source.frame(0).image.shape[:2]
-    data = scenario.data.model_copy(update={"size": (int(shape[0]), int(shape[1])), "frames": len(source)})
-    return scenario.model_copy(update={"data": data})
+    update: dict[str, object] = {"frames": len(source)}
+    if scenario.data.size is None:
+        shape = source.frame(0).image.shape[:2]
+        update["size"] = (int(shape[0]), int(shape[1]))
+    return scenario.model_copy(update={"data": scenario.data.model_copy(update=update)})
 
 
-def codec_factory(point: Point, label_set: str | None = None, device: str = "auto") -> Callable[[], Codec]:
-    """Builds the point's codec with its knob and options; codecs with a model of the frames'
-    classes (``uses_label_set``) also get the label set's name and the device."""
-    factory = CODECS.get(point.codec)
-    kwargs: dict[str, object] = {**point.options, point.knob: point.value}
+def codec_factory(
+    codec: str, args: dict[str, object], label_set: str | None = None, device: str = "auto"
+) -> Callable[[], Codec]:
+    """Builds a codec with its keyword arguments; codecs with a model of the frames' classes
+    (``uses_label_set``) also get the label set's name and the device.
+
+    The one codec factory of runs and of ``semlink eval``.
+    """
+    factory = CODECS.get(codec)
+    kwargs = dict(args)
     if getattr(factory, "uses_label_set", False) and label_set is not None:
         kwargs.setdefault("label_set", label_set)
         kwargs.setdefault("device", device)
     return functools.partial(factory, **kwargs)
 
 
-def needs_segmenter(sweep: list[Point]) -> bool:
-    """Whether any point's codec sends the segmentation map (then the transmitter segments frames)."""
-    return any(getattr(CODECS.get(p.codec), "uses_ssm", False) for p in sweep)
+def point_codec(point: Point, label_set: str | None = None, device: str = "auto") -> Callable[[], Codec]:
+    """The codec factory of a point."""
+    return codec_factory(point.codec, point.codec_args, label_set, device)
 
 
 def check_points(scenario: Scenario, origin: str, label_set: str | None = None) -> list[Point]:
@@ -95,19 +129,59 @@ def check_points(scenario: Scenario, origin: str, label_set: str | None = None) 
     Codecs with a model of the frames' classes are built only when ``label_set`` is given (the
     nodes that hold the frames); the others check their knobs anyway.
     """
-    sweep = points(scenario)
+    sweep = points(scenario, origin)
     for point in sweep:
         try:
             if label_set is not None or not getattr(CODECS.get(point.codec), "uses_label_set", False):
-                codec_factory(point, label_set, scenario.device)()
+                point_codec(point, label_set, scenario.device)()
             build_channel(point.channel, **point.params)
             Impairments(**point.impairments)
         except (ValueError, TypeError, KeyError) as error:
-            raise ScenarioError(
-                f"scenario {origin}: point {point.index} ({point.codec} {point.knob}={point.value:g}, "
-                f"{point.channel} {point.params}): {error}"
-            ) from None
+            raise ScenarioError(f"scenario {origin}: point {point.index} ({point.label()}): {error}") from None
     return sweep
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One channel realisation of a point: what travels through the nodes as one unit.
+
+    :param point: the sweep point. :param repeat: which realisation (0-based).
+    :param repeats: realisations per point.
+    """
+
+    point: Point
+    repeat: int
+    repeats: int
+
+    @property
+    def index(self) -> int:
+        """The unit's number on the wire: ``point * repeats + repeat``."""
+        return self.point.index * self.repeats + self.repeat
+
+    @property
+    def key(self) -> str:
+        """The point's key, with the realisation when there are several."""
+        return self.point.key if self.repeats == 1 else f"{self.point.key}#{self.repeat}"
+
+
+def trials(scenario: Scenario, sweep: list[Point]) -> list[Trial]:
+    """Every realisation of every point, point by point."""
+    count = scenario.repeat_count
+    return [Trial(p, r, count) for p in sweep for r in range(count)]
+
+
+def channel_seed(scenario: Scenario, trial: Trial) -> tuple[int, ...]:
+    """Entropy of a realisation's channel stream: ``(seed, STREAM_CHANNEL, point key id[, repeat])``.
+
+    With ``seeds: [...]`` the realisation's own seed takes the run seed's place; with ``repeats``
+    the realisation number is appended (none for a single realisation, as before repeats existed).
+    """
+    key_id = trial.point.key_id
+    if scenario.seeds is not None:
+        return (scenario.seeds[trial.repeat], STREAM_CHANNEL, key_id)
+    if trial.repeats == 1:
+        return (scenario.seed, STREAM_CHANNEL, key_id)
+    return (scenario.seed, STREAM_CHANNEL, key_id, trial.repeat)
 
 
 def run_id(scenario: Scenario) -> int:
@@ -115,56 +189,90 @@ def run_id(scenario: Scenario) -> int:
     return zlib.crc32(f"{scenario.name}:{scenario.seed}".encode()) & 0x7FFFFFFF
 
 
-def frame_interval_us(scenario: Scenario) -> int:
+def frame_interval_us(fps: float) -> int:
     """Simulated microseconds between frames."""
-    return round(1e6 / scenario.link.fps)
+    return round(1e6 / fps)
+
+
+class Segmenters:
+    """The run's segmenters, one per spec its points name, loaded once."""
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self._loaded: dict[tuple[str, str | None], Segmenter] = {}
+
+    def get(self, source: FrameSource, spec: str | None) -> Segmenter:
+        """The segmenter ``spec`` for the source's label set."""
+        key = (source.label_set.name, spec)
+        if key not in self._loaded:
+            self._loaded[key] = segmenter_for(source.label_set, spec, self.device)
+        return self._loaded[key]
+
+
+def uses_map(point: Point) -> bool:
+    """Whether the point's codec sends the segmentation map (then the transmitter segments frames)."""
+    return bool(getattr(CODECS.get(point.codec), "uses_ssm", False))
 
 
 def make_transmitter(
-    scenario: Scenario, sweep: list[Point], source: FrameSource, run_id: int, only: set[int] | None = None
+    scenario: Scenario, sweep: list[Point], sources: Sources, run_id: int, only: set[int] | None = None
 ) -> TransmitterStage:
-    """The transmitter stage for the points in ``only`` (all if None), with the segmenter that
-    makes the maps if any of their codecs sends one."""
-    chosen = [p for p in sweep if only is None or p.index in only]
-    label_set = source.label_set.name
-    plans = [TxPlan(p.index, p.key, codec_factory(p, label_set, scenario.device), len(source)) for p in chosen]
-    segmenter = (
-        segmenter_for(source.label_set, scenario.segmenter, scenario.device) if needs_segmenter(chosen) else None
-    )
-    mtu = resolve_mtu(scenario.link.mtu)
-    return TransmitterStage(source, plans, mtu, frame_interval_us(scenario), run_id, segmenter)
+    """The transmitter stage for the points in ``only`` (all if None): each realisation with its
+    source, MTU, timing and (for codecs that send a map) segmenter."""
+    segmenters = Segmenters(scenario.device)
+    plans = []
+    for trial in trials(scenario, [p for p in sweep if only is None or p.index in only]):
+        p, source = trial.point, sources.of(trial.point)
+        plans.append(
+            TxPlan(
+                trial.index,
+                trial.key,
+                point_codec(p, source.label_set.name, scenario.device),
+                len(source),
+                source=source,
+                mtu=resolve_mtu(p.link.mtu),
+                frame_interval_us=frame_interval_us(p.link.fps),
+                segmenter=segmenters.get(source, p.segmenter) if uses_map(p) else None,
+                reuse_key=p.key,
+            )
+        )
+    return TransmitterStage(plans, run_id)
 
 
 def make_channel(scenario: Scenario, sweep: list[Point]) -> ChannelStage:
-    """The channel stage: each point's model, impairments and seeded stream."""
+    """The channel stage: each realisation's model, impairments and seeded stream."""
     plans = {}
-    for p in sweep:
+    for trial in trials(scenario, sweep):
+        p = trial.point
         make: Callable[[], ChannelModel] = functools.partial(build_channel, p.channel, **p.params)
-        plans[p.index] = ChannelPlan(
-            p.key, make, Impairments(**p.impairments), (scenario.seed, STREAM_CHANNEL, p.key_id)
-        )
+        plans[trial.index] = ChannelPlan(trial.key, make, Impairments(**p.impairments), channel_seed(scenario, trial))
     return ChannelStage(plans)
 
 
 def make_receiver(
     scenario: Scenario,
     sweep: list[Point],
-    source: FrameSource,
+    sources: Sources,
+    metrics: Sequence[Metric],
     on_point: Callable[[PointReport], None],
     skip: set[str] | None = None,
 ) -> ReceiverStage:
-    """The receiver stage with its segmenter and timing; points whose keys are in ``skip`` are not scored."""
-    plans = {
-        p.index: RxPlan(
-            p.key,
-            codec_factory(p, source.label_set.name, scenario.device),
+    """The receiver stage: each realisation's decoder, source, timing and segmenter; realisations
+    whose points' keys are in ``skip`` are not scored."""
+    segmenters = Segmenters(scenario.device)
+    plans = {}
+    for trial in trials(scenario, sweep):
+        p, source = trial.point, sources.of(trial.point)
+        link = p.link
+        deadline = None if link.deadline_ms is None else round(link.deadline_ms * 1000)
+        plans[trial.index] = RxPlan(
+            trial.key,
+            point_codec(p, source.label_set.name, scenario.device),
             len(source),
             bool(p.params.get("deliver_corrupt", False)),
+            source=source,
+            segmenter=segmenters.get(source, p.segmenter),
+            timing=LinkTiming(frame_interval_us(link.fps), deadline, link.window, link.conceal),
         )
-        for p in sweep
-    }
-    link = scenario.link
-    deadline = None if link.deadline_ms is None else round(link.deadline_ms * 1000)
-    timing = LinkTiming(frame_interval_us(scenario), deadline, link.window, link.conceal)
-    segmenter = segmenter_for(source.label_set, scenario.segmenter, scenario.device)
-    return ReceiverStage(source, plans, segmenter, timing, on_point, skip or set())
+    skipped = {t.key for t in trials(scenario, sweep) if t.point.key in (skip or set())}
+    return ReceiverStage(plans, metrics, on_point, skipped)

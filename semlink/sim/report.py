@@ -1,15 +1,16 @@
 """Reports of a finished run: plots and a markdown table made from ``results.csv``.
 
 ``write_report(folder)`` reads ``folder/results.csv`` and writes beside it ``miou_vs_bpp.png`` (one
-panel per channel point), ``miou_vs_loss.png`` and ``miou_vs_snr.png`` (only when the run swept
-more than one loss or SNR value) and ``report.md`` (a table of every row with links to the plots).
+panel per channel point), ``miou_vs_<axis>.png`` for each numeric channel axis the run swept (loss,
+SNR, speed, ...) and ``report.md`` (a table of every row with links to the plots).
+``write_report(folder, x="link.mtu", by="codec")`` draws mIoU against any column instead, a line
+per value of ``by``. Where the rows carry intervals (``miou_lo``, ``miou_hi``) the lines get bands.
 """
 
 from __future__ import annotations
 
 import csv
 import math
-import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -21,16 +22,12 @@ from matplotlib.figure import Figure
 Row = dict[str, str]
 ChannelPoint = tuple[str, str, str, str]
 
-REQUIRED_COLUMNS = ("codec", "rate", "bpp", "miou")
+REQUIRED_COLUMNS = ("codec", "bpp", "miou")
 PACKETS = "packets_lost/packets_sent"
 TABLE_COLUMNS = (
     "codec",
-    "options",
-    "rate",
-    "channel",
-    "snr_db",
-    "loss",
     "frames",
+    "repeats",
     "bpp",
     "bpp_wire",
     "miou",
@@ -65,21 +62,53 @@ class MissingResultsError(ReportError, FileNotFoundError):
     """The folder has no ``results.csv``."""
 
 
-def write_report(folder: Path) -> list[Path]:
+AXIS_LABELS = {"loss": "packet loss", "snr_db": "SNR = Es/N0 (dB)", "speed_kmh": "speed (km/h)"}
+
+
+def write_report(folder: Path, x: str | None = None, by: str | None = None) -> list[Path]:
     """Write the plots and ``report.md`` of a finished run.
 
     :param folder: the run's output folder, holding ``results.csv``.
+    :param x: draw mIoU against this column (an axis, or ``bpp``) instead of the default plots.
+    :param by: with ``x``: one line per value of this column (default: every other varying axis).
     :returns: the paths written, plots first, ``report.md`` last.
     :raises ReportError: when ``results.csv`` is missing, empty or lacks the columns a report needs.
     """
     header, rows = read_results(folder)
-    written = [plot_miou_vs_bpp(rows, folder / BPP_PLOT)]
-    if len(axis_values(rows, "loss")) > 1:
-        written.append(plot_miou_against(rows, "loss", folder / LOSS_PLOT, "packet loss"))
-    if len(axis_values(rows, "snr_db")) > 1:
-        written.append(plot_miou_against(rows, "snr_db", folder / SNR_PLOT, "SNR = Es/N0 (dB)"))
+    if x is not None:
+        for column in (x, by):
+            if column is not None and column not in header:
+                known = ", ".join(["bpp", *axis_columns(header)])
+                raise ReportError(f"results.csv has no column {column!r}; choose one of: {known}")
+        written = [plot_miou_against(rows, header, x, folder / f"miou_vs_{slug(x)}.png", by)]
+    else:
+        written = [plot_miou_vs_bpp(rows, header, folder / BPP_PLOT)]
+        for axis in axis_columns(header):
+            if axis in channel_axis_names(header) and len(axis_values(rows, axis)) > 1:
+                written.append(plot_miou_against(rows, header, axis, folder / f"miou_vs_{slug(axis)}.png", None))
     written.append(write_markdown(folder, header, rows, written))
     return written
+
+
+def slug(column: str) -> str:
+    """A file-name part of a column name (``link.mtu`` -> ``link_mtu``; ``snr_db`` -> ``snr``)."""
+    return {"snr_db": "snr"}.get(column, column.replace(".", "_"))
+
+
+def axis_columns(header: Sequence[str]) -> list[str]:
+    """The axis columns of a results header: those between ``codec`` and ``channel``."""
+    if "codec" not in header or "channel" not in header:
+        return []
+    return list(header[header.index("codec") + 1 : header.index("channel")])
+
+
+def channel_axis_names(header: Sequence[str]) -> set[str]:
+    """Axis columns that are channel parameters (bare names that are neither dotted nor codec knobs)."""
+    return {c for c in axis_columns(header) if "." not in c and c not in CODEC_KNOBS and c != "segmenter"}
+
+
+CODEC_KNOBS = ("target_bpp", "quality", "tokens", "map_scale", "factor")
+"""Axis columns that belong to the codec: they tell lines apart in mIoU-against-bpp plots."""
 
 
 def read_results(folder: Path) -> tuple[list[str], list[Row]]:
@@ -124,6 +153,8 @@ def channel_point(row: Row) -> ChannelPoint:
     say, ``ber`` or ``delay_ms`` in separate panels instead of averaging them together.
     """
     extra = " ".join(p for p in (row.get("channel_params") or "").split() if not p.startswith(("loss=", "snr_db=")))
+    others = " ".join(f"{c}={row.get(c)}" for c in axis_columns(list(row)) if "." in c or c == "segmenter")
+    extra = f"{extra} {others}".strip()
     return (
         row.get("channel") or "-",
         row.get("snr_db") or "-",
@@ -157,9 +188,23 @@ def or_minus_inf(value: float | None) -> float:
 
 
 def codec_label(row: Row) -> str:
-    """The codec's name with its options, if any (``sqgan map_backup=8``): one line per variant."""
-    options = row.get("options") or ""
-    return f"{row['codec']} {options}".strip()
+    """The codec's name with its swept settings other than its rate knob (``sqgan map_scale=2``).
+
+    One line per variant in mIoU-against-bpp plots.
+    """
+    settings = " ".join(
+        f"{c}={row[c]}"
+        for c in codec_setting_columns(row)
+        if c not in ("target_bpp", "quality", "tokens") and (row.get(c) or "")
+    )
+    return f"{row['codec']} {settings}".strip()
+
+
+def codec_setting_columns(row: Row) -> list[str]:
+    """The row's axis columns that are codec settings: knobs, and options (neither channel nor dotted)."""
+    header = list(row)
+    channel = channel_axis_names(header) - set(CODEC_KNOBS)
+    return [c for c in axis_columns(header) if c not in channel and "." not in c and c != "segmenter"]
 
 
 def group(rows: Iterable[Row], key: Callable[[Row], str]) -> dict[str, list[Row]]:
@@ -170,8 +215,12 @@ def group(rows: Iterable[Row], key: Callable[[Row], str]) -> dict[str, list[Row]
     return groups
 
 
-def curve(rows: Sequence[Row], by: str, x_column: str) -> list[tuple[float, float]]:
-    """``(x, mIoU)`` points sorted by x: rows grouped by column ``by`` (seeds averaged), both axes means.
+KEY_COLUMN = "point_key"
+
+
+def curve(rows: Sequence[Row], by: str, x_column: str) -> list[tuple[float, float, float | None, float | None]]:
+    """``(x, mIoU, low, high)`` points sorted by x: rows grouped by column ``by``, each a mean;
+    ``low``/``high`` the mean of the rows' 95 % interval bounds (None where the rows have none).
 
     Points with a missing x or mIoU are left out.
     """
@@ -179,9 +228,11 @@ def curve(rows: Sequence[Row], by: str, x_column: str) -> list[tuple[float, floa
     for members in group(rows, lambda row: row.get(by, "")).values():
         x = mean(number(row.get(x_column)) for row in members)
         y = mean(number(row.get("miou")) for row in members)
+        low = mean(number(row.get("miou_lo")) for row in members)
+        high = mean(number(row.get("miou_hi")) for row in members)
         if x is not None and y is not None:
-            points.append((x, y))
-    return sorted(points)
+            points.append((x, y, low, high))
+    return sorted(points, key=lambda p: p[0])
 
 
 def codec_styles(rows: Iterable[Row], styles: Sequence[str]) -> dict[str, str]:
@@ -212,7 +263,7 @@ def new_figure(panels: int, width: float = 5.0, height: float = 3.8) -> tuple[Fi
 def draw_bpp_panel(axes: Axes, rows: Sequence[Row], colours: dict[str, str], reference: float | None) -> None:
     """One channel point: a line per codec over bpp (log), the identity level as a dashed line."""
     for codec, members in group(rows, codec_label).items():
-        points = [(x, y) for x, y in curve(members, "rate", "bpp") if 0 < x < math.inf]
+        points = [(x, y) for x, y, *_ in curve(members, KEY_COLUMN, "bpp") if 0 < x < math.inf]
         if codec == REFERENCE_CODEC or not points:
             continue
         axes.plot(*zip(*points, strict=True), marker="o", color=colours[codec], label=codec)
@@ -227,7 +278,7 @@ def draw_bpp_panel(axes: Axes, rows: Sequence[Row], colours: dict[str, str], ref
         axes.legend(fontsize="small")
 
 
-def plot_miou_vs_bpp(rows: Sequence[Row], path: Path) -> Path:
+def plot_miou_vs_bpp(rows: Sequence[Row], header: Sequence[str], path: Path) -> Path:
     """mIoU against bpp, one panel per channel point; returns ``path``."""
     panels = group(rows, lambda row: "\0".join(channel_point(row)))
     points = sorted((channel_point(members[0]) for members in panels.values()), key=point_order)
@@ -249,50 +300,57 @@ def axis_values(rows: Iterable[Row], column: str) -> set[float]:
     return {value for row in rows if (value := number(row.get(column))) is not None}
 
 
-SERIES_COLUMNS = ("channel", "snr_db", "loss")
-"""Columns that can tell two series of an mIoU-against-x plot apart, besides the other channel parameters."""
-PARAM = re.compile(r"(\w+)=(\{[^}]*\}|\S+)")
+def series_columns(header: Sequence[str], x: str, by: str | None) -> list[str]:
+    """The columns whose values tell the lines of an mIoU-against-``x`` plot apart: ``by``, or
+    ``codec`` and every axis column other than ``x``."""
+    if by is not None:
+        return [by]
+    return ["codec", *(c for c in axis_columns(header) if c != x)]
 
 
-def channel_params_of(row: Row) -> dict[str, str]:
-    """The row's ``channel_params`` as name -> text (a ``{...}`` value kept whole)."""
-    return dict(PARAM.findall(row.get("channel_params") or ""))
+def series_label(row: Row, columns: Sequence[str], rows: Sequence[Row]) -> str:
+    """``"jpeg, target_bpp 0.1, speed_kmh 120"``: the values of the columns that vary across ``rows``."""
+    varying = [c for c in columns if len({r.get(c) or "-" for r in rows}) > 1 or c == "codec"]
+    parts = [row.get(c) or "-" if c == "codec" else f"{c} {row.get(c) or '-'}" for c in varying]
+    return ", ".join(parts)
 
 
-def varying_settings(rows: Sequence[Row], x: str) -> list[str]:
-    """The columns and channel parameters other than ``x`` whose values differ across ``rows``."""
-    columns = [c for c in SERIES_COLUMNS if c != x and len({row.get(c) or "-" for row in rows}) > 1]
-    params = [channel_params_of(row) for row in rows]
-    names = sorted({name for p in params for name in p} - {x, "loss", "snr_db"})
-    return columns + [n for n in names if len({p.get(n, "-") for p in params}) > 1]
-
-
-def series_label(row: Row, varying: Sequence[str]) -> str:
-    """``"jpeg @ 50 (speed_kmh=120)"``: the codec, its rate and the settings that vary across the run."""
-    rate = number(row.get("rate"))
-    label = f"{codec_label(row)} @ {rate:g}" if rate is not None else codec_label(row)
-    params = channel_params_of(row)
-    extra = " ".join(
-        f"{name}={row.get(name) or '-' if name in SERIES_COLUMNS else params.get(name, '-')}" for name in varying
-    )
-    return f"{label} ({extra})" if extra else label
-
-
-def plot_miou_against(rows: Sequence[Row], x: str, path: Path, label: str) -> Path:
-    """mIoU against a channel axis (``loss`` or ``snr_db``): a line per (codec, rate, other settings)."""
-    swept = [row for row in rows if number(row.get(x)) is not None]
-    varying = varying_settings(swept, x)
-    markers = codec_styles(swept, MARKERS)
+def plot_miou_against(rows: Sequence[Row], header: Sequence[str], x: str, path: Path, by: str | None) -> Path:
+    """mIoU against column ``x`` (numeric, or categories in first-seen order), a line per series,
+    with the 95 % interval as a band where the rows carry one."""
+    numeric = all(number(row.get(x)) is not None for row in rows if row.get(x))
+    categories = list(dict.fromkeys(row.get(x) or "-" for row in rows))
+    columns = series_columns(header, x, by)
     figure, (axes,) = new_figure(1, width=9.0, height=4.5)
-    for name, members in group(swept, lambda row: series_label(row, varying)).items():
-        codec = codec_label(members[0])
-        style = "--" if codec == REFERENCE_CODEC else "-"
-        points = curve(members, x, x)
+    for name, members in group(rows, lambda row: series_label(row, columns, rows)).items():
+        points = []
+        for key, subset in group(members, lambda row: row.get(x) or "-").items():
+            position = number(key) if numeric else float(categories.index(key))
+            y = mean(number(r.get("miou")) for r in subset)
+            if position is not None and y is not None:
+                low = mean(number(r.get("miou_lo")) for r in subset)
+                high = mean(number(r.get("miou_hi")) for r in subset)
+                points.append((position, y, low, high))
+        points.sort(key=lambda p: p[0])
         if not points:
             continue
-        axes.plot(*zip(*points, strict=True), marker=markers[codec], linestyle=style, label=name)
+        style = "--" if members[0].get("codec") == REFERENCE_CODEC else "-"
+        (line,) = axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", linestyle=style, label=name)
+        lows, highs = [p[2] for p in points], [p[3] for p in points]
+        if all(v is not None for v in lows + highs):
+            axes.fill_between(
+                [p[0] for p in points],
+                [float(v or 0.0) for v in lows],
+                [float(v or 0.0) for v in highs],
+                color=line.get_color(),
+                alpha=0.18,
+                linewidth=0,
+            )
+    if not numeric:
+        axes.set_xticks(range(len(categories)), categories)
+    label = AXIS_LABELS.get(x, x)
     axes.set_xlabel(label)
-    axes.set_ylabel("mIoU")
+    axes.set_ylabel("mIoU (95 % interval shaded)" if "miou_lo" in header else "mIoU")
     axes.set_title(f"mIoU against {label.split(' =')[0].split(' (')[0]}")
     axes.grid(True, alpha=0.3)
     if axes.get_legend_handles_labels()[0]:
@@ -307,11 +365,14 @@ def table_columns(header: Sequence[str], rows: Sequence[Row] = ()) -> list[str]:
     present = set(header)
     packets = bool({"packets_lost", "packets_sent"} & present)
     radio = any((row.get("harq_tx_mean") or "").strip() for row in rows)
-    return [
+    chosen = [
         column
         for column in TABLE_COLUMNS
         if (column in present or (column == PACKETS and packets)) and (radio or column not in RADIO_COLUMNS)
     ]
+    repeated = any((row.get("repeats") or "1") != "1" for row in rows)
+    chosen = [c for c in chosen if c != "repeats" or repeated]
+    return [chosen[0], *axis_columns(header), *chosen[1:]]
 
 
 def cell(row: Row, column: str) -> str:
@@ -323,7 +384,12 @@ def cell(row: Row, column: str) -> str:
         return "-"
     if column in DECIMALS:
         value = number(text)
-        return "-" if value is None else f"{value:.{DECIMALS[column]}f}"
+        if value is None:
+            return "-"
+        low, high = number(row.get(f"{column}_lo")), number(row.get(f"{column}_hi"))
+        digits = DECIMALS[column]
+        interval = f" [{low:.{digits}f}, {high:.{digits}f}]" if low is not None and high is not None else ""
+        return f"{value:.{digits}f}{interval if (row.get('repeats') or '1') != '1' else ''}"
     return text.replace("|", "\\|")
 
 

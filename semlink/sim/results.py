@@ -1,48 +1,47 @@
-"""Results of a run: ``results.csv`` (a row per point, appended and flushed) and ``frames.jsonl``."""
+"""Results of a run: ``results.csv`` (a row per point, appended and flushed) and ``frames.jsonl``.
+
+A row's columns, in order: ``codec``; one column per axis that varies (:func:`semlink.sim.sweep.column_name`);
+``channel`` and ``channel_params`` (the whole channel setting as words); ``seed``, ``repeats``,
+``frames``; each metric's columns, each followed by its 95 % interval (``miou``, ``miou_lo``,
+``miou_hi``, ...; see :mod:`semlink.sim.intervals`); then the counters (bits and packets, per
+realisation); and last ``point_key``. A point's row is written once all its realisations are in.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from semlink.data.labelset import LabelSet
+from semlink.metrics.base import Metric
 from semlink.receiver.node import PointReport
-from semlink.sim.scenario import Point, Scenario
+from semlink.sim.intervals import estimate_with_intervals
+from semlink.sim.plans import STREAM_BOOTSTRAP
+from semlink.sim.scenario import Scenario
+from semlink.sim.sweep import Point, column_name, varying_axes
 
-COLUMNS = (
-    "codec",
-    "knob",
-    "rate",
-    "options",
-    "channel",
-    "channel_params",
-    "snr_db",
-    "loss",
-    "seed",
-    "frames",
+COUNTERS = (
     "bpp",
     "bpp_wire",
-    "miou",
-    "pixel_accuracy",
-    "psnr",
-    "ms_ssim",
     "packets_sent",
     "packets_lost",
-    "frames_complete",
-    "frames_concealed",
-    "latency_ms_p50",
-    "latency_ms_p95",
     "mcs",
     "harq_tx_mean",
     "airtime_ms",
     "deadline_misses",
 )
+"""Columns counted rather than scored: payload and wire bits per pixel, packets (means per realisation),
+the radio's mean MCS, transmissions per packet and airtime per frame, and late packets."""
 KEY_COLUMN = "point_key"
+
+
+class ResultsError(ValueError):
+    """A results folder that this run cannot write to (its columns differ, it is a file)."""
 
 
 def channel_params(point: Point) -> str:
@@ -58,136 +57,216 @@ def number(value: float, digits: int) -> str:
     return "" if math.isnan(value) else f"{value:.{digits}f}"
 
 
-def radio_columns(report: PointReport) -> dict[str, str]:
-    """``mcs`` (mean index per packet), ``harq_tx_mean`` (transmissions per packet), ``airtime_ms``
-    (radio time per frame, retransmissions included) from the channel's totals, empty without a radio;
-    ``deadline_misses``: packets that arrived after their frame's deadline."""
-    radio = report.sent.get("channel") or {}
-    packets = float(radio.get("packets", 0.0)) if isinstance(radio, dict) else 0.0
-    frames = max(report.scores.frames, 1)
-    out = {"mcs": "", "harq_tx_mean": "", "airtime_ms": ""}
-    if packets > 0:
-        out = {
-            "mcs": number(float(radio.get("mcs_sum", 0.0)) / packets, 2),
-            "harq_tx_mean": number(float(radio.get("transmissions", 0.0)) / packets, 3),
-            "airtime_ms": number(float(radio.get("airtime_us", 0.0)) / 1000.0 / frames, 3),
-        }
-    return {**out, "deadline_misses": str(int(report.counters.get("late", 0)))}
+def cell_text(value: Any) -> str:
+    """An axis value as a CSV cell: numbers as ``%g``, sizes as ``HxW``, the rest as text."""
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple | list) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        return f"{value[0]}x{value[1]}"
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def metric_columns(metrics: Sequence[Metric]) -> list[str]:
+    """Every metric column followed by its interval's ``_lo`` and ``_hi``."""
+    return [name for m in metrics for column in m.columns() for name in (column, f"{column}_lo", f"{column}_hi")]
+
+
+def row_key(scenario: Scenario, point: Point) -> str:
+    """What identifies a finished row: the point's key and the realisations it was run with."""
+    return json.dumps([point.key, scenario.seeds if scenario.seeds is not None else scenario.repeats])
 
 
 class ResultsWriter:
     """Appends one row per finished point to ``results.csv`` and its frames to ``frames.jsonl``.
 
     :param folder: the run's output folder.
-    :param scenario: the resolved scenario (seed, data size).
+    :param scenario: the resolved scenario (seed, data size, repeats).
     :param points: the sweep (to label rows).
-    :param label_set: the classes (one ``iou_<class>`` column each).
+    :param metrics: the run's metrics (their columns, their per-point results).
     """
 
-    def __init__(self, folder: Path, scenario: Scenario, points: list[Point], label_set: LabelSet) -> None:
-        self.folder, self.scenario, self.label_set = folder, scenario, label_set
+    def __init__(self, folder: Path, scenario: Scenario, points: list[Point], metrics: Sequence[Metric]) -> None:
+        self.folder, self.scenario, self.metrics = folder, scenario, list(metrics)
         self.points = {p.index: p for p in points}
-        self.columns = [*COLUMNS, *(f"iou_{c}" for c in label_set.classes), KEY_COLUMN]
+        self.repeats = scenario.repeat_count
+        self.axes = [a for a in varying_axes(points) if a != "codec"]
+        self.columns = [
+            "codec",
+            *(column_name(a) for a in self.axes),
+            "channel",
+            "channel_params",
+            "seed",
+            "repeats",
+            "frames",
+            *metric_columns(self.metrics),
+            *COUNTERS,
+            KEY_COLUMN,
+        ]
         if folder.exists() and not folder.is_dir():
-            raise ValueError(f"output folder {folder} is a file; choose another --out")
+            raise ResultsError(f"output folder {folder} is a file; choose another --out")
         folder.mkdir(parents=True, exist_ok=True)
         self.csv_path, self.frames_path = folder / "results.csv", folder / "frames.jsonl"
-        if self.csv_path.exists():
-            with self.csv_path.open(newline="") as handle:
-                header = next(csv.reader(handle), None)
-            if header is not None and header != self.columns:
-                raise ValueError(
-                    f"{self.csv_path} has other columns (another label set or version); choose another --out folder"
-                )
+        self._check_header()
+        self._waiting: dict[int, dict[int, PointReport]] = {}
 
-    def write(self, report: PointReport) -> dict[str, str]:
-        """Append the point's row and frames; returns the row."""
-        point = self.points[report.index]
-        row = self.row(point, report)
+    def _check_header(self) -> None:
+        if not self.csv_path.exists():
+            return
+        with self.csv_path.open(newline="") as handle:
+            header = next(csv.reader(handle), None)
+        if header is None or header == self.columns:
+            return
+        missing = [c for c in self.columns if c not in header and not c.endswith(("_lo", "_hi"))]
+        extra = [c for c in header if c not in self.columns and not c.endswith(("_lo", "_hi"))]
+        detail = "; ".join(
+            part
+            for part in (
+                f"this scenario adds {', '.join(missing[:6])}" if missing else "",
+                f"the folder has {', '.join(extra[:6])}" if extra else "",
+            )
+            if part
+        )
+        raise ResultsError(
+            f"{self.csv_path} has other columns than this scenario writes ({detail or 'in another order'}); "
+            "choose a new --out, or run with the metrics and axes that folder was made with"
+        )
+
+    def write(self, report: PointReport) -> dict[str, str] | None:
+        """Take one realisation's report; once a point has all its realisations, append its row and
+        frames and return the row (None while realisations are missing)."""
+        point_index, repeat = divmod(report.index, self.repeats)
+        waiting = self._waiting.setdefault(point_index, {})
+        waiting[repeat] = report
+        if len(waiting) < self.repeats:
+            return None
+        reports = [waiting[r] for r in range(self.repeats)]
+        del self._waiting[point_index]
+        point = self.points[point_index]
+        row = self.row(point, reports)
         new = not self.csv_path.exists() or self.csv_path.stat().st_size == 0
+        with self.frames_path.open("a") as handle:
+            for line in self.frame_lines(point, reports):
+                handle.write(json.dumps(line) + "\n")
         with self.csv_path.open("a", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=self.columns)
             if new:
                 writer.writeheader()
             writer.writerow(row)
-        with self.frames_path.open("a") as handle:
-            for line in self.frame_lines(point, report):
-                handle.write(json.dumps(line) + "\n")
         return row
 
-    def row(self, point: Point, report: PointReport) -> dict[str, str]:
-        """The ``results.csv`` row of a point."""
-        size = report.scores.frames * self.pixels()
-        sent = report.sent
-        received = sum(f.packets_received for f in report.frames)
-        latencies = [f.latency_ms for f in report.frames if f.latency_ms is not None]
-        p50, p95 = np.percentile(latencies, [50, 95]).tolist() if latencies else [math.nan, math.nan]
+    def row(self, point: Point, reports: Sequence[PointReport]) -> dict[str, str]:
+        """The ``results.csv`` row of a point from the reports of its realisations."""
+        frames = [len(r.frames) for r in reports]
+        values = {m.name: [v for r in reports for v in r.values.get(m.name, [])] for m in self.metrics}
+        rng = np.random.default_rng(np.random.SeedSequence([self.scenario.seed, STREAM_BOOTSTRAP, point.key_id]))
+        scored = estimate_with_intervals(self.metrics, values, frames, rng)
+        for metric in (m for m in self.metrics if m.sums):
+            for column in metric.columns():
+                scored[column] = tuple(x / max(len(reports), 1) for x in scored[column])  # type: ignore[assignment]
         row = {
             "codec": point.codec,
-            "knob": point.knob,
-            "rate": f"{point.value:g}",
-            "options": " ".join(f"{k}={v}" for k, v in sorted(point.options.items())),
+            **{column_name(a): cell_text(point.axes.get(a)) for a in self.axes},
             "channel": point.channel,
             "channel_params": channel_params(point),
-            "snr_db": str(point.params.get("snr_db", "")),
-            "loss": str(point.params.get("loss", "")),
             "seed": str(self.scenario.seed),
-            "frames": str(report.scores.frames),
-            "bpp": number(sent.get("payload_bits", 0) / max(size, 1), 5),
-            "bpp_wire": number(sent.get("wire_bits", 0) / max(size, 1), 5),
-            "miou": number(report.scores.miou, 4),
-            "pixel_accuracy": number(report.scores.pixel_accuracy, 4),
-            "psnr": f"{report.scores.psnr:.3f}",
-            "ms_ssim": number(report.scores.ms_ssim, 4),
-            "packets_sent": str(sent.get("packets_sent", 0)),
-            "packets_lost": str(max(0, int(sent.get("packets_sent", 0)) - received)),
-            "frames_complete": str(sum(f.complete for f in report.frames)),
-            "frames_concealed": str(sum(f.concealed for f in report.frames)),
-            "latency_ms_p50": number(p50, 3),
-            "latency_ms_p95": number(p95, 3),
-            **radio_columns(report),
-            KEY_COLUMN: point.key,
+            "repeats": str(len(reports)),
+            "frames": str(frames[0] if frames else 0),
         }
-        for name, iou in zip(self.label_set.classes, report.scores.class_iou, strict=True):
-            row[f"iou_{name}"] = number(iou, 4)
+        for column, (estimate, low, high) in scored.items():
+            row[column], row[f"{column}_lo"], row[f"{column}_hi"] = (metric_text(x) for x in (estimate, low, high))
+        row.update(counter_columns(reports, self.pixels(point)))
+        row[KEY_COLUMN] = row_key(self.scenario, point)
         return row
 
-    def frame_lines(self, point: Point, report: PointReport) -> list[dict[str, Any]]:
-        """One ``frames.jsonl`` object per frame."""
-        frame_bits = report.sent.get("frame_bits", [])
-        frame_packets = report.sent.get("frame_packets", [])
-        frame_settings = report.sent.get("frame_settings", [])
+    def frame_lines(self, point: Point, reports: Sequence[PointReport]) -> list[dict[str, Any]]:
+        """One ``frames.jsonl`` object per frame and realisation, with every metric's frame value."""
+        axes = {a: point.axes.get(a) for a in self.axes}
         lines = []
-        for record in report.frames:
-            i = record.frame
-            lines.append(
-                {
-                    "point": point.index,
-                    "codec": point.codec,
-                    "rate": point.value,
-                    "channel": point.channel,
-                    "params": point.params,
-                    "frame": i,
-                    "bits": frame_bits[i] if i < len(frame_bits) else None,
-                    "packets_sent": frame_packets[i] if i < len(frame_packets) else None,
-                    "packets_received": record.packets_received,
-                    "complete": record.complete,
-                    "concealed": record.concealed,
-                    "latency_ms": record.latency_ms,
-                    "psnr": None if math.isinf(record.psnr) else round(record.psnr, 3),
-                    "codec_settings": frame_settings[i] if i < len(frame_settings) else {},
-                }
-            )
+        for repeat, report in enumerate(reports):
+            frame_bits = report.sent.get("frame_bits", [])
+            frame_packets = report.sent.get("frame_packets", [])
+            frame_settings = report.sent.get("frame_settings", [])
+            for position, record in enumerate(report.frames):
+                i = record.frame
+                lines.append(
+                    {
+                        "point": point.index,
+                        "repeat": repeat,
+                        "codec": point.codec,
+                        "axes": axes,
+                        "frame": i,
+                        "bits": frame_bits[i] if i < len(frame_bits) else None,
+                        "packets_sent": frame_packets[i] if i < len(frame_packets) else None,
+                        "packets_received": record.packets_received,
+                        "complete": record.complete,
+                        "concealed": record.concealed,
+                        "latency_ms": record.latency_ms,
+                        "codec_settings": frame_settings[i] if i < len(frame_settings) else {},
+                        "metrics": {name: values[position] for name, values in report.values.items()},
+                    }
+                )
         return lines
 
-    def pixels(self) -> int:
-        """Pixels per frame."""
-        size = self.scenario.data.size
-        return size[0] * size[1] if size is not None else 1
+    def pixels(self, point: Point) -> int:
+        """Pixels per frame of the point."""
+        size = point.size or self.scenario.data.size
+        if isinstance(size, tuple | list) and len(size) == 2 and isinstance(size[0], int):
+            return int(size[0]) * int(size[1])
+        return 1
 
     def done_keys(self) -> set[str]:
-        """Keys of the points already in ``results.csv``."""
+        """Keys of the points already in ``results.csv`` (with the same realisations)."""
         if not self.csv_path.exists():
             return set()
         with self.csv_path.open(newline="") as handle:
-            return {row[KEY_COLUMN] for row in csv.DictReader(handle) if row.get(KEY_COLUMN)}
+            stored = {row[KEY_COLUMN] for row in csv.DictReader(handle) if row.get(KEY_COLUMN)}
+        return {p.key for p in self.points.values() if row_key(self.scenario, p) in stored}
+
+
+def metric_text(value: float) -> str:
+    """A metric cell: 4 decimals, ``inf`` as such, empty for NaN."""
+    if math.isnan(value):
+        return ""
+    return "inf" if math.isinf(value) else f"{value:.4f}"
+
+
+def counter_columns(reports: Sequence[PointReport], pixels: int) -> dict[str, str]:
+    """The counters of a point, as means over its realisations.
+
+    ``bpp``/``bpp_wire``: payload and wire bits per pixel; ``packets_sent``/``packets_lost``;
+    ``mcs`` (mean index per packet), ``harq_tx_mean`` (transmissions per packet), ``airtime_ms``
+    (radio time per frame, retransmissions included) from the channel's totals, empty without a
+    radio; ``deadline_misses``: packets that arrived after their frame's deadline.
+    """
+    count = max(len(reports), 1)
+    frames = sum(len(r.frames) for r in reports)
+    size = max(frames * pixels, 1)
+    sent = sum(int(r.sent.get("packets_sent", 0)) for r in reports)
+    received = sum(f.packets_received for r in reports for f in r.frames)
+    radios = [r.sent.get("channel") or {} for r in reports]
+    packets = sum(float(radio.get("packets", 0.0)) for radio in radios)
+    out = {
+        "bpp": number(sum(r.sent.get("payload_bits", 0) for r in reports) / size, 5),
+        "bpp_wire": number(sum(r.sent.get("wire_bits", 0) for r in reports) / size, 5),
+        "packets_sent": mean_text(sent, count),
+        "packets_lost": mean_text(max(0, sent - received), count),
+        "mcs": "",
+        "harq_tx_mean": "",
+        "airtime_ms": "",
+        "deadline_misses": mean_text(sum(int(r.counters.get("late", 0)) for r in reports), count),
+    }
+    if packets > 0:
+        out["mcs"] = number(sum(float(x.get("mcs_sum", 0.0)) for x in radios) / packets, 2)
+        out["harq_tx_mean"] = number(sum(float(x.get("transmissions", 0.0)) for x in radios) / packets, 3)
+        out["airtime_ms"] = number(sum(float(x.get("airtime_us", 0.0)) for x in radios) / 1000.0 / max(frames, 1), 3)
+    return out
+
+
+def mean_text(total: float, count: int) -> str:
+    """A total over ``count`` realisations as a per-realisation mean (an integer when exact)."""
+    value = total / count
+    return str(int(value)) if value == int(value) else f"{value:.2f}"

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from semlink.errors import StageError
+from semlink.metrics import build_metrics
 from semlink.sim.plans import check_points, open_frames, resolve
 from semlink.sim.results import ResultsWriter
 from semlink.sim.scenario import Scenario, dump_scenario
@@ -61,7 +62,8 @@ class Run:
         source = open_frames(self.scenario)
         resolved = resolve(self.scenario, source)
         sweep = check_points(resolved, self.origin, source.label_set.name)
-        done = ResultsWriter(self.out, resolved, sweep, source.label_set).done_keys()
+        metrics = build_metrics(resolved.metrics, source.label_set)
+        done = ResultsWriter(self.out, resolved, sweep, metrics).done_keys()
         return resolved, {p.index for p in sweep if p.key not in done}, len(source)
 
     def execute(self) -> int:
@@ -72,7 +74,7 @@ class Run:
         if not todo:
             self.console.print(f"all {len(check_points(resolved, self.origin))} points already in {self.out}")
             return 0
-        with self.progress(len(todo), frames) as bar:
+        with self.progress(len(todo) * resolved.repeat_count, frames) as bar:
             if resolved.transport == "inproc":
                 from semlink.sim.nodes import inproc_run
 
@@ -86,7 +88,8 @@ class Run:
         """Every point of the sweep has a row now, or the run failed somewhere."""
         source = open_frames(resolved)
         sweep = check_points(resolved, self.origin)
-        done = ResultsWriter(self.out, resolved, sweep, source.label_set).done_keys()
+        metrics = build_metrics(resolved.metrics, source.label_set)
+        done = ResultsWriter(self.out, resolved, sweep, metrics).done_keys()
         missing = [p.index for p in sweep if p.key not in done]
         if missing:
             raise StageError(f"points {missing} got no results; see {self.out / 'logs'} for the nodes' messages")
@@ -173,7 +176,8 @@ def last_line(path: Path) -> str:
 class RunProgress:
     """Points and frames progress bars, fed by the receiver's JSON lines or direct calls.
 
-    :param console: where to draw. :param points: points to run. :param frames: frames per point.
+    :param console: where to draw. :param points: points (realisations of points) to run.
+    :param frames: frames per point.
     """
 
     def __init__(self, console: Console, points: int, frames: int) -> None:

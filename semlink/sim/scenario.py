@@ -1,24 +1,19 @@
-"""Scenarios: one YAML file, validated with pydantic, expanded into sweep points.
+"""Scenarios: one YAML file, validated with pydantic (expanded into points by :mod:`semlink.sim.sweep`).
 
-Every list in ``codecs[*]`` knobs and in ``channel`` is a sweep axis; the run is the product of
-the axes. ``--set key.sub=value`` overrides any field before validation.
+Every list where a scalar is allowed is a sweep axis. ``--set key.sub=value`` overrides any field
+before validation.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 import re
-import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-KNOBS = ("rate", "target_bpp", "quality")
 IMPAIRMENT_KEYS = ("delay_ms", "jitter_ms", "reorder", "duplicate", "rate_bps")
 
 
@@ -55,59 +50,98 @@ class DataSpec(Strict):
 
     At most 1000 frames per point: the per-frame records ride in the point's ``point-end`` message,
     which the wire bounds at 64 KiB. ``sequence`` > 1 makes synthetic frames consecutive moments of
-    drives of that many frames.
+    drives of that many frames. ``size`` may be a list of sizes (an axis).
     """
 
     source: str = "synthetic"
     split: str = "val"
     frames: int = Field(30, ge=1, le=1000)
     sequence: int = Field(1, ge=1)
-    size: tuple[int, int] | None = None
+    size: tuple[int, int] | list[tuple[int, int]] | None = None
     root: str | None = None
 
+    @field_validator("size")
+    @classmethod
+    def _sizes(cls, value: tuple[int, int] | list[tuple[int, int]] | None) -> object:
+        sizes = value if isinstance(value, list) else [] if value is None else [value]
+        if isinstance(value, list) and not value:
+            raise ValueError("data.size is an empty list; give [H, W] or a list of them")
+        for height, width in sizes:
+            if height < 16 or width < 16:
+                raise ValueError(f"data.size {[height, width]} is too small (at least 16x16)")
+        return value
 
-class CodecSpec(Strict):
-    """A codec and its rate knob: exactly one of ``rate``, ``target_bpp``, ``quality`` (scalar or list),
-    and its other settings in ``options``."""
+
+RATE_REPLACEMENTS = {
+    "sqgan": "tokens (the fraction of tokens sent, 0-1) or target_bpp",
+    "gan": "tokens (the fraction of tokens sent, 0-1) or target_bpp",
+    "ssm": "map_scale (1, 2 or 4)",
+    "spic": "quality (of the low-res image) or target_bpp",
+    "resize": "factor (the downsampling factor)",
+}
+
+
+class CodecSpec(BaseModel):
+    """A codec entry: ``name`` and the codec's keyword arguments (knobs such as ``target_bpp``,
+    ``quality``, ``tokens``, ``map_scale``, and its options). A list is a sweep axis.
+
+    ``options: {...}`` is still read: its keys are merged with the entry's own.
+    """
+
+    model_config = ConfigDict(extra="allow")
 
     name: str
-    rate: float | list[float] | None = None
-    target_bpp: float | list[float] | None = None
-    quality: float | list[float] | None = None
-    options: dict[str, float | int | str | bool] = Field(default_factory=dict)
-    """Further settings of the codec, passed as keyword arguments (e.g. ``map_scale: 2``)."""
+    options: dict[str, Any] = Field(default_factory=dict)
 
-    def knob(self) -> tuple[str, list[float]]:
-        """The knob's name and its values (``rate = [1.0]`` if none is given)."""
-        given = [(k, getattr(self, k)) for k in KNOBS if getattr(self, k) is not None]
-        if len(given) > 1:
-            raise ValueError(f"codec {self.name}: give one of {', '.join(KNOBS)}, not {len(given)}")
-        if not given:
-            return "rate", [1.0]
-        name, value = given[0]
-        values = value if isinstance(value, list) else [value]
-        if not values:
-            raise ValueError(f"codec {self.name}: {name} is an empty list")
-        return name, [float(v) for v in values]
+    @model_validator(mode="after")
+    def _no_rate(self) -> CodecSpec:
+        if "rate" in self.settings():
+            instead = RATE_REPLACEMENTS.get(self.name, "target_bpp or quality")
+            raise ValueError(f"codec {self.name}: 'rate' is gone; write {instead} instead")
+        for key, value in self.settings().items():
+            if isinstance(value, list) and not value:
+                raise ValueError(f"codec {self.name}: {key} is an empty list; give at least one value")
+        return self
+
+    def settings(self) -> dict[str, Any]:
+        """The codec's keyword arguments (lists are axes), the entry's own keys after ``options``."""
+        return {**self.options, **(self.model_extra or {})}
+
+
+LINK_AXES = ("mtu", "fps", "deadline_ms", "window", "conceal")
+"""The ``link.*`` fields, each of which may be a list (an axis)."""
+
+
+def _each(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 class LinkSpec(Strict):
-    """Packets and timing: MTU (bytes or preset), frame rate, deadline, reassembly window, concealment."""
+    """Packets and timing: MTU (bytes or preset), frame rate, deadline, reassembly window,
+    concealment. Each field may be a list (an axis)."""
 
-    mtu: int | str = 1200
+    mtu: int | str | list[int | str] = 1200
+    fps: float | list[float] = 10.0
+    deadline_ms: float | list[float | None] | None = 100.0
+    window: int | list[int] = 4
+    conceal: Literal["repeat", "grey"] | list[Literal["repeat", "grey"]] = "repeat"
 
-    @field_validator("mtu")
-    @classmethod
-    def _known_mtu(cls, value: int | str) -> int | str:
+    @model_validator(mode="after")
+    def _values(self) -> LinkSpec:
         from semlink.transmitter.packetizer import resolve_mtu
 
-        resolve_mtu(value)
-        return value
-
-    fps: float = Field(10.0, gt=0)
-    deadline_ms: float | None = Field(100.0, gt=0)
-    window: int = Field(4, ge=1, le=64)
-    conceal: Literal["repeat", "grey"] = "repeat"
+        for name in LINK_AXES:
+            if isinstance(getattr(self, name), list) and not getattr(self, name):
+                raise ValueError(f"link.{name} is an empty list; give at least one value")
+        for mtu in _each(self.mtu):
+            resolve_mtu(mtu)
+        if any(f <= 0 for f in _each(self.fps)):
+            raise ValueError("link.fps must be greater than 0")
+        if any(d is not None and d <= 0 for d in _each(self.deadline_ms)):
+            raise ValueError("link.deadline_ms must be greater than 0 (or null: no deadline)")
+        if any(not 1 <= w <= 64 for w in _each(self.window)):
+            raise ValueError("link.window must be between 1 and 64")
+        return self
 
 
 class NetworkSpec(Strict):
@@ -121,18 +155,28 @@ class NetworkSpec(Strict):
     peer_timeout_s: float = Field(60.0, gt=0)
 
 
+DEFAULT_METRICS = ("miou", "pixel_accuracy", "psnr", "ms_ssim", "latency", "delivery")
+"""The metrics of a scenario that names none (today's columns)."""
+
+
 class Scenario(Strict):
-    """A whole scenario file."""
+    """A whole scenario file (see ``scenarios/README.md`` for every field)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     name: str = "scenario"
     seed: int = Field(0, ge=0)
+    repeats: int = Field(1, ge=1, le=1000)
+    seeds: list[int] | None = None
     data: DataSpec = DataSpec()
     codecs: list[CodecSpec] = Field(min_length=1)
     channel: dict[str, Any] = {"model": "ideal"}
     link: LinkSpec = LinkSpec()
+    zip_groups: list[list[str]] = Field(default_factory=list, alias="zip")
+    metrics: list[str | dict[str, Any]] = Field(default_factory=lambda: list[str | dict[str, Any]](DEFAULT_METRICS))
     transport: Literal["zmq", "inproc"] = "zmq"
     network: NetworkSpec = NetworkSpec()
-    segmenter: str | None = None
+    segmenter: str | list[str] | None = None
     device: str = "auto"
     out: str | None = None
 
@@ -146,73 +190,31 @@ class Scenario(Strict):
             raise ValueError(f"channel.{empty[0]} is an empty list; give at least one value")
         return value
 
-
-@dataclass(frozen=True)
-class Point:
-    """One point of the sweep.
-
-    :param index: position in the sweep. :param codec: codec name.
-    :param knob: ``rate``, ``target_bpp`` or ``quality``. :param value: its value.
-    :param channel: channel model name. :param params: the model's parameters.
-    :param impairments: delay/jitter/reorder/duplicate/rate parameters.
-    """
-
-    index: int
-    codec: str
-    knob: str
-    value: float
-    channel: str
-    params: dict[str, Any]
-    impairments: dict[str, Any]
-    context: str = ""
-    options: dict[str, Any] = field(default_factory=dict)
+    @model_validator(mode="after")
+    def _repeats(self) -> Scenario:
+        if self.seeds is not None:
+            if not self.seeds:
+                raise ValueError("seeds is an empty list; give at least one seed, or use repeats: N")
+            if self.repeats not in (1, len(self.seeds)):
+                raise ValueError(f"give repeats: N or seeds: [...], not both ({self.repeats} and {len(self.seeds)})")
+            if len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
+                raise ValueError("seeds must be distinct numbers >= 0")
+        if isinstance(self.segmenter, list) and not self.segmenter:
+            raise ValueError("segmenter is an empty list; give at least one")
+        for group in self.zip_groups:
+            if len(group) < 2:
+                raise ValueError(f"zip group {group} needs at least two axis names")
+        return self
 
     @property
-    def key(self) -> str:
-        """A stable text key of the point and of what else shapes its numbers (data, seed, link, segmenter).
+    def repeat_count(self) -> int:
+        """How many channel realisations each point runs."""
+        return len(self.seeds) if self.seeds is not None else self.repeats
 
-        Used to skip finished points on a rerun and to seed the point's random streams.
-        """
-        return json.dumps(
-            [self.codec, self.knob, self.value, self.channel, self.params, self.impairments, self.context]
-            + ([self.options] if self.options else []),
-            sort_keys=True,
-        )
-
-    @property
-    def key_id(self) -> int:
-        """A 32-bit number derived from :attr:`key`."""
-        return zlib.crc32(self.key.encode())
-
-
-def points(scenario: Scenario) -> list[Point]:
-    """The product of every sweep axis, codecs outermost."""
-    channel = dict(scenario.channel)
-    model = channel.pop("model")
-    axes = {k: (v if isinstance(v, list) else [v]) for k, v in channel.items()}
-    grid = [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*axes.values())]
-    context = run_context(scenario)
-    out: list[Point] = []
-    for spec in scenario.codecs:
-        knob, values = spec.knob()
-        for value, params in itertools.product(values, grid):
-            impairments = {k: v for k, v in params.items() if k in IMPAIRMENT_KEYS}
-            model_params = {k: v for k, v in params.items() if k not in IMPAIRMENT_KEYS}
-            out.append(
-                Point(len(out), spec.name, knob, value, model, model_params, impairments, context, dict(spec.options))
-            )
-    return out
-
-
-def run_context(scenario: Scenario) -> str:
-    """What besides codec and channel decides a point's numbers: seed, data, link and segmenter."""
-    shaping = {
-        "seed": scenario.seed,
-        "data": scenario.data.model_dump(mode="json"),
-        "link": scenario.link.model_dump(mode="json"),
-        "segmenter": scenario.segmenter,
-    }
-    return json.dumps(shaping, sort_keys=True)
+    @classmethod
+    def from_yaml(cls, path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
+        """Read, override and validate a scenario file (errors as one :class:`ScenarioError` line)."""
+        return load_scenario(Path(path), overrides)
 
 
 def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
@@ -273,15 +275,10 @@ def validate(raw: dict[str, Any], origin: str) -> Scenario:
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in error.errors())
         raise ScenarioError(f"scenario {origin}: {problems}") from None
-    try:
-        for spec in scenario.codecs:
-            spec.knob()
-    except ValueError as error:
-        raise ScenarioError(f"scenario {origin}: codecs: {error}") from None
     return scenario
 
 
 def dump_scenario(scenario: Scenario, path: Path) -> None:
     """Write the resolved scenario (after overrides) as YAML."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False))
+    path.write_text(yaml.safe_dump(scenario.model_dump(mode="json", by_alias=True), sort_keys=False))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from semlink.codecs.base import Codec
+from semlink.codecs.base import Bitstream, Codec
 from semlink.data.frame import Frame, FrameSource
 from semlink.transmitter.packetizer import chunk_bytes, packetize
 from semlink.vision.segmenter import Segmenter
@@ -20,71 +20,86 @@ MAP_CACHE_FRAMES = 1000
 
 @dataclass(frozen=True)
 class TxPlan:
-    """What the transmitter needs of one sweep point.
+    """What the transmitter needs of one unit it sends (a sweep point, or one realisation of it).
 
-    :param index: the point's index in the sweep. :param key: its stable key.
+    :param index: the unit's number on the wire. :param key: its stable key.
     :param make_codec: builds the point's codec. :param frames: frames to send.
+    :param source: the frames. :param mtu: payload bytes per packet.
+    :param frame_interval_us: simulated time between frames (1 / fps).
+    :param segmenter: makes the maps of codecs that send one (``codec.uses_ssm``).
+    :param reuse_key: units with the same key in a row send the same bitstreams (realisations of
+        one point differ only in the channel), so the frames are coded once.
     """
 
     index: int
     key: str
     make_codec: Callable[[], Codec]
     frames: int
+    source: FrameSource
+    mtu: int
+    frame_interval_us: int
+    segmenter: Segmenter | None = None
+    reuse_key: str | None = None
 
 
 class TransmitterStage:
-    """Turns each point's frames into wire messages: one message per frame, one part per packet.
+    """Turns each unit's frames into wire messages: one message per frame, one part per packet.
 
-    Every point is framed by a ``point-start`` and a ``point-end`` control message (the latter
+    Every unit is framed by a ``point-start`` and a ``point-end`` control message (the latter
     carrying what was sent), and the run ends with ``end``.
 
-    :param source: the frames.
-    :param plans: the points to send, in order.
-    :param mtu: payload bytes per packet.
-    :param frame_interval_us: simulated time between frames (1 / fps).
+    :param plans: the units to send, in order.
     :param run_id: tags every message of this run.
-    :param segmenter: makes the maps of codecs that send one (``codec.uses_ssm``).
     """
 
-    def __init__(
-        self,
-        source: FrameSource,
-        plans: list[TxPlan],
-        mtu: int,
-        frame_interval_us: int,
-        run_id: int,
-        segmenter: Segmenter | None = None,
-    ) -> None:
-        self.source, self.plans, self.mtu = source, plans, mtu
-        self.frame_interval_us, self.run_id = frame_interval_us, run_id
-        self.segmenter = segmenter
-        self._maps: dict[int, np.ndarray] = {}
+    def __init__(self, plans: list[TxPlan], run_id: int) -> None:
+        self.plans, self.run_id = plans, run_id
+        self._maps: dict[tuple[int, int, int], np.ndarray] = {}
+        self._coded_key: str | None = None
+        self._coded: dict[int, tuple[Bitstream, dict[str, float]]] = {}
+        self._codec: Codec | None = None
 
-    def segmentation(self, frame: Frame) -> np.ndarray:
-        """The segmenter's map of ``frame``, computed once per frame for every point that needs it."""
-        if self.segmenter is None:
+    def segmentation(self, plan: TxPlan, frame: Frame) -> np.ndarray:
+        """The segmenter's map of ``frame``, computed once per frame and segmenter for every point."""
+        if plan.segmenter is None:
             raise ValueError("a codec needs the segmentation map but the transmitter has no segmenter")
-        cached = self._maps.get(frame.index)
+        key = (id(plan.segmenter), id(plan.source), frame.index)
+        cached = self._maps.get(key)
         if cached is None:
-            cached = self.segmenter.segment(frame.image[None])[0]
+            cached = plan.segmenter.segment(frame.image[None])[0]
             if len(self._maps) < MAP_CACHE_FRAMES:
-                self._maps[frame.index] = cached
+                self._maps[key] = cached
         return cached
+
+    def coded(self, plan: TxPlan, codec: Codec, frame: Frame) -> tuple[Bitstream, dict[str, float]]:
+        """The frame's bitstream and the settings the codec chose, coded once per point."""
+        cached = self._coded.get(frame.index)
+        if cached is None:
+            ssm = self.segmentation(plan, frame) if codec.uses_ssm else None
+            cached = (codec.compress(frame.image, ssm), codec_settings(codec))
+            if plan.reuse_key is not None:
+                self._coded[frame.index] = cached
+        return cached
+
+    def codec_of(self, plan: TxPlan) -> Codec:
+        """The unit's codec: built for each new point, shared by the realisations of one point."""
+        if self._codec is None or plan.reuse_key is None or plan.reuse_key != self._coded_key:
+            self._coded_key, self._coded, self._codec = plan.reuse_key, {}, plan.make_codec()
+        return self._codec
 
     def messages(self) -> Iterator[Message]:
         """Every message of the run, in order."""
         for plan in self.plans:
             yield [encode(Control("point-start", self.run_id, plan.index, {"key": plan.key, "frames": plan.frames}))]
             totals = PointTotals()
-            codec = plan.make_codec()
-            for frame in self.source.take(plan.frames):
-                ssm = self.segmentation(frame) if codec.uses_ssm else None
-                bitstream = codec.compress(frame.image, ssm)
+            codec = self.codec_of(plan)
+            for frame in plan.source.take(plan.frames):
+                bitstream, settings = self.coded(plan, codec, frame)
                 packets = packetize(
-                    bitstream, self.run_id, plan.index, frame.index, self.mtu, frame.index * self.frame_interval_us
+                    bitstream, self.run_id, plan.index, frame.index, plan.mtu, frame.index * plan.frame_interval_us
                 )
                 parts = [encode(p) for p in packets]
-                totals.add(len(parts), 8 * chunk_bytes(packets), 8 * sum(len(p) for p in parts), codec_settings(codec))
+                totals.add(len(parts), 8 * chunk_bytes(packets), 8 * sum(len(p) for p in parts), settings)
                 yield parts
             yield [encode(Control("point-end", self.run_id, plan.index, totals.body(plan.key)))]
         yield [encode(Control("end", self.run_id, 0, {}))]
