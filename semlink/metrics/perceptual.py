@@ -13,6 +13,7 @@ and names the file in the scenario: ``metrics: [{name: lpips, weights: lpips_ale
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -106,6 +107,8 @@ class FID(TorchScriptMetric):
     Frames combine by fitting one Gaussian to each side's features, frames weighted by their
     weights (covariance normalised by ``sum(w) - 1``, numpy's ``fweights``), and taking the
     Fréchet distance of the two fits (NaN with fewer than 2 frames). Column: ``fid``.
+    FID is biased upwards for small samples: compare points with equal frame counts, and
+    expect a stable figure only from many more frames than feature dimensions.
     """
 
     name: ClassVar[str] = "fid"
@@ -144,10 +147,13 @@ def gaussian_fit(features: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray,
 
 def frechet_distance(mean_a: np.ndarray, cov_a: np.ndarray, mean_b: np.ndarray, cov_b: np.ndarray) -> float:
     """``|mu_a - mu_b|^2 + tr(S_a + S_b - 2 sqrt(S_a S_b))`` (real part of the matrix root)."""
-    root = scipy.linalg.sqrtm(cov_a @ cov_b)
-    if not np.isfinite(root).all():
-        # Singular product (fewer frames than features): nudge the diagonals, as pytorch-fid does.
-        offset = np.eye(cov_a.shape[0]) * 1e-6
-        root = scipy.linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
+    with warnings.catch_warnings():
+        # With fewer frames than features the covariances are singular: expected, not news.
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        root = scipy.linalg.sqrtm(cov_a @ cov_b)
+        if not np.isfinite(root).all():
+            # As pytorch-fid does: nudge the diagonals and try again.
+            offset = np.eye(cov_a.shape[0]) * 1e-6
+            root = scipy.linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
     diff = mean_a - mean_b
     return float(diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(np.real(root)))
