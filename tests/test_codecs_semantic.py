@@ -272,8 +272,9 @@ device: cpu
 
 def test_partial_streams_are_decoded_not_concealed_over_a_lossy_link(tmp_path: Path, checkpoint: str) -> None:
     from semlink.receiver.node import PointReport
-    from semlink.sim.plans import make_channel, make_receiver, make_transmitter, open_frames, resolve, run_id
-    from semlink.sim.scenario import load_scenario, points
+    from semlink.sim.plans import make_stages, open_frames, resolve
+    from semlink.sim.scenario import load_scenario
+    from semlink.sim.sweep import points
 
     path = tmp_path / "s.yaml"
     path.write_text(STAGE_SCENARIO.format(checkpoint=checkpoint))
@@ -282,9 +283,7 @@ def test_partial_streams_are_decoded_not_concealed_over_a_lossy_link(tmp_path: P
     resolved = resolve(scenario, source)
     sweep = points(resolved)
     reports: list[PointReport] = []
-    tx = make_transmitter(resolved, sweep, source, run_id(resolved))
-    ch = make_channel(resolved, sweep)
-    rx = make_receiver(resolved, sweep, source, reports.append)
+    tx, ch, rx = make_stages(resolved, sweep, reports.append)
     for parts in tx.messages():
         out = ch.process(parts)
         if out:

@@ -12,10 +12,11 @@ from semlink.sim.report import MissingResultsError, ReportError, cell, panel_tit
 
 COLUMNS = [
     "codec",
-    "rate",
-    "channel",
+    "target_bpp",
     "snr_db",
     "loss",
+    "channel",
+    "channel_params",
     "seed",
     "frames",
     "bpp",
@@ -38,7 +39,7 @@ def row(codec: str, rate: float, loss: str, bpp: float, miou: float, psnr: str =
     """One results.csv row on a Gilbert-Elliott channel with no SNR."""
     return {
         "codec": codec,
-        "rate": rate,
+        "target_bpp": rate,
         "channel": "gilbert_elliott",
         "snr_db": "",
         "loss": loss,
@@ -103,7 +104,7 @@ def test_markdown_has_one_row_per_csv_row_rounded(tmp_path: Path) -> None:
     rows = sweep(("0.0", "0.05"))
     header, body = table(write_report(write_csv(tmp_path, rows))[-1])
     assert len(body) == len(rows) == 13
-    assert header[:3] == ["codec", "rate", "channel"] and "packets_lost/packets_sent" in header
+    assert header[:4] == ["codec", "target_bpp", "snr_db", "loss"] and "packets_lost/packets_sent" in header
     identity = dict(zip(header, body[-1], strict=True))
     assert identity["psnr"] == "inf" and identity["snr_db"] == "-" and identity["bpp"] == "24.0000"
     assert identity["miou"] == "0.620" and identity["packets_lost/packets_sent"] == "6/120"
@@ -117,7 +118,9 @@ def test_single_loss_skips_the_loss_plot(tmp_path: Path) -> None:
 
 
 def test_codec_only_results_without_channel_columns(tmp_path: Path) -> None:
-    (tmp_path / "results.csv").write_text("codec,rate,frames,bpp,miou,psnr,ms_ssim\nresize,2.0,3,6.0,0.5,28.1,0.9\n")
+    (tmp_path / "results.csv").write_text(
+        "codec,factor,channel,frames,bpp,miou,psnr,ms_ssim\nresize,2.0,ideal,3,6.0,0.5,28.1,0.9\n"
+    )
     written = write_report(tmp_path)
     assert [p.name for p in written] == ["miou_vs_bpp.png", "report.md"]
     assert table(written[-1])[1] == [["resize", "2.0", "3", "6.0000", "0.500", "28.10", "0.9000"]]

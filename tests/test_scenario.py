@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from semlink.sim.plans import check_points
-from semlink.sim.scenario import ScenarioError, load_scenario, points
+from semlink.sim.scenario import ScenarioError, load_scenario
+from semlink.sim.sweep import points
 
 GOOD = """
 name: t
@@ -28,7 +29,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_sweep_is_the_product_of_every_list(tmp_path: Path) -> None:
     sweep = points(load_scenario(write(tmp_path, GOOD)))
-    assert [(p.codec, p.value, p.params["loss"]) for p in sweep] == [
+    assert [(p.codec, p.codec_args.get("target_bpp", 1.0), p.params["loss"]) for p in sweep] == [
         ("jpeg", 0.5, 0.0),
         ("jpeg", 0.5, 0.2),
         ("jpeg", 1.0, 0.0),
@@ -42,7 +43,9 @@ def test_sweep_is_the_product_of_every_list(tmp_path: Path) -> None:
 def test_overrides_reach_any_field(tmp_path: Path) -> None:
     scenario = load_scenario(write(tmp_path, GOOD), ["data.frames=5", "codecs.0.target_bpp=[0.2]", "channel.loss=0.1"])
     assert scenario.data.frames == 5
-    assert [(p.codec, p.value, p.params["loss"]) for p in points(scenario)][:1] == [("jpeg", 0.2, 0.1)]
+    assert [(p.codec, p.codec_args.get("target_bpp"), p.params["loss"]) for p in points(scenario)][:1] == [
+        ("jpeg", 0.2, 0.1)
+    ]
 
 
 def test_impairments_are_split_from_model_parameters(tmp_path: Path) -> None:
@@ -57,7 +60,7 @@ def test_impairments_are_split_from_model_parameters(tmp_path: Path) -> None:
     [
         (GOOD, ["data.frames=0"], r"s\.yaml: data\.frames: Input should be greater than or equal to 1"),
         (GOOD, ["link.colour=red"], r"link\.colour: Extra inputs are not permitted"),
-        (GOOD, ["codecs.0.quality=50"], r"codecs: codec jpeg: give one of"),
+        (GOOD, ["codecs.0.quality=50"], r"codecs\.0: Value error, codec jpeg: give one of target_bpp, quality"),
         (GOOD, ["channel={loss: 0.1}"], r"channel: Value error, channel needs a 'model'"),
         (GOOD, ["codecs.9.name=x"], r"'9' is not an index"),
         (GOOD, ["nonsense"], r"must look like key\.sub=value"),

@@ -39,9 +39,7 @@ def run_eval(args: argparse.Namespace) -> int:
     """Codec-only evaluation of the given codecs over their knob values."""
     from semlink.sim.evaluate import evaluate, evaluation_scenario
 
-    defaults = [
-        (k, v) for k, values in (("target_bpp", args.target_bpp), ("quality", args.quality)) for v in values
-    ]
+    defaults = [(k, v) for k, values in (("target_bpp", args.target_bpp), ("quality", args.quality)) for v in values]
     if len({k for k, _ in defaults}) > 1:
         raise UserError("give one of --target-bpp, --quality (or put the knob in each --codec spec)")
     codecs = [parse_codec_spec(spec, defaults) for spec in args.codec]

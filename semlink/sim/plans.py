@@ -276,3 +276,20 @@ def make_receiver(
         )
     skipped = {t.key for t in trials(scenario, sweep) if t.point.key in (skip or set())}
     return ReceiverStage(plans, metrics, on_point, skipped)
+
+
+def make_stages(
+    scenario: Scenario,
+    sweep: list[Point],
+    on_point: Callable[[PointReport], None],
+    skip: set[str] | None = None,
+    only: set[int] | None = None,
+) -> tuple[TransmitterStage, ChannelStage, ReceiverStage]:
+    """The three stages of a run in one process (sharing its sources), for ``inproc`` runs and tests."""
+    from semlink.metrics import build_metrics
+
+    sources = Sources(scenario)
+    metrics = build_metrics(scenario.metrics, sources.of(sweep[0]).label_set)
+    transmitter = make_transmitter(scenario, sweep, sources, run_id(scenario), only)
+    receiver = make_receiver(scenario, sweep, sources, metrics, on_point, skip)
+    return transmitter, make_channel(scenario, sweep), receiver

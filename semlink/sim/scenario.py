@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 IMPAIRMENT_KEYS = ("delay_ms", "jitter_ms", "reorder", "duplicate", "rate_bps")
 
@@ -81,6 +81,10 @@ RATE_REPLACEMENTS = {
 }
 
 
+RATE_KNOBS = ("target_bpp", "quality", "tokens")
+"""Knobs that each set a codec's rate: an entry gives at most one."""
+
+
 class CodecSpec(BaseModel):
     """A codec entry: ``name`` and the codec's keyword arguments (knobs such as ``target_bpp``,
     ``quality``, ``tokens``, ``map_scale``, and its options). A list is a sweep axis.
@@ -98,6 +102,9 @@ class CodecSpec(BaseModel):
         if "rate" in self.settings():
             instead = RATE_REPLACEMENTS.get(self.name, "target_bpp or quality")
             raise ValueError(f"codec {self.name}: 'rate' is gone; write {instead} instead")
+        rates = [k for k in RATE_KNOBS if k in self.settings()]
+        if len(rates) > 1:
+            raise ValueError(f"codec {self.name}: give one of {', '.join(rates)}, not both (each sets the rate)")
         for key, value in self.settings().items():
             if isinstance(value, list) and not value:
                 raise ValueError(f"codec {self.name}: {key} is an empty list; give at least one value")
@@ -126,22 +133,24 @@ class LinkSpec(Strict):
     window: int | list[int] = 4
     conceal: Literal["repeat", "grey"] | list[Literal["repeat", "grey"]] = "repeat"
 
-    @model_validator(mode="after")
-    def _values(self) -> LinkSpec:
+    @field_validator("mtu", "fps", "deadline_ms", "window", "conceal")
+    @classmethod
+    def _values(cls, value: Any, info: ValidationInfo) -> Any:
         from semlink.transmitter.packetizer import resolve_mtu
 
-        for name in LINK_AXES:
-            if isinstance(getattr(self, name), list) and not getattr(self, name):
-                raise ValueError(f"link.{name} is an empty list; give at least one value")
-        for mtu in _each(self.mtu):
-            resolve_mtu(mtu)
-        if any(f <= 0 for f in _each(self.fps)):
-            raise ValueError("link.fps must be greater than 0")
-        if any(d is not None and d <= 0 for d in _each(self.deadline_ms)):
-            raise ValueError("link.deadline_ms must be greater than 0 (or null: no deadline)")
-        if any(not 1 <= w <= 64 for w in _each(self.window)):
-            raise ValueError("link.window must be between 1 and 64")
-        return self
+        name = info.field_name
+        if isinstance(value, list) and not value:
+            raise ValueError(f"link.{name} is an empty list; give at least one value")
+        for item in _each(value):
+            if name == "mtu":
+                resolve_mtu(item)
+            elif name == "fps" and item <= 0:
+                raise ValueError("link.fps must be greater than 0")
+            elif name == "deadline_ms" and item is not None and item <= 0:
+                raise ValueError("link.deadline_ms must be greater than 0 (or null: no deadline)")
+            elif name == "window" and not 1 <= item <= 64:
+                raise ValueError("link.window must be between 1 and 64")
+        return value
 
 
 class NetworkSpec(Strict):
