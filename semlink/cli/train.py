@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from semlink.cli.common import OneLineParser, UserError, positive_int, size_arg
 
@@ -14,8 +16,8 @@ def add_train(sub: argparse._SubParsersAction[OneLineParser]) -> None:
     """``semlink train segmenter`` and ``semlink train codec``."""
     train = sub.add_parser("train", help="train a model (segmenter, codec, map-model)")
     kinds = train.add_subparsers(dest="model", required=True, metavar="MODEL")
-    seg = kinds.add_parser("segmenter", help="train the segmentation network")
-    seg.add_argument("--data", required=True, help="frame source: synthetic, camvid, cityscapes, folder")
+    seg = kinds.add_parser("segmenter", help="train the segmentation network (or --resume a run)")
+    seg.add_argument("--data", default=None, help="frame source: synthetic, camvid, cityscapes, folder")
     seg.add_argument("--root", default=None, help="dataset folder (file-based sources)")
     seg.add_argument("--size", type=size_arg, default=None, help="frame size HxW (default: the source's)")
     seg.add_argument(
@@ -25,15 +27,18 @@ def add_train(sub: argparse._SubParsersAction[OneLineParser]) -> None:
         help="use only the first N training frames (synthetic: how many to render)",
     )
     seg.add_argument("--val-frames", type=positive_int, default=None, help="score on the first N val frames")
-    seg.add_argument("--epochs", type=positive_int, required=True, help="passes over the training frames")
-    seg.add_argument("--crop", type=size_arg, default=(256, 320), help="training crop HxW (default 256x320)")
-    seg.add_argument("--batch", type=positive_int, default=8, help="crops per step (default 8)")
-    seg.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default 3e-3)")
-    seg.add_argument("--widths", default="32,64,128", help="channels at 1/4,1/8,1/16 (default 32,64,128)")
-    seg.add_argument("--decoder", type=positive_int, default=64, help="decoder channels (default 64)")
-    seg.add_argument("--max-minutes", type=float, default=None, help="stop training after this long")
+    seg.add_argument("--epochs", type=positive_int, default=None, help="the leg's step budget in passes over train")
+    seg.add_argument("--crop", type=size_arg, default=None, help="training crop HxW (default 256x320)")
+    seg.add_argument("--batch", type=positive_int, default=None, help="crops per step (default 8)")
+    seg.add_argument("--lr", type=float, default=None, help="peak learning rate of leg 1 (default 3e-3)")
+    seg.add_argument("--widths", default=None, help="channels at 1/4,1/8,1/16 (default 32,64,128)")
+    seg.add_argument("--decoder", type=positive_int, default=None, help="decoder channels (default 64)")
+    seg.add_argument("--focus-share", type=float, default=None, help="share of crops on thin classes (default 0.4)")
+    seg.add_argument("--max-minutes", type=float, default=None, help="stop the leg after this long")
+    seg.add_argument("--eval-every", type=int, default=None, help="score held-out frames every N steps (0: leg end)")
     seg.add_argument("--threads", type=positive_int, default=2, help="CPU threads (default 2)")
-    seg.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
+    seg.add_argument("--seed", type=int, default=None, help="seed of the run (default 0)")
+    seg.add_argument("--resume", type=Path, default=None, help="continue the run of this checkpoint for one more leg")
     seg.add_argument(
         "--out", type=Path, required=True, help="checkpoint path (.pt); a .txt record is written beside it"
     )
@@ -44,19 +49,20 @@ def add_train(sub: argparse._SubParsersAction[OneLineParser]) -> None:
 def add_train_codec(kinds: argparse._SubParsersAction[OneLineParser]) -> None:
     """``semlink train codec``: the network of every semantic codec (sqgan, spic, ssm, gan)."""
     codec = kinds.add_parser("codec", help="train the semantic codec network (one per label set)")
-    codec.add_argument("--data", required=True, help="frame source: synthetic, camvid, cityscapes, folder")
+    codec.add_argument("--data", default=None, help="frame source: synthetic, camvid, cityscapes, folder")
     codec.add_argument("--root", default=None, help="dataset folder (file-based sources)")
     codec.add_argument("--size", type=size_arg, default=None, help="frame size HxW (default: the source's)")
     codec.add_argument("--train-frames", type=positive_int, default=None, help="use (or render) N training frames")
-    codec.add_argument("--val-frames", type=positive_int, default=30, help="score on the first N val frames")
+    codec.add_argument("--val-frames", type=positive_int, default=None, help="score N held-out and val frames (30)")
     codec.add_argument("--segmenter", default=None, help="segmenter making the maps (default: the shipped one)")
-    codec.add_argument("--max-minutes", type=float, required=True, help="training time budget")
-    codec.add_argument("--steps", type=positive_int, default=100_000, help="step limit (default 100000)")
-    codec.add_argument("--crop", type=size_arg, default=(128, 192), help="training crop HxW (default 128x192)")
-    codec.add_argument("--batch", type=positive_int, default=8, help="crops per step (default 8)")
-    codec.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
+    codec.add_argument("--max-minutes", type=float, required=True, help="the leg's training time budget")
+    codec.add_argument("--steps", type=positive_int, default=None, help="the leg's step limit (default 100000)")
+    codec.add_argument("--crop", type=size_arg, default=None, help="training crop HxW (default 128x192)")
+    codec.add_argument("--batch", type=positive_int, default=None, help="crops per step (default 8)")
+    codec.add_argument("--lr", type=float, default=None, help="peak learning rate of leg 1 (default 2e-3)")
     codec.add_argument("--threads", type=positive_int, default=2, help="CPU threads (default 2)")
-    codec.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
+    codec.add_argument("--seed", type=int, default=None, help="seed of the run (default 0)")
+    codec.add_argument("--resume", type=Path, default=None, help="continue the run of this checkpoint for one more leg")
     codec.add_argument("--out", type=Path, required=True, help="checkpoint path (.pt); a .txt record goes beside it")
     codec.set_defaults(handler=run_train_codec)
     maps = kinds.add_parser("map-model", help="refit the map coder's context model inside a codec checkpoint")
@@ -90,35 +96,33 @@ def run_train_map_model(args: argparse.Namespace) -> int:
 
 
 def run_train_codec(args: argparse.Namespace) -> int:
-    """Train the semantic codec network and write its checkpoint and record."""
+    """Train the semantic codec network (one leg) and write its checkpoint, record and resume state."""
     from semlink.codecs.semantic.fit import CodecTrainSettings, train_codec
     from semlink.data import open_source
-    from semlink.data.frame import FrameSource
-    from semlink.data.subset import Subset
+    from semlink.training import selection_split
+    from semlink.vision.checkpoint import load_resume
     from semlink.vision.segmenter import TorchSegmenter, segmenter_for
+    from semlink.vision.train import EvalSets
 
-    if args.crop[0] % 16 or args.crop[1] % 16:
-        raise UserError(f"--crop {args.crop[0]}x{args.crop[1]} must be multiples of 16, e.g. 128x192")
     check_writable(args.out)
-    train: FrameSource = open_source(args.data, "train", args.size, args.root, seed=args.seed)
-    val: FrameSource = open_source(args.data, "val", args.size, args.root, seed=args.seed)
-    if args.train_frames is not None:
-        train = Subset(train, args.train_frames)
-    segmenter = segmenter_for(train.label_set, args.segmenter, "auto")
+    state = load_resume(args.resume, "codec") if args.resume is not None else None
+    given = shape_args(args, ("crop", "batch", "lr", "seed", "val_frames"))
+    per_leg = {"max_minutes": args.max_minutes, "threads": args.threads}
+    if args.steps is not None:
+        per_leg["steps"] = args.steps
+    settings = merge_settings(CodecTrainSettings, given, per_leg, state["settings"] if state else None)
+    if settings.crop[0] % 16 or settings.crop[1] % 16:
+        raise UserError(f"--crop {settings.crop[0]}x{settings.crop[1]} must be multiples of 16, e.g. 128x192")
+    data = data_spec(args, state["data"] if state else None, (*DATA_ARGS[:4], "segmenter"))
+    size = tuple(data["size"]) if data["size"] else None
+    train, held, note = selection_split(data["data"], size, data["root"], settings.seed, data["train_frames"])
+    val = open_source(data["data"], "val", size, data["root"], seed=settings.seed)
+    segmenter = segmenter_for(train.label_set, data["segmenter"], "auto")
     if not isinstance(segmenter, TorchSegmenter):
         raise UserError("--segmenter must be a torch segmenter (the task loss needs its gradients)")
-    settings = CodecTrainSettings(
-        max_minutes=args.max_minutes,
-        steps=args.steps,
-        crop=args.crop,
-        batch=args.batch,
-        lr=args.lr,
-        seed=args.seed,
-        threads=args.threads,
-        val_frames=args.val_frames,
-    )
     command = "semlink " + shlex.join(args.argv)
-    scores = train_codec(train, val, segmenter, settings, args.out, command)
+    sets = EvalSets(held, val, note)
+    scores = train_codec(train, sets, segmenter, settings, args.out, command, args.resume, data)
     print("val mIoU: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
     print(f"checkpoint {args.out}, record {args.out.with_suffix('.txt')}")
     return 0
@@ -142,33 +146,87 @@ def check_writable(path: Path) -> None:
         raise UserError(f"--out {path}: cannot write into {parent}")
 
 
+SHAPE_ARGS = ("crop", "batch", "lr", "seed", "widths", "decoder", "focus_share")
+"""Settings a resumed run keeps from its first leg (passing another value is an error)."""
+DATA_ARGS = ("data", "size", "root", "train_frames", "val_frames")
+
+
+def shape_args(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
+    """The arguments among ``names`` the user gave (None = not given)."""
+    given = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    if "widths" in given:
+        given["widths"] = parse_widths(given["widths"])
+    return given
+
+
+def merge_settings(cls: Any, given: dict[str, Any], per_leg: dict[str, Any], stored: dict[str, Any] | None) -> Any:
+    """A new run's settings (``given`` + ``per_leg``), or a resumed run's stored ones with only
+    the per-leg values replaced; a given shape value that differs from the stored one is an error."""
+    if stored is None:
+        return cls(**given, **per_leg)
+    settings = cls.from_dict(stored)
+    for name, value in given.items():
+        if getattr(settings, name) != value:
+            raise UserError(
+                f"--{name.replace('_', '-')} {value} differs from the resumed run's {getattr(settings, name)}; "
+                "drop it (a resumed run keeps its shape) or start a new run"
+            )
+    return replace(settings, **per_leg)
+
+
+def segmenter_settings(args: argparse.Namespace, stored: dict[str, Any] | None) -> Any:
+    """The leg's :class:`TrainSettings`: the arguments, or a resumed run's settings with the
+    per-leg ones (epochs, minutes, threads, evaluation interval) taken from the arguments."""
+    from semlink.vision.train import TrainSettings
+
+    per_leg = {"max_minutes": args.max_minutes, "threads": args.threads}
+    per_leg.update({k: getattr(args, k) for k in ("epochs", "eval_every") if getattr(args, k) is not None})
+    if stored is None and args.epochs is None:
+        raise UserError("--epochs is required for a new run (the leg's step budget), e.g. --epochs 200")
+    return merge_settings(TrainSettings, shape_args(args, SHAPE_ARGS), per_leg, stored)
+
+
+def data_spec(
+    args: argparse.Namespace, stored: dict[str, Any] | None, names: tuple[str, ...] = DATA_ARGS
+) -> dict[str, Any]:
+    """Which frames the run trains on: the arguments, or the resumed run's (which they must match)."""
+    given = {name: getattr(args, name) for name in names}
+    if given["size"] is not None:
+        given["size"] = list(given["size"])
+    if stored is None:
+        if args.data is None:
+            raise UserError("--data is required for a new run, e.g. --data camvid")
+        return given
+    for name, value in given.items():
+        if value is not None and stored.get(name) != value:
+            raise UserError(
+                f"--{name.replace('_', '-')} {value} differs from the resumed run's {stored.get(name)}; drop it"
+            )
+    return dict(stored)
+
+
 def run_train_segmenter(args: argparse.Namespace) -> int:
-    """Train a segmenter and write its checkpoint and record."""
+    """Train a segmenter (one leg) and write its checkpoint, record and resume state."""
     from semlink.data import open_source
     from semlink.data.frame import FrameSource
     from semlink.data.subset import Subset
-    from semlink.vision.train import TrainSettings, train_segmenter
+    from semlink.training import selection_split
+    from semlink.vision.checkpoint import load_resume
+    from semlink.vision.train import EvalSets, train_segmenter
 
-    widths = parse_widths(args.widths)
     check_writable(args.out)
-    train: FrameSource = open_source(args.data, "train", args.size, args.root, seed=args.seed)
-    val: FrameSource = open_source(args.data, "val", args.size, args.root, seed=args.seed)
-    if args.train_frames is not None:
-        train = Subset(train, args.train_frames)
-    if args.val_frames is not None:
-        val = Subset(val, args.val_frames)
-    settings = TrainSettings(
-        epochs=args.epochs,
-        crop=args.crop,
-        batch=args.batch,
-        lr=args.lr,
-        seed=args.seed,
-        widths=widths,
-        decoder=args.decoder,
-        max_minutes=args.max_minutes,
-        threads=args.threads,
-    )
+    state = load_resume(args.resume, "segmenter") if args.resume is not None else None
+    settings = segmenter_settings(args, state["settings"] if state else None)
+    data = data_spec(args, state["data"] if state else None)
+    size = tuple(data["size"]) if data["size"] else None
+    train, held, note = selection_split(data["data"], size, data["root"], settings.seed, data["train_frames"])
+    val: FrameSource = open_source(data["data"], "val", size, data["root"], seed=settings.seed)
+    if data.get("val_frames") is not None:
+        val = Subset(val, data["val_frames"])
     command = "semlink " + shlex.join(args.argv)
-    scores = train_segmenter(train, val, settings, args.out, command)
-    print(f"val mIoU {scores.miou:.4f}; checkpoint {args.out}, record {args.out.with_suffix('.txt')}")
+    scores = train_segmenter(train, EvalSets(held, val, note), settings, args.out, command, args.resume, data)
+    print(
+        f"held-out mIoU {scores['held-out mIoU']:.4f}, val mIoU {scores['val mIoU']:.4f}; "
+        f"checkpoint {args.out}, record {args.out.with_suffix('.txt')}"
+    )
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -65,3 +66,49 @@ def load_segmenter(path: Path) -> tuple[FastSegNet, LabelSet]:
     if label_set is None:
         raise CheckpointError(f"{path} names an unknown label set {payload['label_set']!r}")
     return net.eval(), label_set
+
+
+RESUME_FORMAT = "semlink-resume-1"
+
+
+def resume_path(checkpoint: Path) -> Path:
+    """The resume state beside ``checkpoint``: ``X.pt`` -> ``X.resume``.
+
+    Not ``.pt``, so the package data globs never ship it: it holds the optimizer state and
+    the last (not the selected) weights, several times the checkpoint's size.
+    """
+    return checkpoint.with_suffix(".resume")
+
+
+def save_resume(checkpoint: Path, kind: str, state: dict[str, object]) -> Path:
+    """Write the resume state of a ``kind`` run (``segmenter``/``codec``) beside ``checkpoint``."""
+    path = resume_path(checkpoint)
+    torch.save({"format": RESUME_FORMAT, "kind": kind, **state}, path)
+    return path
+
+
+def load_resume(checkpoint: Path, kind: str) -> dict[str, Any]:
+    """The resume state written beside ``checkpoint`` by a ``kind`` run.
+
+    :raises CheckpointError: naming the file and the fix if it is missing or of another kind.
+    """
+    path = resume_path(checkpoint)
+    if not checkpoint.is_file():
+        raise CheckpointError(f"--resume {checkpoint}: no such checkpoint; pass the .pt of an earlier run")
+    if not path.is_file():
+        raise CheckpointError(
+            f"--resume {checkpoint}: its resume state {path} is missing (only runs of `semlink train` "
+            "write one, and it is not shipped); train a new run without --resume"
+        )
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a damaged file
+        raise CheckpointError(f"resume state {path} cannot be read: {error}") from None
+    if not isinstance(payload, dict) or payload.get("format") != RESUME_FORMAT:
+        raise CheckpointError(f"{path} is not a semlink resume state; train a new run without --resume")
+    if payload.get("kind") != kind:
+        raise CheckpointError(
+            f"--resume {checkpoint} continues a {payload.get('kind')} run, not a {kind} run; "
+            f"use `semlink train {payload.get('kind')}`"
+        )
+    return payload

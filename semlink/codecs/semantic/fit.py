@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -18,10 +19,12 @@ from semlink.codecs.semantic.net import GRID, CodecNetConfig, SemanticCodecNet, 
 from semlink.codecs.semantic.train import CodecModule
 from semlink.data.frame import FrameSource
 from semlink.data.labelset import LabelSet
+from semlink.training import leg_peak_lr, write_record
 from semlink.vision.augment import CropStream
+from semlink.vision.checkpoint import load_resume, save_resume
 from semlink.vision.metrics import ConfusionMeter
 from semlink.vision.segmenter import TorchSegmenter
-from semlink.vision.train import ProgressPrinter, class_weights, load_all
+from semlink.vision.train import EvalSets, ProgressPrinter, class_weights, load_all
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,16 @@ class CodecTrainSettings:
     seed: int = 0
     threads: int = 2
     val_frames: int = 30
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain values (for the resume state)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> CodecTrainSettings:
+        """The settings stored by :meth:`to_dict`."""
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+        return cls(**values)
 
 
 OPERATING_POINTS: dict[str, tuple[float, bool, bool]] = {
@@ -116,32 +129,54 @@ def _miou(segmenter: TorchSegmenter, images: np.ndarray, labels: np.ndarray, lab
 
 def train_codec(
     train: FrameSource,
-    val: FrameSource,
+    sets: EvalSets,
     segmenter: TorchSegmenter,
     settings: CodecTrainSettings,
     out: Path,
     command: str,
+    resume: Path | None = None,
+    data: dict[str, object] | None = None,
 ) -> dict[str, float]:
-    """Train on ``train`` with maps from ``segmenter``, validate on ``val``, write ``out`` + record."""
+    """Train one leg on ``train`` with maps from ``segmenter`` (a new run, or continuing the run
+    of ``resume``); score the first ``val_frames`` held-out and val frames; write ``out``, its
+    ``.txt`` record (every leg) and its ``.resume`` state (float32 weights, discriminator,
+    optimizers, data order). The checkpoint is the leg's last network; the held-out scores
+    are recorded beside the val ones for choosing between legs.
+
+    :return: the leg's val scores.
+    """
     torch.set_num_threads(settings.threads)
-    L.seed_everything(settings.seed, workers=True, verbose=False)
     started = time.time()
+    state = load_resume(resume, "codec") if resume is not None else None
+    legs: list[dict[str, Any]] = list(state["legs"]) if state else []
+    offset = int(state["step"]) if state else 0
     label_set = train.label_set
     print(f"loading {len(train)} training frames and segmenting them", flush=True)
     images, _ = load_all(train)
     maps = segmenter.segment(images)
     map_model = fit_map_model(maps, label_set.num_classes, scales=(1, 2, 4))
-    config = CodecNetConfig(label_set.num_classes)
-    module = CodecModule(
-        config,
-        segmenter.module,
-        class_weights(maps, label_set),
-        settings.lr,
-        settings.steps,
-        settings.max_minutes,
-        seed=settings.seed,
-    )
-    stream = CropStream(images, maps, settings.crop, scale=(0.8, 1.25), seed=settings.seed)
+    lr = leg_peak_lr(settings.lr, len(legs) + 1)
+    init_seed, stream_seed, draw_seed = (int(s) for s in np.random.SeedSequence(settings.seed).generate_state(3))
+    with torch.random.fork_rng():
+        torch.manual_seed(init_seed)
+        module = CodecModule(
+            CodecNetConfig(label_set.num_classes),
+            segmenter.module,
+            class_weights(maps, label_set),
+            lr,
+            settings.steps,
+            settings.max_minutes,
+            seed=draw_seed,
+            offset=offset,
+            gan_started=bool(state["gan_started"]) if state else False,
+            optimizer_states=list(state["optimizers"]) if state else None,
+        )
+    stream = CropStream(images, maps, settings.crop, scale=(0.8, 1.25), seed=stream_seed)
+    if state:
+        module.net.load_state_dict(state["net"])
+        module.disc.load_state_dict(state["disc"])
+        module.generator_rng.set_state(state["draws"])
+        stream.restore(state["stream"])
     trainer = L.Trainer(
         max_time=timedelta(minutes=settings.max_minutes + 1),
         accelerator="auto",
@@ -150,40 +185,53 @@ def train_codec(
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        callbacks=[ProgressPrinter(batch=settings.batch)],
+        callbacks=[ProgressPrinter(batch=settings.batch, offset=offset)],
     )
     trainer.fit(module, train_dataloaders=DataLoader(stream, batch_size=settings.batch, num_workers=0))
     net = module.net.float().cpu().eval()
-    val_images, val_labels = load_all(val, settings.val_frames)
-    scores = validate(net, segmenter, val_images, val_labels, label_set)
-    minutes = (time.time() - started) / 60.0
-    meta: dict[str, object] = {"command": command, "seed": settings.seed, "minutes": round(minutes, 1)}
+    held = validate(net, segmenter, *load_all(sets.holdout, settings.val_frames), label_set)
+    scores = validate(net, segmenter, *load_all(sets.val, settings.val_frames), label_set)
+    legs.append(
+        {
+            "command": command,
+            "seed": settings.seed,
+            "minutes": round((time.time() - started) / 60.0, 1),
+            "steps": module.steps_done,
+            "notes": {"leg": f"{module.steps_done - offset} steps, peak lr {lr:.2e}, {settings.threads} CPU threads"},
+            "scores": {
+                **{f"held-out mIoU, {name}": value for name, value in held.items()},
+                **{f"val mIoU, {name}": value for name, value in scores.items()},
+            },
+        }
+    )
+    meta: dict[str, object] = {"command": command, "seed": settings.seed, "steps": module.steps_done, "legs": legs}
     save_codec(out, net, label_set, map_model, meta)
-    write_record(out.with_suffix(".txt"), command, settings, module.steps_done, minutes, scores, out, len(images))
-    return scores
-
-
-def write_record(
-    path: Path,
-    command: str,
-    settings: CodecTrainSettings,
-    steps: int,
-    minutes: float,
-    scores: dict[str, float],
-    checkpoint: Path,
-    train_frames: int,
-) -> None:
-    """The text record beside a codec checkpoint: command, seed, time, size and val scores."""
-    lines = [
-        f"command: {command}",
-        f"seed: {settings.seed}",
-        f"settings: {settings}",
-        f"train frames: {train_frames}; steps: {steps}; time: {minutes:.1f} min on {settings.threads} CPU threads",
-        f"checkpoint size: {checkpoint.stat().st_size / 1e6:.2f} MB",
-        f"val mIoU on the first {settings.val_frames} val frames (in-network decode, every stream arriving):",
-        *(f"  {name}: {value:.4f}" for name, value in scores.items()),
+    save_resume(
+        out,
+        "codec",
+        {
+            "net": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
+            "disc": {k: v.detach().cpu().clone() for k, v in module.disc.state_dict().items()},
+            "optimizers": [o.state_dict() for o in trainer.optimizers],
+            "draws": module.generator_rng.get_state(),
+            "stream": stream.state(),
+            "step": module.steps_done,
+            "gan_started": module.gan_started,
+            "settings": settings.to_dict(),
+            "data": data or {},
+            "legs": legs,
+        },
+    )
+    header = [
+        f"semlink semantic codec checkpoint: {len(legs)} leg(s), {module.steps_done} steps; every leg below",
+        f"data: {sets.note}; scored on the first {settings.val_frames} held-out and val frames "
+        "(in-network decode, every stream arriving)",
+        f"settings (latest leg): {settings}",
+        f"checkpoint size: {out.stat().st_size / 1e6:.2f} MB; resume state: {out.with_suffix('.resume').name} "
+        "beside it (not shipped)",
     ]
-    path.write_text("\n".join(lines) + "\n")
+    write_record(out.with_suffix(".txt"), header, legs)
+    return scores
 
 
 def refit_map_model(train: FrameSource, segmenter: TorchSegmenter, checkpoint: Path, command: str) -> np.ndarray:

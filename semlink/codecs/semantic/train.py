@@ -9,8 +9,6 @@ feature matching. No pretrained perceptual network is used (none can be fetched 
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -28,6 +26,7 @@ from semlink.codecs.semantic.streams_sim import (
     keep_tokens,
     lowres_images,
 )
+from semlink.training import LegClock
 
 
 @dataclass(frozen=True)
@@ -52,26 +51,21 @@ class LossWeights:
     gan_start: float = 0.3
 
 
-def cosine_factor(progress: float, warmup: float = 0.03) -> float:
-    """Linear warm-up then cosine decay to zero, for ``progress`` in [0, 1]."""
-    progress = min(1.0, max(0.0, progress))
-    if progress < warmup:
-        return max(progress / warmup, 1e-3)
-    return 0.5 * (1.0 + math.cos(math.pi * (progress - warmup) / (1.0 - warmup)))
-
-
 class CodecModule(L.LightningModule):
     """Generator (the codec network) and discriminator, optimised in turn (manual optimisation).
 
     :param config: network shape.
     :param segmenter: the frozen segmenter (``[N, 3, H, W]`` in [0, 1] -> logits) of the task loss.
     :param class_weights: ``[C]`` weights of L1 and the task loss.
-    :param lr: peak learning rate.
-    :param total_steps: length of the schedule.
-    :param max_minutes: time budget; the schedule ends at it even if steps remain.
+    :param lr: the leg's peak learning rate.
+    :param total_steps: the leg's step budget.
+    :param max_minutes: the leg's time budget; its schedule ends at it even if steps remain.
     :param weights: loss weights.
     :param policy: stream dropout policy.
     :param seed: seed of the stream draws.
+    :param offset: steps of earlier legs (:attr:`steps_done` counts the run's steps).
+    :param gan_started: the GAN terms are on from the first step (a resumed run that had them on).
+    :param optimizer_states: ``[generator, discriminator]`` Adam states of an earlier leg.
     """
 
     class_weights: torch.Tensor
@@ -87,6 +81,9 @@ class CodecModule(L.LightningModule):
         weights: LossWeights | None = None,
         policy: DropoutPolicy | None = None,
         seed: int = 0,
+        offset: int = 0,
+        gan_started: bool = False,
+        optimizer_states: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -96,13 +93,14 @@ class CodecModule(L.LightningModule):
         for parameter in self.segmenter.parameters():
             parameter.requires_grad_(False)
         self.register_buffer("class_weights", torch.cat([class_weights, torch.zeros(1)]))
-        self.lr, self.total_steps = lr, max(1, total_steps)
-        self.max_seconds = None if max_minutes is None else 60.0 * max_minutes
+        self.lr = lr
+        self.clock = LegClock(total_steps, max_minutes)
         self.weights = weights or LossWeights()
         self.policy = policy or DropoutPolicy()
         self.generator_rng = torch.Generator().manual_seed(seed)
-        self.started = time.monotonic()
-        self.steps_done = 0
+        self.offset = self.steps_done = offset
+        self.gan_started = gan_started
+        self.optimizer_states = optimizer_states
 
     def train(self, mode: bool = True) -> CodecModule:
         """Switch modes, keeping the frozen segmenter in eval mode (its batch norm statistics)."""
@@ -111,11 +109,8 @@ class CodecModule(L.LightningModule):
         return self
 
     def progress(self) -> float:
-        """Fraction of training done: the larger of the step and the time fraction."""
-        done = self.steps_done / self.total_steps
-        if self.max_seconds is not None:
-            done = max(done, (time.monotonic() - self.started) / self.max_seconds)
-        return min(1.0, done)
+        """Fraction of the leg done: the larger of its step and its time fraction."""
+        return self.clock.progress(self.steps_done - self.offset)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         """One generator step and one discriminator step."""
@@ -123,7 +118,8 @@ class CodecModule(L.LightningModule):
         c = self.net.config.num_classes
         maps = maps.clamp(0, c)
         g = self.generator_rng
-        gan_on = self.progress() >= self.weights.gan_start
+        gan_on = self.gan_started or self.progress() >= self.weights.gan_start
+        self.gan_started = gan_on
         recon, onehot_true, losses = self._generator_losses(images, maps, g, gan_on)
         opt_g, opt_d = cast(list[Any], self.optimizers())
         total = sum(losses.values(), torch.zeros(()))
@@ -182,12 +178,17 @@ class CodecModule(L.LightningModule):
         return recon, onehot_true, losses
 
     def configure_optimizers(self):  # type: ignore[no-untyped-def]
-        """Adam for generator and discriminator, both on the time-budgeted cosine schedule."""
+        """Adam for generator and discriminator (continuing ``optimizer_states`` if given), both
+        on the leg's warm-up + cosine schedule."""
         opt_g = torch.optim.Adam(self.net.parameters(), lr=self.lr, betas=(0.5, 0.999))
         opt_d = torch.optim.Adam(self.disc.parameters(), lr=self.lr, betas=(0.5, 0.999))
+        for optimizer, state in zip((opt_g, opt_d), self.optimizer_states or [], strict=False):
+            optimizer.load_state_dict(state)
+            for group in optimizer.param_groups:
+                group["lr"] = group["initial_lr"] = self.lr
 
         def factor(_: int) -> float:
-            return cosine_factor(self.progress())
+            return self.clock.factor(self.steps_done - self.offset)
 
         schedulers = [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in (opt_g, opt_d)]
         return [opt_g, opt_d], schedulers
