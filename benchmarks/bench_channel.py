@@ -167,7 +167,7 @@ def write_scenario(folder: Path, hwm: int, timeout_s: float) -> Path:
         "name": "bench-channel",
         "seed": 0,
         "data": {"source": "synthetic", "frames": 1},
-        "codecs": [{"name": "identity", "rate": 1.0}],
+        "codecs": [{"name": "identity"}],
         "channel": {"model": "ideal"},
         "network": {"hwm": hwm, "peer_timeout_s": timeout_s},
     }

@@ -22,7 +22,7 @@ from semlink.data.camvid import default_camvid_root
 from semlink.vision.segmenter import shipped_segmenter
 
 GOAL_MS = 250.0
-CASES = (("sqgan", {"rate": 0.1}), ("sqgan", {"rate": 0.1, "map_scale": 2}), ("spic", {"quality": 50}))
+CASES = (("sqgan", {"tokens": 0.1}), ("sqgan", {"tokens": 0.1, "map_scale": 2}), ("spic", {"quality": 50}))
 
 
 def per_frame_ms(function, items: list) -> float:  # type: ignore[no-untyped-def, type-arg]

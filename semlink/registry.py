@@ -27,10 +27,13 @@ class Registry(Generic[T]):
     """Name -> factory for one kind of component.
 
     :param kind: what is registered (``"frame source"``), used in error messages.
+    :param check: called with ``(name, factory)`` at registration; raises if the factory does not
+        declare what its kind needs (e.g. a codec's capabilities).
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, check: Callable[[str, Callable[..., object]], None] | None = None) -> None:
         self.kind = kind
+        self._check = check
         self._factories: dict[str, Callable[..., T]] = {}
 
     def register(self, name: str) -> Callable[[F], F]:
@@ -39,6 +42,8 @@ class Registry(Generic[T]):
         def add(factory: F) -> F:
             if name in self._factories:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
+            if self._check is not None:
+                self._check(name, factory)
             self._factories[name] = factory  # type: ignore[assignment]
             return factory
 

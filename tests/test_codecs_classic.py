@@ -43,7 +43,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def grid(name: str) -> Sequence[float]:
     """The codec's knob values, worst quality first."""
-    return classic(name, rate=1.0).knob_grid
+    return classic(name, target_bpp=1.0).knob_grid
 
 
 @cache
@@ -55,7 +55,7 @@ def coded(name: str) -> Bitstream:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_round_trip_at_one_bpp_is_one_chunk_and_decent(name: str) -> None:
-    codec = classic(name, rate=1.0)
+    codec = classic(name, target_bpp=1.0)
     bitstream = codec.compress(IMAGE)
     assert [(s.name, s.priority, len(s.chunks)) for s in bitstream.streams] == [("image", 0, 1)]
     recon = codec.decompress(bitstream.received())
@@ -69,7 +69,7 @@ def test_target_bpp_lands_at_or_just_below(name: str, target: float) -> None:
     codec = classic(name, target_bpp=target)
     bitstream = codec.compress(IMAGE)
     assert 0.5 * target <= bitstream.bpp <= target
-    assert codec.last_scale == 1.0 and codec.last_quality in codec.knob_grid
+    assert bitstream.settings["scale"] == 1.0 and bitstream.settings["quality"] in codec.knob_grid
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -77,8 +77,8 @@ def test_very_low_target_downscales_and_decodes_to_full_size(name: str) -> None:
     floor = classic(name, quality=grid(name)[0]).compress(IMAGE).bits
     codec = classic(name, target_bpp=0.02)
     bitstream = codec.compress(IMAGE)
-    assert codec.last_scale < 1.0 and bitstream.bits < floor
-    assert bitstream.bpp <= 0.02 or codec.last_scale == MIN_SCALE  # headers alone can exceed 0.02 bpp here
+    assert bitstream.settings["scale"] < 1.0 and bitstream.bits < floor
+    assert bitstream.bpp <= 0.02 or bitstream.settings["scale"] == MIN_SCALE  # headers alone can exceed 0.02 bpp here
     recon = codec.decompress(bitstream.received())
     assert recon.shape == IMAGE.shape and recon.dtype == np.uint8 and not np.all(recon == GREY)
 
@@ -89,8 +89,8 @@ def test_target_below_the_full_size_floor_is_met_downscaled(name: str) -> None:
     floor = classic(name, quality=grid(name)[0]).compress(IMAGE).bpp
     codec = classic(name, target_bpp=0.75 * floor)
     bitstream = codec.compress(IMAGE)
-    assert bitstream.bpp <= 0.75 * floor and codec.last_scale < 1.0
-    assert codec.last_quality is not None
+    assert bitstream.bpp <= 0.75 * floor and bitstream.settings["scale"] < 1.0
+    assert "quality" in bitstream.settings
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -99,8 +99,9 @@ def test_better_quality_knob_costs_more_bits(name: str) -> None:
     bits = []
     for knob in knobs:
         codec = classic(name, quality=knob)
-        bits.append(codec.compress(IMAGE).bits)
-        assert codec.last_quality == knob and codec.last_scale == 1.0
+        bitstream = codec.compress(IMAGE)
+        bits.append(bitstream.bits)
+        assert bitstream.settings == {"quality": knob, "scale": 1.0}
     assert bits[0] < bits[1] < bits[2]
 
 
@@ -122,7 +123,7 @@ def damaged(bitstream: Bitstream, damage: str) -> ReceivedBitstream:
 @pytest.mark.parametrize("damage", ["lost", "empty"])
 @pytest.mark.parametrize("name", NAMES)
 def test_lost_chunk_decodes_to_grey(name: str, damage: str) -> None:
-    recon = classic(name, rate=1.0).decompress(damaged(coded(name), damage))
+    recon = classic(name, target_bpp=1.0).decompress(damaged(coded(name), damage))
     assert recon.shape == IMAGE.shape and recon.dtype == np.uint8 and np.all(recon == GREY)
 
 
@@ -130,7 +131,7 @@ def test_lost_chunk_decodes_to_grey(name: str, damage: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_damaged_chunk_is_reported_undecodable(name: str, damage: str) -> None:
     with pytest.raises(UndecodableError, match=name):
-        classic(name, rate=1.0).decompress(damaged(coded(name), damage))
+        classic(name, target_bpp=1.0).decompress(damaged(coded(name), damage))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -151,12 +152,12 @@ def test_hevc_payload_is_a_bare_annex_b_stream_without_sei_text() -> None:
 
 BAD_ARGUMENTS = [
     ({}, "quality"),
-    ({"quality": 10.0, "rate": 0.5}, "exactly one"),
-    ({"rate": 0.5, "target_bpp": 0.5}, "not both"),
+    ({"quality": 10.0, "target_bpp": 0.5}, "exactly one"),
+    ({"target_bpp": "high"}, "target_bpp 'high' is not a finite number"),
     ({"quality": -1.0}, "quality"),
     ({"quality": 2_000_000.0}, "quality"),
     ({"target_bpp": 0.0}, "target_bpp"),
-    ({"rate": -0.1}, "rate"),
+    ({"target_bpp": -0.1}, "target_bpp -0.1 must be > 0"),
     ({"target_bpp": float("inf")}, "target_bpp"),
 ]
 

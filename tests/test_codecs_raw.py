@@ -18,11 +18,11 @@ def test_identity_round_trip_is_exact_at_24_bpp() -> None:
     assert np.array_equal(codec.decompress(bitstream.received()), IMAGE)
 
 
-@pytest.mark.parametrize("rate", [2.0, 4.0, 8.0])
-def test_resize_bits_match_the_small_frame(rate: float) -> None:
-    codec = CODECS.create("resize", rate=rate)
+@pytest.mark.parametrize("factor", [2.0, 4.0, 8.0])
+def test_resize_bits_match_the_small_frame(factor: float) -> None:
+    codec = CODECS.create("resize", factor=factor)
     bitstream = codec.compress(IMAGE)
-    assert bitstream.bits == 24 * round(64 / rate) * round(96 / rate)
+    assert bitstream.bits == 24 * round(64 / factor) * round(96 / factor)
     recon = codec.decompress(bitstream.received())
     assert recon.shape == IMAGE.shape and recon.dtype == np.uint8
 
@@ -54,6 +54,19 @@ def test_truncated_chunk_is_treated_as_missing() -> None:
     assert np.all(codec.decompress(received)[:16] == GREY)
 
 
-def test_resize_rejects_a_rate_below_one() -> None:
-    with pytest.raises(ValueError, match="at least 1"):
-        CODECS.create("resize", rate=0.5)
+def test_resize_rejects_a_factor_below_one() -> None:
+    with pytest.raises(ValueError, match=r"factor 0\.5 is outside 1"):
+        CODECS.create("resize", factor=0.5)
+
+
+@pytest.mark.parametrize("target", [0.1, 1.0, 6.0, 30.0])
+def test_resize_target_bpp_lands_at_or_below_and_the_receiver_agrees(target: float) -> None:
+    codec = CODECS.create("resize", target_bpp=target)
+    bitstream = codec.compress(IMAGE)
+    assert bitstream.bpp <= min(target, 24.0) and bitstream.bpp > 0.5 * min(target, 24.0)
+    assert CODECS.create("resize", target_bpp=target).decompress(bitstream.received()).shape == IMAGE.shape
+
+
+def test_identity_refuses_a_target_below_raw() -> None:
+    with pytest.raises(ValueError, match="24 bpp"):
+        CODECS.create("identity", target_bpp=1.0)

@@ -22,15 +22,16 @@ from tests.fakes import blocky_maps, tiny_codec_checkpoint
 
 SHAPE = (64, 128)
 SETTINGS = [
-    ("sqgan", {"rate": 0.3}),
+    ("sqgan", {"tokens": 0.3}),
     ("sqgan", {"target_bpp": 0.2}),
-    ("sqgan", {"rate": 0.5, "map_scale": 2}),
-    ("sqgan", {"rate": 0.4, "token_order": "importance", "group_tokens": 5}),
+    ("sqgan", {"tokens": 0.5, "map_scale": 2}),
+    ("sqgan", {"tokens": 0.4, "token_order": "importance", "group_tokens": 5}),
     ("spic", {"quality": 40}),
     ("spic", {"target_bpp": 0.3, "lowres_divisor": 4}),
-    ("ssm", {"rate": 1.0}),
-    ("ssm", {"rate": 4.0}),
-    ("gan", {"rate": 1.0}),
+    ("ssm", {"map_scale": 1}),
+    ("ssm", {"map_scale": 4}),
+    ("ssm", {"target_bpp": 0.05}),
+    ("gan", {"tokens": 1.0}),
 ]
 
 
@@ -103,7 +104,7 @@ def test_importance_order_sends_the_best_scored_tokens_first(
     checkpoint: str, frame: tuple[np.ndarray, np.ndarray]
 ) -> None:
     image, labels = frame
-    codec = make("sqgan", {"rate": 0.5, "token_order": "importance", "group_tokens": 4}, checkpoint)
+    codec = make("sqgan", {"tokens": 0.5, "token_order": "importance", "group_tokens": 4}, checkpoint)
     _, order = codec.analyse(image, labels)
     chunks = codec.compress(image, labels).received().stream("vq")
     keep, _ = codec.received_groups([chunks[0]] + [None] * (len(chunks) - 1), (4, 8))
@@ -139,7 +140,7 @@ def test_map_arrives_exactly_and_lost_strips_become_unknown(
     checkpoint: str, frame: tuple[np.ndarray, np.ndarray]
 ) -> None:
     image, labels = frame
-    codec = make("ssm", {"rate": 1.0}, checkpoint)
+    codec = make("ssm", {"map_scale": 1}, checkpoint)
     bitstream = codec.compress(image, labels)
     assert np.array_equal(codec.received_map(bitstream.received().stream("ssm"), SHAPE), labels)
     chunks = list(bitstream.received().stream("ssm"))
@@ -150,7 +151,7 @@ def test_map_arrives_exactly_and_lost_strips_become_unknown(
 
 def test_the_backup_map_stands_in_for_lost_strips(checkpoint: str, frame: tuple[np.ndarray, np.ndarray]) -> None:
     image, labels = frame
-    codec = make("sqgan", {"rate": 0.2, "map_backup": 4}, checkpoint)
+    codec = make("sqgan", {"tokens": 0.2, "map_backup": 4}, checkpoint)
     bitstream = codec.compress(image, labels)
     assert [s.name for s in bitstream.streams] == ["ssm", "vq", "ssm_backup"]  # the backup travels last
     received = bitstream.received()
@@ -168,7 +169,7 @@ def test_damaged_chunks_are_treated_as_lost(
     damage: bytes, checkpoint: str, frame: tuple[np.ndarray, np.ndarray]
 ) -> None:
     image, labels = frame
-    codec = make("sqgan", {"rate": 1.0}, checkpoint)
+    codec = make("sqgan", {"tokens": 1.0}, checkpoint)
     received = codec.compress(image, labels).received()
     received.chunks = {name: [damage for _ in chunks] for name, chunks in received.chunks.items()}
     assert codec.decompress(received).shape == (*SHAPE, 3)
@@ -177,7 +178,7 @@ def test_damaged_chunks_are_treated_as_lost(
 @pytest.mark.parametrize("target", [0.1, 0.2, 0.4])
 def test_target_bpp_is_met_when_reachable(target: float, checkpoint: str, frame: tuple[np.ndarray, np.ndarray]) -> None:
     image, labels = frame
-    map_only = make("ssm", {"rate": 1.0}, checkpoint).compress(image, labels).bpp
+    map_only = make("ssm", {"map_scale": 1}, checkpoint).compress(image, labels).bpp
     bpp = make("sqgan", {"target_bpp": target}, checkpoint).compress(image, labels).bpp
     if map_only <= target:
         assert bpp <= target
@@ -185,9 +186,35 @@ def test_target_bpp_is_met_when_reachable(target: float, checkpoint: str, frame:
     assert more >= bpp
 
 
+@pytest.mark.parametrize("target", [0.01, 0.05, 0.2, 1.0])
+def test_ssm_target_bpp_picks_the_finest_map_that_fits(
+    target: float, checkpoint: str, frame: tuple[np.ndarray, np.ndarray]
+) -> None:
+    image, labels = frame
+    fixed = {s: make("ssm", {"map_scale": s}, checkpoint).compress(image, labels) for s in (1, 2, 4)}
+    bitstream = make("ssm", {"target_bpp": target}, checkpoint).compress(image, labels)
+    strips = len(bitstream.streams[0].chunks)
+    fitting = [s for s in (1, 2, 4) if fixed[s].bits + 8 * strips <= target * SHAPE[0] * SHAPE[1]]
+    assert bitstream.settings["map_scale"] == (fitting[0] if fitting else 4)
+    scale = int(bitstream.settings["map_scale"])
+    assert bitstream.bits == fixed[scale].bits + 8 * strips  # one byte per strip names its scale
+    got = make("ssm", {"target_bpp": target}, checkpoint).received_map(bitstream.received().stream("ssm"), SHAPE)
+    assert np.array_equal(got, labels[::scale, ::scale].repeat(scale, 0).repeat(scale, 1)[: SHAPE[0], : SHAPE[1]])
+
+
+def test_settings_say_what_the_codec_chose(checkpoint: str, frame: tuple[np.ndarray, np.ndarray]) -> None:
+    image, labels = frame
+    assert make("sqgan", {"tokens": 0.5}, checkpoint).compress(image, labels).settings == {
+        "map_scale": 1,
+        "tokens": 0.5,
+    }
+    searched = make("spic", {"target_bpp": 0.3}, checkpoint).compress(image, labels).settings
+    assert set(searched) == {"map_scale", "quality"} and 0 <= searched["quality"] <= 100
+
+
 def test_more_tokens_cost_more_bits(checkpoint: str, frame: tuple[np.ndarray, np.ndarray]) -> None:
     image, labels = frame
-    bits = [make("sqgan", {"rate": r}, checkpoint).compress(image, labels).bits for r in (0.0, 0.25, 1.0)]
+    bits = [make("sqgan", {"tokens": r}, checkpoint).compress(image, labels).bits for r in (0.0, 0.25, 1.0)]
     assert bits[0] < bits[1] < bits[2]
 
 
@@ -214,9 +241,15 @@ def codec_output_equal(codec: SemanticCodec, received: ReceivedBitstream, bitstr
 @pytest.mark.parametrize(
     ("name", "settings", "message"),
     [
-        ("sqgan", {"rate": 1.5}, "must be in"),
-        ("ssm", {"rate": 3.0}, "must be 1, 2 or 4"),
-        ("spic", {"rate": 0.5}, "not rate"),
+        ("sqgan", {"tokens": 1.5}, "tokens 1.5 is outside 0–1"),
+        ("sqgan", {"tokens": "many"}, "not a finite number"),
+        ("sqgan", {"quality": 50}, "sqgan has no quality; its knob is tokens or target_bpp"),
+        ("sqgan", {"tokens": 0.2, "target_bpp": 0.1}, "not both"),
+        ("ssm", {"map_scale": 3}, "must be 1, 2 or 4"),
+        ("ssm", {"map_scale": 2, "target_bpp": 0.1}, "give map_scale or target_bpp, not both"),
+        ("ssm", {"tokens": 0.5}, "ssm has no tokens"),
+        ("spic", {"tokens": 0.5}, "spic has no tokens; its knob is quality or target_bpp"),
+        ("spic", {"target_bpp": -1}, "must be > 0"),
         ("sqgan", {"map_scale": 3}, "map_scale"),
         ("sqgan", {"map_scale": 2, "map_backup": 2}, "map_backup"),
     ],
@@ -233,7 +266,7 @@ def test_missing_checkpoint_is_one_clear_error(tmp_path: Path) -> None:
 
 def test_a_codec_that_sends_the_map_needs_it(checkpoint: str, frame: tuple[np.ndarray, np.ndarray]) -> None:
     with pytest.raises(ValueError, match="segmentation map"):
-        make("sqgan", {"rate": 0.1}, checkpoint).compress(frame[0], None)
+        make("sqgan", {"tokens": 0.1}, checkpoint).compress(frame[0], None)
 
 
 def test_a_few_training_steps_lower_the_loss() -> None:
@@ -262,7 +295,7 @@ STAGE_SCENARIO = """
 name: semantic-stages
 seed: 3
 data: {{source: synthetic, split: val, frames: 3, size: [64, 128]}}
-codecs: [{{name: sqgan, rate: 0.5, options: {{checkpoint: "{checkpoint}", band_rows: 1, strip_rows: 16}}}}]
+codecs: [{{name: sqgan, tokens: 0.5, options: {{checkpoint: "{checkpoint}", band_rows: 1, strip_rows: 16}}}}]
 channel: {{model: bernoulli, loss: [0.0, 0.3]}}
 link: {{mtu: 120, fps: 10, deadline_ms: 100}}
 segmenter: tests.fakes:brightness_segmenter
@@ -322,23 +355,28 @@ def test_map_model_refit_rewrites_only_the_map_model(tmp_path: Path) -> None:
 def test_shipped_codecs_load_and_beat_resize_at_equal_bpp(
     label_set: str, source: str, size: tuple[int, int] | None, request: pytest.FixtureRequest
 ) -> None:
+    from semlink.metrics.base import build_metrics
     from semlink.receiver.evaluator import Evaluator
+    from semlink.receiver.node import FrameRecord
     from semlink.vision.segmenter import shipped_segmenter
 
     if source == "camvid":
         request.getfixturevalue("camvid_root")
     frames = list(open_source(source, "val", size, None, seed=0).take(4))
     segmenter = shipped_segmenter(label_set, device="cpu")
-    resize = CODECS.create("resize", rate=16.0)
+    resize = CODECS.create("resize", factor=16.0)
     sqgan = CODECS.create("sqgan", target_bpp=24 / 16**2, label_set=label_set, device="cpu", map_scale=2)
     scores, bpp = {}, {}
     for name, codec in (("resize", resize), ("sqgan", sqgan)):
-        evaluator, bits = Evaluator(segmenter, segmenter.label_set), 0
-        for frame in frames:
+        (miou,) = build_metrics(["miou"], segmenter.label_set)
+        evaluator, bits = Evaluator(segmenter, segmenter.label_set, [miou]), 0
+        fates = [FrameRecord(frame.index, 1, True, False, None) for frame in frames]
+        for frame, fate in zip(frames, fates, strict=True):
             bitstream = codec.compress(frame.image, segmenter.segment(frame.image[None])[0])
             bits += bitstream.bits
-            evaluator.add(frame, codec.decompress(bitstream.received()))
-        scores[name] = evaluator.scores().miou
+            evaluator.add(frame, codec.decompress(bitstream.received()), fate)
+        values = evaluator.values(fates)["miou"]
+        scores[name] = miou.result(values, np.ones(len(values)))["miou"]
         bpp[name] = bits / (len(frames) * frames[0].image.shape[0] * frames[0].image.shape[1])
     assert bpp["sqgan"] <= bpp["resize"] * 1.01
     assert scores["sqgan"] > scores["resize"] + 0.1, scores

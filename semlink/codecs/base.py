@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
+import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -35,10 +39,13 @@ class Bitstream:
 
     :param streams: the streams, in order.
     :param shape: ``(H, W)`` of the frame.
+    :param settings: what the codec chose for this frame (``quality``, ``scale``, ``tokens``,
+        ``map_scale``, ...): reported per frame, never sent.
     """
 
     streams: tuple[Stream, ...]
     shape: tuple[int, int]
+    settings: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def bits(self) -> int:
@@ -78,10 +85,13 @@ class Codec(ABC):
     decode any pattern of missing chunks, all of them included, to an image.
     """
 
-    name: str = ""
-    uses_ssm: bool = False
+    name: ClassVar[str] = ""
+    knob: ClassVar[str | None] = None
+    """The codec's own rate knob (``quality``, ``tokens``, ``map_scale``, ``factor``), the
+    alternative to ``target_bpp``; None if ``target_bpp`` is its only one."""
+    uses_ssm: ClassVar[bool] = False
     """True if :meth:`compress` needs the frame's segmentation map (the transmitter then segments)."""
-    uses_label_set: bool = False
+    uses_label_set: ClassVar[bool] = False
     """True if the codec models the frames' classes: it is built with ``label_set`` and ``device``."""
 
     @abstractmethod
@@ -97,7 +107,48 @@ class UndecodableError(ValueError):
     """Chunks arrived but cannot be decoded (damaged bytes): the receiver conceals the frame."""
 
 
-CODECS: Registry[Codec] = Registry("codec")
+def check_codec_class(name: str, factory: Callable[..., object]) -> None:
+    """What registration demands of a codec: a :class:`Codec` subclass named ``name`` whose
+    constructor takes ``target_bpp`` (and its ``knob``), and ``label_set`` and ``device`` if it
+    declares ``uses_label_set``.
+
+    :raises TypeError: naming the codec and what it lacks.
+    """
+    if not (isinstance(factory, type) and issubclass(factory, Codec)):
+        raise TypeError(f"codec {name!r}: {factory!r} is not a subclass of semlink.codecs.base.Codec")
+    if inspect.isabstract(factory):
+        raise TypeError(f"codec {name!r}: {factory.__name__} does not implement compress and decompress")
+    if factory.name != name:
+        raise TypeError(f"codec {name!r}: its class says name = {factory.name!r}; make them the same")
+    parameters = inspect.signature(factory).parameters
+    needed = ["target_bpp", *([factory.knob] if factory.knob else [])]
+    needed += ["label_set", "device"] if factory.uses_label_set else []
+    missing = [key for key in needed if key not in parameters]
+    if missing:
+        raise TypeError(f"codec {name!r}: its constructor must take {', '.join(missing)}")
+
+
+def check_number(codec: str, key: str, value: object, low: float = -math.inf, high: float = math.inf) -> float:
+    """``value`` as a float after checking it is a finite number in ``[low, high]``.
+
+    :raises ValueError: naming the codec, the setting and the range.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{codec} {key} {value!r} is not a finite number")
+    if not low <= value <= high:
+        raise ValueError(f"{codec} {key} {value:g} is outside {low:g}–{high:g}")
+    return float(value)
+
+
+def check_positive(codec: str, key: str, value: object) -> float:
+    """``value`` as a float after checking it is a finite number > 0 (e.g. ``target_bpp``)."""
+    number = check_number(codec, key, value)
+    if number <= 0:
+        raise ValueError(f"{codec} {key} {number:g} must be > 0")
+    return number
+
+
+CODECS: Registry[Codec] = Registry("codec", check=check_codec_class)
 GREY = 128
 
 

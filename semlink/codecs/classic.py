@@ -23,7 +23,16 @@ from typing import cast
 import numpy as np
 from PIL import Image
 
-from semlink.codecs.base import Bitstream, Codec, ReceivedBitstream, Stream, UndecodableError, grey
+from semlink.codecs.base import (
+    Bitstream,
+    Codec,
+    ReceivedBitstream,
+    Stream,
+    UndecodableError,
+    check_number,
+    check_positive,
+    grey,
+)
 
 SCALE_DIVISORS = (1, 2, 3, 4, 6, 8, 12, 16)
 """Downscaling divisors tried in order when the target is below the full-size floor."""
@@ -127,41 +136,25 @@ class ClassicCodec(Codec):
     Subclasses set ``name``, ``knob_grid`` (the knob values, worst quality first, more bits never
     cheaper), ``quality_range`` and ``quality_unit``, and implement :meth:`encode` and :meth:`decode`.
 
-    :param rate: what the rest of semlink passes generically; here it means ``target_bpp``.
     :param quality: the native knob, used as is for every frame.
     :param target_bpp: bits per pixel to land at or just below, counting every byte sent.
-    :raises ValueError: unless exactly one of ``quality`` and ``target_bpp``/``rate`` is given, in range.
+    :raises ValueError: unless exactly one of ``quality`` and ``target_bpp`` is given, in range.
 
-    After each :meth:`compress`, ``last_quality`` holds the knob used and ``last_scale`` the scale
-    (1.0, or ``1/d`` when the frame was downscaled by ``d``).
+    Each bitstream's ``settings`` hold the knob used (``quality``) and the scale (``scale``: 1.0,
+    or ``1/d`` when the frame was downscaled by ``d``).
     """
 
+    knob = "quality"
     knob_grid: Sequence[float] = ()
     quality_range: tuple[float, float] = (0.0, 100.0)
     quality_unit: str = "quality"
 
-    def __init__(
-        self, rate: float | None = None, quality: float | None = None, target_bpp: float | None = None
-    ) -> None:
-        self.quality, self.target_bpp = self._validated(rate, quality, target_bpp)
-        self.last_quality: float | None = None
-        self.last_scale: float = 1.0
-
-    def _validated(
-        self, rate: float | None, quality: float | None, target_bpp: float | None
-    ) -> tuple[float | None, float | None]:
-        """``(quality, target_bpp)`` after checking the constructor's arguments."""
+    def __init__(self, quality: float | None = None, target_bpp: float | None = None) -> None:
         low, high = self.quality_range
-        if rate is not None and target_bpp is not None:
-            raise ValueError(f"{self.name}: give target_bpp or rate (the same thing), not both")
-        target = target_bpp if target_bpp is not None else rate
-        if (quality is None) == (target is None):
-            raise ValueError(f"{self.name}: give exactly one of quality ({low:g}–{high:g}) or target_bpp/rate (> 0)")
-        if quality is not None and not low <= quality <= high:
-            raise ValueError(f"{self.name} quality ({self.quality_unit}) {quality} is outside {low:g}–{high:g}")
-        if target is not None and not (target > 0 and math.isfinite(target)):
-            raise ValueError(f"{self.name} target_bpp/rate {target} must be a finite number > 0 (bits per pixel)")
-        return quality, target
+        if (quality is None) == (target_bpp is None):
+            raise ValueError(f"{self.name}: give exactly one of quality ({low:g}–{high:g}) or target_bpp (> 0)")
+        self.quality = None if quality is None else check_number(self.name, "quality", quality, low, high)
+        self.target_bpp = None if target_bpp is None else check_positive(self.name, "target_bpp", target_bpp)
 
     @abstractmethod
     def encode(self, image: np.ndarray, quality: float) -> bytes:
@@ -183,8 +176,8 @@ class ClassicCodec(Codec):
         else:
             quality, divisor = cast(float, self.quality), 1
             chunk = pack(divisor, self.encode(image, quality))
-        self.last_quality, self.last_scale = float(quality), 1 / divisor
-        return Bitstream((Stream("image", 0, (chunk,)),), shape)
+        settings = {"quality": float(quality), "scale": 1 / divisor}
+        return Bitstream((Stream("image", 0, (chunk,)),), shape, settings)
 
     def _search(self, image: np.ndarray, budget_bits: int) -> tuple[bytes, float, int]:
         """``(chunk, knob, divisor)``: the largest scale whose lowest quality fits, its best knob.

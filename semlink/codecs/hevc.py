@@ -64,7 +64,7 @@ class HevcCodec(ClassicCodec):
     Its knob is the QP: higher means fewer bits; 51 is the floor, as for BPG.
 
     :param quality: QP 0–51 (rounded).
-    :param target_bpp: bits per pixel to land at or below (``rate`` means the same).
+    :param target_bpp: bits per pixel to land at or below.
     """
 
     name = "hevc"

@@ -58,7 +58,7 @@ class JpegCodec(PillowCodec):
     """Baseline JPEG (libjpeg), 4:2:0, optimised Huffman tables.
 
     :param quality: libjpeg quality 0–100 (rounded; 0 codes as 1).
-    :param target_bpp: bits per pixel to land at or below (``rate`` means the same).
+    :param target_bpp: bits per pixel to land at or below.
     """
 
     name = "jpeg"
@@ -75,7 +75,7 @@ class WebpCodec(PillowCodec):
     """Lossy WebP (libwebp, method 4).
 
     :param quality: WebP quality 0–100 (rounded).
-    :param target_bpp: bits per pixel to land at or below (``rate`` means the same).
+    :param target_bpp: bits per pixel to land at or below.
     """
 
     name = "webp"
@@ -92,7 +92,7 @@ class AvifCodec(PillowCodec):
     """AVIF (libavif with aom), 4:2:0, encoder speed 6 (Pillow's default).
 
     :param quality: AVIF quality 0–100 (rounded).
-    :param target_bpp: bits per pixel to land at or below (``rate`` means the same).
+    :param target_bpp: bits per pixel to land at or below.
     """
 
     name = "avif"
@@ -112,7 +112,7 @@ class Jpeg2000Codec(PillowCodec):
     the bits fall steadily with it down to the headers (about 175 bytes).
 
     :param quality: compression ratio 1–1,000,000 (1: no rate limit, the best 9/7 coding).
-    :param target_bpp: bits per pixel to land at or below (``rate`` means the same).
+    :param target_bpp: bits per pixel to land at or below.
     """
 
     name = "jpeg2000"

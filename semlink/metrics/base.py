@@ -101,7 +101,7 @@ class Metric(ABC):
         :param values: ``[N]`` values returned by :meth:`frame` (or read back from JSON).
         :param weights: ``[N]`` float >= 0 frame multiplicities (ones for the estimate,
             resample counts in a bootstrap); a frame of weight 0 is left out.
-        :return: one float per column of :meth:`columns`, in order (NaN allowed).
+        :return: column -> value, for every column of :meth:`columns` (NaN allowed).
         """
 
     def describe(self) -> dict[str, Any]:

@@ -43,7 +43,7 @@ def evaluation_scenario(
     }
     if metrics is not None:
         raw["metrics"] = [m if isinstance(m, str) else dict(m) for m in metrics]
-    return validate(raw, "the evaluation")
+    return validate(raw, "(semlink eval)")
 
 
 def evaluate(scenario: Scenario, out: Path, console: Console | None = None) -> list[dict[str, str]]:
@@ -52,7 +52,7 @@ def evaluate(scenario: Scenario, out: Path, console: Console | None = None) -> l
     from semlink.sim.report import write_report
     from semlink.sim.runner import Run
 
-    Run(scenario, "the evaluation", out, console).execute()
+    Run(scenario, "(semlink eval)", out, console).execute()
     write_report(out)
     with (out / "results.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))

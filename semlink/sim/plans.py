@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -111,11 +112,26 @@ def codec_factory(
     The one codec factory of runs and of ``semlink eval``.
     """
     factory = CODECS.get(codec)
+    check_settings(codec, factory, args)
     kwargs = dict(args)
     if getattr(factory, "uses_label_set", False) and label_set is not None:
         kwargs.setdefault("label_set", label_set)
         kwargs.setdefault("device", device)
     return functools.partial(factory, **kwargs)
+
+
+def check_settings(codec: str, factory: Callable[..., Codec], args: dict[str, object]) -> None:
+    """Refuse a setting the codec's constructor does not take, listing the ones it does.
+
+    :raises ValueError: in one line, naming the codec and the setting.
+    """
+    parameters = inspect.signature(factory).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    for key in args:
+        if key not in parameters:
+            accepted = ", ".join(name for name in parameters if name not in ("label_set", "device"))
+            raise ValueError(f"codec {codec} has no setting {key!r}; its settings: {accepted or 'none'}")
 
 
 def point_codec(point: Point, label_set: str | None = None, device: str = "auto") -> Callable[[], Codec]:

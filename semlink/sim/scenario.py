@@ -81,7 +81,7 @@ RATE_REPLACEMENTS = {
 }
 
 
-RATE_KNOBS = ("target_bpp", "quality", "tokens")
+RATE_KNOBS = ("target_bpp", "quality", "tokens", "factor")
 """Knobs that each set a codec's rate: an entry gives at most one."""
 
 
@@ -277,12 +277,18 @@ def load_scenario(path: Path, overrides: Sequence[str] = ()) -> Scenario:
     return validate(apply_overrides(raw, overrides), str(path))
 
 
+def message(error: Any) -> str:
+    """A pydantic error's message without its ``Value error, `` prefix (our validators' own words)."""
+    text = str(error["msg"])
+    return text.removeprefix("Value error, ")
+
+
 def validate(raw: dict[str, Any], origin: str) -> Scenario:
     """Validate a raw scenario dict; check that its codecs and channel parameters exist."""
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in error.errors())
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {message(e)}" for e in error.errors())
         raise ScenarioError(f"scenario {origin}: {problems}") from None
     return scenario
 

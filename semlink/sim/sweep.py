@@ -5,7 +5,8 @@ product of the axes, in this order (outermost first): the codec entries (in file
 ``data.size``, ``segmenter``, ``link.*`` (in field order), the codec entry's own keys (knobs and
 options, in file order) and last ``channel.*`` (in file order). A ``zip:`` group (``zip:
 [[channel.speed_kmh, channel.fading]]``) makes axes of equal length vary together: the group
-takes the place of its first member.
+takes the place of its first member. With several codec entries, each entry's single-valued
+keys count as axes too, so the knob each entry set (``quality``, ``tokens``, ...) is a column.
 
 Axis names are dotted (``link.mtu``, ``data.size``, ``channel.snr_db``, ``codec.target_bpp``);
 ``results.csv`` names its columns by the short alias of :func:`column_name` (channel keys and codec
@@ -203,6 +204,8 @@ def points(scenario: Scenario, origin: str = "scenario") -> list[Point]:
         settings = spec.settings()
         axes = [*shared, *codec_axes(settings), *channel]
         for assignment in combinations(axes, scenario.zip_groups):
+            if len(scenario.codecs) > 1:  # the entries' own scalars tell their points apart
+                assignment = {f"codec.{k}": v for k, v in settings.items() if as_values(v) is None} | assignment
             out.append(make_point(len(out), scenario, spec.name, settings, assignment, context, codec_names))
     return out
 

@@ -76,7 +76,8 @@ class TransmitterStage:
         cached = self._coded.get(frame.index)
         if cached is None:
             ssm = self.segmentation(plan, frame) if codec.uses_ssm else None
-            cached = (codec.compress(frame.image, ssm), codec_settings(codec))
+            bitstream = codec.compress(frame.image, ssm)
+            cached = (bitstream, dict(bitstream.settings))
             if plan.reuse_key is not None:
                 self._coded[frame.index] = cached
         return cached
@@ -138,14 +139,3 @@ class PointTotals:
             "frame_bits": self.frame_bits,
             "frame_settings": self.frame_settings,
         }
-
-
-def codec_settings(codec: Codec) -> dict[str, float]:
-    """What a rate-searching codec chose for the last frame (its ``last_quality``, ``last_scale`` and
-    ``last_keep_ratio``, the fraction of tokens a semantic codec sent)."""
-    chosen = {
-        "quality": getattr(codec, "last_quality", None),
-        "scale": getattr(codec, "last_scale", None),
-        "keep_ratio": getattr(codec, "last_keep_ratio", None),
-    }
-    return {name: float(value) for name, value in chosen.items() if isinstance(value, int | float)}

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from semlink.codecs.base import CODECS, Bitstream, Codec, ReceivedBitstream, Stream
+from semlink.codecs.base import CODECS, Bitstream, Codec, ReceivedBitstream, Stream, check_number, check_positive
 from semlink.codecs.semantic.checkpoint import load_codec, shipped_codec_path
 from semlink.codecs.semantic.lowres import DIVISORS, decode_lowres, encode_lowres
 from semlink.codecs.semantic.map_coder import MapCoder
@@ -52,13 +52,16 @@ def pad_to_grid(array: torch.Tensor) -> torch.Tensor:
 class SemanticCodec(Codec):
     """Base of the semantic codecs; subclasses choose the streams they send and their knob.
 
-    :param rate: the codec's own knob (see each codec).
-    :param target_bpp: search the knob for the highest rate at or below this many bits per pixel.
-    :param quality: WebP quality of the low-res stream (0–100).
+    Each codec has one rate knob of its own (``knob``) and ``target_bpp`` as the alternative; a knob
+    a codec has no use for is refused, naming the ones it has.
+
+    :param target_bpp: search the codec's knob for the most bits at or below this many per pixel.
+    :param tokens: fraction of the token grid sent, 0–1 (``sqgan``, ``gan``; default 0.1).
+    :param quality: WebP quality of the low-res stream, 0–100 (``spic``; default 50).
+    :param map_scale: the map is coded at 1/``map_scale`` resolution (1, 2 or 4; the knob of ``ssm``).
     :param label_set: label set of the frames (picks the shipped checkpoint).
     :param checkpoint: a codec checkpoint instead of the shipped one.
     :param device: ``auto``, ``cpu``, ``cuda``, ...
-    :param map_scale: the map is coded at 1/``map_scale`` resolution (1, 2 or 4).
     :param strip_rows: frame rows per map chunk (a multiple of ``map_scale``).
     :param band_rows: token-grid rows per token chunk.
     :param lowres_divisor: downsampling of the low-res stream (4 or 8).
@@ -70,6 +73,9 @@ class SemanticCodec(Codec):
     :param map_backup: 0, or also send the map at 1/``map_backup`` resolution (2, 4 or 8) as a
         last stream (``ssm_backup``), which lands in the frame's last packets: where a strip of
         the map is lost, its coarse copy stands in.
+
+    Each bitstream's ``settings`` hold what the codec chose for the frame: ``tokens`` (the
+    fraction sent), ``quality`` or ``map_scale``.
     """
 
     uses_ssm = True
@@ -80,13 +86,13 @@ class SemanticCodec(Codec):
 
     def __init__(
         self,
-        rate: float | None = None,
         target_bpp: float | None = None,
+        tokens: float | None = None,
         quality: float | None = None,
+        map_scale: int | None = None,
         label_set: str = "cityscapes",
         checkpoint: str | None = None,
         device: str = "auto",
-        map_scale: int = 1,
         strip_rows: int = 32,
         band_rows: int = 2,
         lowres_divisor: int = 8,
@@ -94,32 +100,42 @@ class SemanticCodec(Codec):
         token_order: str = "spatial",
         group_tokens: int = 24,
     ) -> None:
+        self.check_knobs({"tokens": tokens, "quality": quality, "map_scale": map_scale}, target_bpp)
+        self.target_bpp = None if target_bpp is None else check_positive(self.name, "target_bpp", target_bpp)
+        self.tokens = check_number(self.name, "tokens", 0.1 if tokens is None else tokens, 0.0, 1.0)
+        self.quality = check_number(self.name, "quality", 50 if quality is None else quality, 0, 100)
+        self.search_map_scale = self.knob == "map_scale" and target_bpp is not None
+        self.map_scale = 1 if map_scale is None else int(map_scale)
         if token_order not in ("spatial", "importance") or group_tokens < 1:
             raise ValueError(f"token_order {token_order!r} must be spatial or importance, group_tokens ≥ 1")
-        if map_scale not in (1, 2, 4) or strip_rows % map_scale:
+        lowest = max(MAP_SCALES) if self.search_map_scale else self.map_scale
+        if map_scale not in (None, *MAP_SCALES) or strip_rows % lowest:
             raise ValueError(f"map_scale {map_scale} must be 1, 2 or 4 and divide strip_rows {strip_rows}")
-        if map_backup not in (0, 2, 4, 8) or (map_backup and (map_backup <= map_scale or strip_rows % map_backup)):
+        if map_backup not in (0, 2, 4, 8) or (map_backup and (map_backup <= lowest or strip_rows % map_backup)):
             raise ValueError(
-                f"map_backup {map_backup} must be 0, or 2, 4 or 8, coarser than map_scale and dividing strip_rows"
+                f"map_backup {map_backup} must be 0, or 2, 4 or 8, coarser than the map ({lowest}) "
+                "and dividing strip_rows"
             )
         if lowres_divisor not in DIVISORS:
             raise ValueError(f"lowres_divisor {lowres_divisor} must be one of {DIVISORS}")
-        if target_bpp is not None and target_bpp <= 0:
-            raise ValueError(f"target_bpp {target_bpp} must be positive")
         path = checkpoint or str(shipped_codec_path(label_set))
         self.net, self.label_set, self.map_coder, self.token_coder = shared_model(path, device)
         self.device = next(self.net.parameters()).device
-        self.rate, self.target_bpp, self.quality = rate, target_bpp, quality
-        self.map_scale, self.strip_rows, self.band_rows = map_scale, strip_rows, band_rows
+        self.strip_rows, self.band_rows = strip_rows, band_rows
         self.lowres_divisor, self.map_backup = lowres_divisor, map_backup
         self.token_order, self.group_tokens = token_order, group_tokens
-        self.last_keep_ratio: float | None = None
-        self.last_quality: int | None = None
-        self.keep_ratio = self.check_knob()
 
-    def check_knob(self) -> float:
-        """Validate the knob; the fraction of tokens kept when no target is given."""
-        return 0.0
+    def check_knobs(self, given: dict[str, float | None], target_bpp: float | None) -> None:
+        """Refuse a knob this codec has no use for, and its knob given together with ``target_bpp``.
+
+        :raises ValueError: naming the codec's own knobs.
+        """
+        own = f"{self.knob} or target_bpp"
+        for key, value in given.items():
+            if value is not None and key != self.knob and key in ONLY_KNOBS:
+                raise ValueError(f"{self.name} has no {key}; its knob is {own}")
+        if target_bpp is not None and given.get(self.knob or "") is not None:
+            raise ValueError(f"{self.name}: give {own}, not both")
 
     # -- transmitter -------------------------------------------------------------------------
 
@@ -129,29 +145,48 @@ class SemanticCodec(Codec):
         if self.sends_map and (ssm is None or ssm.shape != shape):
             raise ValueError(f"{self.name} needs the frame's segmentation map of shape {shape}")
         streams: list[Stream] = []
+        settings: dict[str, float] = {}
         if self.sends_map:
             assert ssm is not None
-            streams.append(Stream("ssm", 0, self.map_chunks(ssm, self.map_scale)))
+            scale, chunks = self.map_stream(ssm, shape)
+            streams.append(Stream("ssm", 0, chunks))
+            settings["map_scale"] = scale
             if self.map_backup:
                 streams.append(Stream("ssm_backup", 3, self.map_chunks(ssm, self.map_backup)))
         if self.sends_lowres:
-            streams.append(Stream("lowres", 2, (self.lowres_chunk(image, shape, sum(s.bits for s in streams)),)))
+            chunk, settings["quality"] = self.lowres_chunk(image, shape, sum(s.bits for s in streams))
+            streams.append(Stream("lowres", 2, (chunk,)))
         if self.sends_tokens:
             fixed = sum(s.bits for s in streams)
-            streams.append(Stream("vq", 1, self.token_chunks(image, ssm, shape, fixed)))
-        return Bitstream(tuple(sorted(streams, key=lambda stream: stream.priority)), shape)
+            chunks, settings["tokens"] = self.token_chunks(image, ssm, shape, fixed)
+            streams.append(Stream("vq", 1, chunks))
+        return Bitstream(tuple(sorted(streams, key=lambda stream: stream.priority)), shape, settings)
+
+    def map_stream(self, ssm: np.ndarray, shape: tuple[int, int]) -> tuple[int, tuple[bytes, ...]]:
+        """``(scale, chunks)`` of the map: at ``map_scale``, or (``ssm`` with ``target_bpp``) at the
+        finest scale that fits, each strip then led by one byte naming its scale."""
+        if not self.search_map_scale:
+            return self.map_scale, self.map_chunks(ssm, self.map_scale)
+        assert self.target_bpp is not None
+        budget = self.target_bpp * shape[0] * shape[1]
+        for scale in MAP_SCALES:
+            chunks = tuple(bytes([scale]) + chunk for chunk in self.map_chunks(ssm, scale))
+            if 8 * sum(len(c) for c in chunks) <= budget or scale == MAP_SCALES[-1]:
+                return scale, chunks
+        raise AssertionError("unreachable: the last scale always returns")
 
     def map_chunks(self, ssm: np.ndarray, scale: int) -> tuple[bytes, ...]:
-        """The map at 1/``scale`` resolution in strips, each coded alone."""
-        coarse = ssm[::scale, ::scale]
-        rows = self.strip_rows // scale
-        return tuple(self.map_coder.encode(coarse[top : top + rows]) for top in range(0, coarse.shape[0], rows))
+        """The map at 1/``scale`` resolution in strips of ``strip_rows`` frame rows, each coded alone."""
+        return tuple(
+            self.map_coder.encode(ssm[top : top + self.strip_rows : scale, ::scale])
+            for top in range(0, ssm.shape[0], self.strip_rows)
+        )
 
-    def lowres_chunk(self, image: np.ndarray, shape: tuple[int, int], fixed_bits: int) -> bytes:
-        """The low-res chunk at the set quality, or the best quality that meets ``target_bpp``."""
+    def lowres_chunk(self, image: np.ndarray, shape: tuple[int, int], fixed_bits: int) -> tuple[bytes, int]:
+        """``(chunk, quality)``: the low-res chunk at the set quality, or the best that meets ``target_bpp``."""
         if self.target_bpp is None:
-            self.last_quality = int(self.quality if self.quality is not None else 50)
-            return encode_lowres(image, self.lowres_divisor, self.last_quality)
+            quality = int(self.quality)
+            return encode_lowres(image, self.lowres_divisor, quality), quality
         budget = self.target_bpp * shape[0] * shape[1] - fixed_bits
         low, high, best_quality = 0, 100, 0
         best = encode_lowres(image, self.lowres_divisor, 0)
@@ -162,18 +197,17 @@ class SemanticCodec(Codec):
                 best, best_quality, low = chunk, middle, middle + 1
             else:
                 high = middle - 1
-        self.last_quality = best_quality
-        return best
+        return best, best_quality
 
     def token_chunks(
         self, image: np.ndarray, ssm: np.ndarray | None, shape: tuple[int, int], fixed_bits: int
-    ) -> tuple[bytes, ...]:
-        """Kept tokens in bands: the top ``keep_ratio`` by score, or as many as ``target_bpp`` allows."""
+    ) -> tuple[tuple[bytes, ...], float]:
+        """``(chunks, fraction)``: kept tokens in bands, the top ``tokens`` by score, or as many as
+        ``target_bpp`` allows."""
         indices, order = self.analyse(image, ssm)
         if self.target_bpp is None:
-            kept = round(self.keep_ratio * order.size)
-            self.last_keep_ratio = kept / order.size
-            return self.encode_tokens(indices, order[:kept])
+            kept = round(self.tokens * order.size)
+            return self.encode_tokens(indices, order[:kept]), kept / order.size
         budget = self.target_bpp * shape[0] * shape[1] - fixed_bits
         low, high, best, best_kept = 0, order.size, self.encode_tokens(indices, order[:0]), 0
         while low <= high:
@@ -183,8 +217,7 @@ class SemanticCodec(Codec):
                 best, best_kept, low = chunks, middle, middle + 1
             else:
                 high = middle - 1
-        self.last_keep_ratio = best_kept / order.size
-        return best
+        return best, best_kept / order.size
 
     @torch.inference_mode()
     def analyse(self, image: np.ndarray, ssm: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -242,23 +275,33 @@ class SemanticCodec(Codec):
         return self.reconstruct(labels, keep, indices, lowres)
 
     def received_map(self, chunks: list[bytes | None], shape: tuple[int, int], scale: int = 0) -> np.ndarray:
-        """The map (coded at 1/``scale``, default ``map_scale``) with *unknown* (C) where strips are
-        missing or damaged."""
-        c, s = self.label_set.num_classes, scale or self.map_scale
-        coarse_shape = (-(-shape[0] // s), -(-shape[1] // s))
-        coarse = np.full(coarse_shape, c, dtype=np.uint8)
-        rows = self.strip_rows // s
-        for number, chunk in enumerate(chunks[: -(-coarse_shape[0] // rows)] if self.sends_map else []):
-            top = number * rows
-            height = min(rows, coarse_shape[0] - top)
-            if chunk is None:
-                continue
-            try:
-                coarse[top : top + height] = self.map_coder.decode(chunk, (height, coarse_shape[1]))
-            except ValueError:
-                continue
-        full = coarse.repeat(s, 0).repeat(s, 1)
-        return np.ascontiguousarray(full[: shape[0], : shape[1]])
+        """The map (coded at 1/``scale``, default ``map_scale``; with a searched scale, the one each
+        strip names) with *unknown* (C) where strips are missing or damaged."""
+        c = self.label_set.num_classes
+        full = np.full(shape, c, dtype=np.uint8)
+        if not self.sends_map:
+            return full
+        for number, chunk in enumerate(chunks[: -(-shape[0] // self.strip_rows)]):
+            top = number * self.strip_rows
+            rows = min(self.strip_rows, shape[0] - top)
+            strip = None if chunk is None else self.decoded_strip(chunk, (rows, shape[1]), scale)
+            if strip is not None:
+                full[top : top + rows] = strip
+        return full
+
+    def decoded_strip(self, chunk: bytes, shape: tuple[int, int], scale: int) -> np.ndarray | None:
+        """One strip of ``shape`` frame pixels from its chunk, or None if it cannot be decoded."""
+        if self.search_map_scale and not scale:
+            if not chunk or chunk[0] not in MAP_SCALES:
+                return None
+            scale, chunk = chunk[0], chunk[1:]
+        scale = scale or self.map_scale
+        coarse_shape = (-(-shape[0] // scale), -(-shape[1] // scale))
+        try:
+            coarse = self.map_coder.decode(chunk, coarse_shape)
+        except ValueError:
+            return None
+        return coarse.repeat(scale, 0).repeat(scale, 1)[: shape[0], : shape[1]]
 
     def received_tokens(self, chunks: list[bytes | None], grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """``(keep [h, w], indices [h, w])`` from the bands that arrived intact."""
@@ -324,29 +367,30 @@ class SemanticCodec(Codec):
         return (out[0, :, :h, :w] * 255).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
+MAP_SCALES = (1, 2, 4)
+"""Map resolutions a codec may send, finest first."""
+ONLY_KNOBS = ("tokens", "quality")
+"""Knobs that mean nothing to a codec that does not own them (``map_scale`` is an option of all)."""
+
+
 @CODECS.register("sqgan")
 class SqganCodec(SemanticCodec):
     """SQ-GAN's design: the map plus the most important VQ tokens of the image.
 
-    ``rate`` is ``r_img``, the fraction of tokens sent (0–1); ``target_bpp`` searches it.
+    Knob: ``tokens``, the fraction of the token grid sent (``r_img``, 0–1, default 0.1), or
+    ``target_bpp``, which searches it; ``map_scale`` is an option.
     """
 
     name = "sqgan"
+    knob = "tokens"
     sends_tokens = True
-
-    def check_knob(self) -> float:
-        """``rate`` must be a fraction."""
-        ratio = 0.1 if self.rate is None else self.rate
-        if not 0.0 <= ratio <= 1.0:
-            raise ValueError(f"sqgan rate (r_img, the fraction of tokens sent) {ratio} must be in [0, 1]")
-        return ratio
 
 
 @CODECS.register("gan")
 class GanCodec(SqganCodec):
     """Generative compression without semantics: VQ tokens only, no map.
 
-    ``rate`` is the fraction of tokens sent (0–1); ``target_bpp`` searches it.
+    Knob: ``tokens`` (0–1, default 0.1) or ``target_bpp``, which searches it.
     """
 
     name = "gan"
@@ -358,36 +402,23 @@ class GanCodec(SqganCodec):
 class SpicCodec(SemanticCodec):
     """SPIC's design: the lossless map plus a low-resolution image (here WebP at ×``lowres_divisor``).
 
-    ``quality`` is the WebP quality of the low-res image (default 50); ``rate`` is accepted only as
-    1 (the default knob); ``target_bpp`` searches the quality.
+    Knob: ``quality``, the WebP quality of the low-res image (0–100, default 50), or
+    ``target_bpp``, which searches it; ``map_scale`` is an option.
     """
 
     name = "spic"
+    knob = "quality"
     sends_lowres = True
-
-    def check_knob(self) -> float:
-        """``quality`` in 0–100; ``rate`` carries no meaning here."""
-        if self.rate not in (None, 1.0):
-            raise ValueError("spic's knob is quality (WebP quality of the low-res image) or target_bpp, not rate")
-        if self.quality is not None and not 0 <= self.quality <= 100:
-            raise ValueError(f"spic quality {self.quality} must be in [0, 100]")
-        return 0.0
 
 
 @CODECS.register("ssm")
 class SsmCodec(SemanticCodec):
     """The map alone; the decoder paints a frame from it.
 
-    ``rate`` is the map's downsampling factor (1, 2 or 4), an alias of ``map_scale``.
+    Knob: ``map_scale`` (1, 2 or 4, default 1), or ``target_bpp``: the finest scale whose map
+    fits (the coarsest if none does); each strip then carries one byte naming its scale, counted
+    in the bits like the rest.
     """
 
     name = "ssm"
-
-    def __init__(self, rate: float | None = None, **kwargs: object) -> None:
-        if rate is not None and rate not in (1.0, 2.0, 4.0):
-            raise ValueError(f"ssm rate (the map's downsampling factor) {rate} must be 1, 2 or 4")
-        if rate is not None:
-            kwargs["map_scale"] = int(rate)
-        if kwargs.get("target_bpp") is not None:
-            raise ValueError("ssm has no target_bpp: its rate is the map's own; choose rate 1, 2 or 4")
-        super().__init__(rate=None, **kwargs)  # type: ignore[arg-type]
+    knob = "map_scale"
