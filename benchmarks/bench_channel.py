@@ -36,7 +36,7 @@ import yaml
 import zmq
 
 from semlink.sim.scenario import load_scenario, points
-from semlink.wire import Control, Packet, WireError, decode, encode
+from semlink.wire import End, Packet, PointEnd, PointStart, WireError, decode_message, encode_message
 
 LOOPBACK = "127.0.0.1"
 POLL_MS = 100
@@ -186,7 +186,7 @@ def make_traffic(key: str, packets: int, per_message: int, payload: int) -> Traf
         count = min(per_message, packets - first)
         data.append(
             [
-                encode(
+                encode_message(
                     Packet(
                         RUN_ID, 0, frame, "image", chunk, 1, 0, 1, frame * FRAME_INTERVAL_US, pool[chunk % PAYLOAD_POOL]
                     )
@@ -194,11 +194,11 @@ def make_traffic(key: str, packets: int, per_message: int, payload: int) -> Traf
                 for chunk in range(count)
             ]
         )
-    start = [encode(Control("point-start", RUN_ID, 0, {"key": key, "frames": len(data)}))]
-    end = [
-        [encode(Control("point-end", RUN_ID, 0, {"key": key, "packets_sent": packets}))],
-        [encode(Control("end", RUN_ID, 0, {}))],
-    ]
+    start = [encode_message(PointStart(RUN_ID, 0, key, len(data)))]
+    frame_packets = tuple(len(parts) for parts in data)
+    bits = tuple(8 * payload * n for n in frame_packets)
+    totals = PointEnd(RUN_ID, 0, key, packets, sum(bits), sum(bits), frame_packets, bits, ({},) * len(data))
+    end = [[encode_message(totals)], [encode_message(End(RUN_ID))]]
     return Traffic(start, data, end, packets)
 
 
@@ -207,10 +207,10 @@ def control_kind(parts: list[bytes]) -> str | None:
     if len(parts) != 1:
         return None
     try:
-        message = decode(parts[0]).message
+        message = decode_message(parts[0]).message
     except WireError:
         return None
-    return message.kind if isinstance(message, Control) else None
+    return None if isinstance(message, Packet) else message.kind
 
 
 def make_socket(context: zmq.Context[zmq.Socket[bytes]], kind: int, hwm: int) -> zmq.Socket[bytes]:

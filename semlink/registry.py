@@ -1,16 +1,21 @@
-"""One registry per kind of component (frame sources, segmenters, codecs, channels).
+"""One registry per kind of component (frame sources, segmenters, codecs, channels, metrics).
 
 A registry maps a short name to a factory, so scenarios and the CLI refer to components by
-name and users add their own with a decorator::
+name. A component from outside the package is named in one of three ways:
 
-    @DATASETS.register("mysource")
-    class MySource(FrameSource): ...
+- registered in code with a decorator (``@CODECS.register("mycodec")`` on the class);
+- by import path, ``package.module:Attribute`` (imported on first use, then checked like a
+  registered one);
+- by an installed distribution's entry point in the registry's group (``semlink.codecs``,
+  ``semlink.channels``, ``semlink.metrics``, ``semlink.segmenters``), loaded by name on first use.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.metadata
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., object])
@@ -23,16 +28,24 @@ class UnknownComponentError(KeyError):
         return str(self.args[0])
 
 
+class PluginError(ValueError):
+    """A component named by import path or entry point that cannot be loaded or is not one."""
+
+
 class Registry(Generic[T]):
     """Name -> factory for one kind of component.
 
     :param kind: what is registered (``"frame source"``), used in error messages.
-    :param check: called with ``(name, factory)`` at registration; raises if the factory does not
-        declare what its kind needs (e.g. a codec's capabilities).
+    :param check: called with ``(name, factory)`` at registration; raises ``TypeError`` if the
+        factory does not declare what its kind needs (e.g. a codec's capabilities).
+    :param group: the entry-point group installed packages register this kind under.
     """
 
-    def __init__(self, kind: str, check: Callable[[str, Callable[..., object]], None] | None = None) -> None:
+    def __init__(
+        self, kind: str, check: Callable[[str, Callable[..., object]], None] | None = None, group: str | None = None
+    ) -> None:
         self.kind = kind
+        self.group = group
         self._check = check
         self._factories: dict[str, Callable[..., T]] = {}
 
@@ -50,19 +63,63 @@ class Registry(Generic[T]):
         return add
 
     def names(self) -> list[str]:
-        """The registered names, sorted."""
-        return sorted(self._factories)
+        """The registered names and the installed entry points' names, sorted."""
+        return sorted({*self._factories, *(ep.name for ep in self._entry_points())})
 
     def get(self, name: str) -> Callable[..., T]:
-        """The factory registered under ``name``.
+        """The factory registered under ``name``, imported from ``module:Attribute``, or loaded
+        from the entry point of that name.
 
         :raises UnknownComponentError: if nothing is registered under ``name``.
+        :raises PluginError: if an import path or entry point cannot be loaded or is not a valid
+            component of this kind (one line, naming it).
         """
-        try:
+        if name in self._factories:
             return self._factories[name]
-        except KeyError:
-            known = ", ".join(self.names())
-            raise UnknownComponentError(f"unknown {self.kind} {name!r}; choose one of: {known}") from None
+        if ":" in name:
+            return self._add_loaded(name, self._imported(name), f"import path {name!r}")
+        for entry in self._entry_points():
+            if entry.name == name:
+                origin = f"entry point {name!r} ({entry.value}) of group {self.group}"
+                return self._add_loaded(name, self._loaded(entry, origin), origin)
+        known = ", ".join(self.names())
+        raise UnknownComponentError(f"unknown {self.kind} {name!r}; choose one of: {known} (or module:Attribute)")
+
+    def _entry_points(self) -> list[importlib.metadata.EntryPoint]:
+        if self.group is None:
+            return []
+        return list(importlib.metadata.entry_points(group=self.group))
+
+    def _imported(self, path: str) -> Any:
+        module_name, _, attribute = path.partition(":")
+        if not module_name or not attribute:
+            raise PluginError(f"{self.kind} {path!r} must look like package.module:Attribute")
+        try:
+            target: Any = importlib.import_module(module_name)
+        except ImportError as error:
+            raise PluginError(f"cannot import {self.kind} {path!r}: {error}") from None
+        for part in attribute.split("."):
+            if not hasattr(target, part):
+                raise PluginError(f"cannot import {self.kind} {path!r}: {module_name} has no {attribute}")
+            target = getattr(target, part)
+        return target
+
+    def _loaded(self, entry: importlib.metadata.EntryPoint, origin: str) -> Any:
+        try:
+            return entry.load()
+        except Exception as error:  # a broken plugin: say which, in one line
+            raise PluginError(f"cannot load {self.kind} {origin}: {type(error).__name__}: {error}") from None
+
+    def _add_loaded(self, name: str, factory: Any, origin: str) -> Callable[..., T]:
+        if not callable(factory):
+            raise PluginError(f"{self.kind} {origin} is {type(factory).__name__}, not a class or factory")
+        if self._check is not None:
+            try:
+                self._check(name, factory)
+            except TypeError as error:
+                raise PluginError(f"{self.kind} {origin}: {error}") from None
+        self._factories[name] = factory
+        return factory
 
     def create(self, name: str, **kwargs: object) -> T:
         """Build the component registered under ``name`` with keyword arguments."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from semlink.codecs import CODECS, ReceivedBitstream
+from semlink.codecs import CODECS, Bitstream, ReceivedBitstream
 from semlink.codecs.base import GREY
 
 IMAGE = np.random.default_rng(0).integers(0, 256, (64, 96, 3), dtype=np.uint8)
@@ -70,3 +70,26 @@ def test_resize_target_bpp_lands_at_or_below_and_the_receiver_agrees(target: flo
 def test_identity_refuses_a_target_below_raw() -> None:
     with pytest.raises(ValueError, match="24 bpp"):
         CODECS.create("identity", target_bpp=1.0)
+
+
+def test_registration_checks_what_a_codec_declares() -> None:
+    from semlink.codecs.base import Codec, check_codec_class
+
+    class NoTarget(Codec):
+        name = "no-target"
+
+        def __init__(self, quality: float = 1.0) -> None:
+            self.quality = quality
+
+        def compress(self, image: np.ndarray, ssm: np.ndarray | None = None) -> Bitstream:
+            raise NotImplementedError
+
+        def decompress(self, received: ReceivedBitstream) -> np.ndarray:
+            raise NotImplementedError
+
+    with pytest.raises(TypeError, match="its constructor must take target_bpp"):
+        check_codec_class("no-target", NoTarget)
+    with pytest.raises(TypeError, match="its class says name = 'no-target'"):
+        check_codec_class("other", NoTarget)
+    with pytest.raises(TypeError, match="not a subclass"):
+        check_codec_class("f", lambda: None)

@@ -322,13 +322,13 @@ def test_partial_streams_are_decoded_not_concealed_over_a_lossy_link(tmp_path: P
         if out:
             rx.handle(out)
     clean, lossy = reports
-    assert clean.sent["payload_bits"] == lossy.sent["payload_bits"]  # same frames, same maps, same bits
+    assert clean.sent.payload_bits == lossy.sent.payload_bits  # same frames, same maps, same bits
     assert all(f.complete for f in clean.frames)
-    lost = lossy.sent["packets_sent"] - sum(f.packets_received for f in lossy.frames)
+    lost = lossy.sent.packets_sent - sum(f.packets_received for f in lossy.frames)
     assert lost > 0
     partial = [f for f in lossy.frames if not f.complete and not f.concealed]
     assert partial, "frames with some chunks lost are decoded from what arrived"
-    sent_per_frame = lossy.sent["frame_packets"]
+    sent_per_frame = lossy.sent.frame_packets
     short = [f.frame for f in lossy.frames if f.packets_received < sent_per_frame[f.frame]]
     assert [f.frame for f in lossy.frames if not f.complete] == short  # a lost last packet counts too
 

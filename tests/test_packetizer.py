@@ -17,7 +17,7 @@ from semlink.transmitter.packetizer import (
     payload_overhead_bytes,
     resolve_mtu,
 )
-from semlink.wire import Packet, decode, encode
+from semlink.wire import Packet, decode_message, encode_message
 
 MIXES: dict[str, list[int]] = {
     "small": [40] * 50,
@@ -47,7 +47,7 @@ def reassemble(packets: list[Packet]) -> dict[str, list[bytes | None]]:
     """The chunks of frame 0 after a lossless channel."""
     reassembler = Reassembler(expected_frames=1, frame_interval_us=33_333, deadline_us=None)
     for packet in packets:
-        message = decode(encode(packet)).message
+        message = decode_message(encode_message(packet)).message
         assert isinstance(message, Packet)
         reassembler.add(message)
     (arrival,) = reassembler.flush()
@@ -72,7 +72,7 @@ def test_packets_fit_and_count_every_chunk_byte(mtu: int, mix: str) -> None:
     assert chunk_bytes(packets) == bitstream.bits // 8
     assert chunk_bytes(packets) + payload_overhead_bytes(packets) == sum(len(p.payload) for p in packets)
     assert all((p.run_id, p.point, p.frame, p.t_us) == (1, 2, 5, 777) for p in packets)
-    assert all(decode(encode(p)).message == p for p in packets)
+    assert all(decode_message(encode_message(p)).message == p for p in packets)
 
 
 def test_streams_go_out_by_priority_and_chunks_in_order() -> None:

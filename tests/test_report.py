@@ -19,19 +19,19 @@ COLUMNS = [
     "channel_params",
     "seed",
     "frames",
-    "bpp",
-    "bpp_wire",
     "miou",
+    "iou_road",
+    "iou_car",
     "psnr",
     "ms_ssim",
-    "packets_sent",
-    "packets_lost",
     "frames_complete",
     "frames_concealed",
     "latency_ms_p50",
     "latency_ms_p95",
-    "iou_road",
-    "iou_car",
+    "bpp",
+    "bpp_wire",
+    "packets_sent",
+    "packets_lost",
 ]
 
 
@@ -119,11 +119,23 @@ def test_single_loss_skips_the_loss_plot(tmp_path: Path) -> None:
 
 def test_codec_only_results_without_channel_columns(tmp_path: Path) -> None:
     (tmp_path / "results.csv").write_text(
-        "codec,factor,channel,frames,bpp,miou,psnr,ms_ssim\nresize,2.0,ideal,3,6.0,0.5,28.1,0.9\n"
+        "codec,factor,channel,frames,miou,psnr,ms_ssim,bpp\nresize,2.0,ideal,3,0.5,28.1,0.9,6.0\n"
     )
     written = write_report(tmp_path)
     assert [p.name for p in written] == ["miou_vs_bpp.png", "report.md"]
     assert table(written[-1])[1] == [["resize", "2.0", "3", "6.0000", "0.500", "28.10", "0.9000"]]
+
+
+def test_another_metric_is_plotted_when_asked_or_when_there_is_no_miou(tmp_path: Path) -> None:
+    (tmp_path / "results.csv").write_text(
+        "codec,quality,channel,frames,psnr,psnr_lo,psnr_hi,mae,bpp\n"
+        "jpeg,20,ideal,3,25.0,24.0,26.0,9.5,0.2\njpeg,60,ideal,3,30.0,29.0,31.0,4.0,0.6\n"
+    )
+    assert [p.name for p in write_report(tmp_path)] == ["psnr_vs_bpp.png", "report.md"]
+    assert [p.name for p in write_report(tmp_path, x="quality", y="mae")] == ["mae_vs_quality.png", "report.md"]
+    assert table(tmp_path / "report.md")[0] == ["codec", "quality", "frames", "bpp", "psnr", "mae"]
+    with pytest.raises(ReportError, match="no metric 'miou'; choose one of: psnr, mae"):
+        write_report(tmp_path, y="miou")
 
 
 def test_missing_results_names_the_path_and_the_fix(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from semlink.receiver.node import PointReport
 from semlink.sim.plans import Sources, make_channel, make_receiver, make_transmitter, open_frames, resolve, run_id
 from semlink.sim.scenario import load_scenario
 from semlink.sim.sweep import points
-from semlink.wire import Control, Packet, decode
+from semlink.wire import Packet, PointStart, decode_message, encode_message
 
 SCENARIO = """
 name: stages
@@ -58,7 +58,7 @@ def test_bits_reported_are_the_chunk_bytes_in_the_packets(
     payload_bits = 0
     for parts in tx.messages():
         for part in parts:
-            message = decode(part).message
+            message = decode_message(part).message
             if isinstance(message, Packet):
                 payload_bits += 8 * len(message.payload)
         out = ch.process(parts)
@@ -67,10 +67,10 @@ def test_bits_reported_are_the_chunk_bytes_in_the_packets(
     sent = reports[0].sent
     kwargs = {knob: value} if knob is not None else {}
     expected = sum(CODECS.create(codec, **kwargs).compress(f.image).bits for f in source.take(3))
-    assert sent["payload_bits"] == expected
-    assert sent["packets_sent"] > 3
-    assert payload_bits > sent["payload_bits"]  # framing is counted apart, in bpp_wire
-    assert sent["wire_bits"] > payload_bits
+    assert sent.payload_bits == expected
+    assert sent.packets_sent > 3
+    assert payload_bits > sent.payload_bits  # framing is counted apart, in bpp_wire
+    assert sent.wire_bits > payload_bits
 
 
 def test_control_messages_cross_a_channel_that_loses_everything(tmp_path: Path) -> None:
@@ -80,7 +80,7 @@ def test_control_messages_cross_a_channel_that_loses_everything(tmp_path: Path) 
     report = reports[0]
     assert [f.concealed for f in report.frames] == [True, True, True]
     assert len(report.frames) == 3  # concealed frames are scored, never skipped
-    assert ch.counters["erased"] == report.sent["packets_sent"]
+    assert ch.counters["erased"] == report.sent.packets_sent
 
 
 def test_bit_errors_become_erasures_unless_delivered(tmp_path: Path) -> None:
@@ -90,7 +90,7 @@ def test_bit_errors_become_erasures_unless_delivered(tmp_path: Path) -> None:
     _, tx, ch, rx, reports = build(tmp_path, "{model: bsc, ber: 0.001, deliver_corrupt: true}")
     run(tx, ch, rx)
     assert rx.counters["corrupt-delivered"] > 0
-    assert all(f.packets_received == reports[0].sent["frame_packets"][f.frame] for f in reports[0].frames)
+    assert all(f.packets_received == reports[0].sent.frame_packets[f.frame] for f in reports[0].frames)
 
 
 def test_garbage_and_stale_packets_are_counted_not_raised(tmp_path: Path) -> None:
@@ -103,19 +103,15 @@ def test_garbage_and_stale_packets_are_counted_not_raised(tmp_path: Path) -> Non
 
 
 def encode_stale() -> bytes:
-    from semlink.wire import encode
-
-    return encode(Packet(9, 99, 0, "image", 0, 1, 0, 1, 0, b"\x00\x01\x00\x00\x00\x00"))
+    return encode_message(Packet(9, 99, 0, "image", 0, 1, 0, 1, 0, b"\x00\x01\x00\x00\x00\x00"))
 
 
 def test_points_of_another_scenario_are_counted_and_dropped(tmp_path: Path) -> None:
-    from semlink.wire import encode
-
     _, _, ch, rx, reports = build(tmp_path, "{model: ideal}")
-    start = [encode(Control("point-start", 1, 0, {"key": "another"}))]
+    start = [encode_message(PointStart(1, 0, "another", 3))]
     assert ch.process(start) == start
     rx.handle(start)
-    packet = [encode(Packet(1, 0, 0, "image", 0, 1, 0, 1, 0, b"\x00\x01\x00\x00\x00\x00"))]
+    packet = [encode_message(Packet(1, 0, 0, "image", 0, 1, 0, 1, 0, b"\x00\x01\x00\x00\x00\x00"))]
     assert ch.process(packet) == []
     rx.handle(packet)
     assert ch.counters["unknown-point"] == 1

@@ -10,7 +10,7 @@ import msgpack
 import numpy as np
 import pytest
 
-from semlink.wire import (
+from semlink.wire.format import (
     REASONS,
     VERSION,
     Control,

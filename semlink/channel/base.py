@@ -136,7 +136,7 @@ class ChannelModel(ABC):
         return payload
 
 
-CHANNELS: Registry[ChannelModel] = Registry("channel model")
+CHANNELS: Registry[ChannelModel] = Registry("channel model", group="semlink.channels")
 """Registered channel models by name."""
 
 

@@ -6,12 +6,22 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import msgpack
 import numpy as np
 
 from semlink.channel.base import CORRUPTED, DELIVERED, ChannelModel, PacketBatch
 from semlink.channel.impairments import Impairments
-from semlink.wire import Control, Relayed, WireError, decode, encode, relay_view
+from semlink.wire import (
+    ControlMessage,
+    End,
+    PointEnd,
+    PointStart,
+    Relayed,
+    WireError,
+    chunk_span,
+    decode_message,
+    encode_message,
+    relay_view,
+)
 
 
 @dataclass(frozen=True)
@@ -53,32 +63,31 @@ class ChannelStage:
         if len(parts) == 1:
             try:
                 view = relay_view(parts[0])
-                control = decode(parts[0]).message if view is None else None
+                control = decode_message(parts[0]).message if view is None else None
             except WireError as error:
                 self.counters[f"dropped:{error.reason}"] += 1
                 return []
-            if isinstance(control, Control):
+            if isinstance(control, PointStart | PointEnd | End):
                 return self._control(control, parts)
         return self._packets(parts)
 
-    def _control(self, control: Control, parts: list[bytes]) -> list[bytes]:
+    def _control(self, control: ControlMessage, parts: list[bytes]) -> list[bytes]:
         """Act on a control message; returns what to forward (a ``point-end`` gains the radio's totals)."""
         self._apply(control)
-        if control.kind == "point-end" and self.model is not None and self.model.stats():
-            body = {**control.body, "channel": self.model.stats()}
+        if isinstance(control, PointEnd) and self.model is not None and self.model.stats():
             try:
-                return [encode(Control(control.kind, control.run_id, control.point, body))]
+                return [encode_message(control.with_channel(self.model.stats()))]
             except WireError:  # no room left under the wire's limit: the row goes without the radio's columns
                 self.counters["radio-stats-dropped"] += 1
         return parts
 
-    def _apply(self, control: Control) -> None:
-        if control.kind == "end":
+    def _apply(self, control: ControlMessage) -> None:
+        if isinstance(control, End):
             self.ended = True
-        if control.kind != "point-start":
+        if not isinstance(control, PointStart):
             return
         plan = self.plans.get(control.point)
-        if plan is None or plan.key != control.body.get("key"):
+        if plan is None or plan.key != control.key:
             # Another scenario's point: count it and drop its packets until the next point.
             self.counters["unknown-point"] += 1
             self.model = None
@@ -170,12 +179,3 @@ class ChannelStage:
         out = np.frombuffer(data, dtype=np.uint8).copy()
         np.bitwise_xor.at(out, flips >> 3, np.left_shift(1, 7 - (flips & 7)).astype(np.uint8))
         return out.tobytes()
-
-
-def chunk_span(data: bytes) -> tuple[int, int]:
-    """Byte range of a packet's chunk bytes (its payload after the payload's own framing)."""
-    items = msgpack.unpackb(data)
-    chunk_count, frag_count = int(items[6]), int(items[8])
-    framing = 2 + (4 * chunk_count if frag_count == 1 else 0)
-    end = len(data) - len(msgpack.packb(items[-1]))
-    return end - len(items[-2]) + framing, end

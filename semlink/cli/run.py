@@ -159,8 +159,9 @@ def add_report(sub: argparse._SubParsersAction[OneLineParser]) -> None:
     """``semlink report DIR``."""
     report = sub.add_parser("report", help="draw the plots and report.md of a results folder")
     report.add_argument("folder", type=Path, help="folder holding results.csv")
-    report.add_argument("--x", default=None, help="plot mIoU against this column (an axis such as link.mtu, or bpp)")
+    report.add_argument("--x", default=None, help="plot the metric against this column (an axis such as link.mtu)")
     report.add_argument("--by", default=None, help="with --x: a line per value of this column (default: every axis)")
+    report.add_argument("--y", default=None, help="the metric column to plot (default miou, else the first metric)")
     report.set_defaults(handler=run_report)
 
 
@@ -169,7 +170,7 @@ def run_report(args: argparse.Namespace) -> int:
     from semlink.sim.report import write_report
 
     if args.by is not None and args.x is None:
-        raise UserError("--by needs --x (the column to plot mIoU against)")
-    for path in write_report(args.folder, args.x, args.by):
+        raise UserError("--by needs --x (the column to plot the metric against)")
+    for path in write_report(args.folder, args.x, args.by, args.y):
         print(path)
     return 0

@@ -118,7 +118,7 @@ def check_codec_class(name: str, factory: Callable[..., object]) -> None:
         raise TypeError(f"codec {name!r}: {factory!r} is not a subclass of semlink.codecs.base.Codec")
     if inspect.isabstract(factory):
         raise TypeError(f"codec {name!r}: {factory.__name__} does not implement compress and decompress")
-    if factory.name != name:
+    if ":" not in name and factory.name != name:  # an import path is its own name
         raise TypeError(f"codec {name!r}: its class says name = {factory.name!r}; make them the same")
     parameters = inspect.signature(factory).parameters
     needed = ["target_bpp", *([factory.knob] if factory.knob else [])]
@@ -148,10 +148,20 @@ def check_positive(codec: str, key: str, value: object) -> float:
     return number
 
 
-CODECS: Registry[Codec] = Registry("codec", check=check_codec_class)
+CODECS: Registry[Codec] = Registry("codec", check=check_codec_class, group="semlink.codecs")
 GREY = 128
 
 
 def grey(shape: tuple[int, int]) -> np.ndarray:
     """A mid-grey ``[H, W, 3]`` image: the reconstruction when nothing arrived."""
     return np.full((*shape, 3), GREY, dtype=np.uint8)
+
+
+def codec_class(name: str) -> type[Codec]:
+    """The class registered under ``name`` (registration guarantees a :class:`Codec` subclass).
+
+    :raises semlink.registry.UnknownComponentError: if nothing is registered under ``name``.
+    """
+    factory = CODECS.get(name)
+    assert isinstance(factory, type) and issubclass(factory, Codec)
+    return factory

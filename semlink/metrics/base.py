@@ -16,9 +16,10 @@ the point's frames with one weight per frame (its multiplicity in the sample).
 
 from __future__ import annotations
 
+import inspect
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -110,7 +111,23 @@ class Metric(ABC):
         return {"name": self.name, **settings}
 
 
-METRICS: Registry[Metric] = Registry("metric")
+def check_metric_class(name: str, factory: Callable[..., object]) -> None:
+    """What registration demands of a metric: a concrete :class:`Metric` subclass whose
+    ``needs`` are among :data:`NEEDS` (and, registered by name, whose ``name`` is that name).
+
+    :raises TypeError: naming the metric and what it lacks.
+    """
+    if not (isinstance(factory, type) and issubclass(factory, Metric)):
+        raise TypeError(f"metric {name!r}: {factory!r} is not a subclass of semlink.metrics.base.Metric")
+    if inspect.isabstract(factory):
+        raise TypeError(f"metric {name!r}: {factory.__name__} does not implement frame and result")
+    if not isinstance(getattr(factory, "name", None), str) or not set(getattr(factory, "needs", {None})) <= NEEDS:
+        raise TypeError(f"metric {name!r}: set name (a str) and needs (a subset of {sorted(NEEDS)}) on the class")
+    if ":" not in name and factory.name != name:
+        raise TypeError(f"metric {name!r}: its class says name = {factory.name!r}; make them the same")
+
+
+METRICS: Registry[Metric] = Registry("metric", check=check_metric_class, group="semlink.metrics")
 
 DEFAULT_METRICS: tuple[str, ...] = ("miou", "pixel_accuracy", "psnr", "ms_ssim", "latency", "delivery")
 

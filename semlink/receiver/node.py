@@ -16,7 +16,7 @@ from semlink.metrics.base import Metric
 from semlink.receiver.evaluator import Evaluator
 from semlink.receiver.reassembly import FrameArrival, Reassembler
 from semlink.vision.segmenter import Segmenter
-from semlink.wire import Control, Packet, WireError, decode
+from semlink.wire import ControlMessage, End, Packet, PointEnd, PointStart, WireError, decode_message
 
 
 @dataclass(frozen=True)
@@ -59,18 +59,16 @@ class FrameRecord:
     latency_ms: float | None
 
 
-def with_sent_packets(records: list[FrameRecord], frame_packets: object) -> list[FrameRecord]:
+def with_sent_packets(records: list[FrameRecord], frame_packets: Sequence[int]) -> list[FrameRecord]:
     """Records whose ``complete`` also requires every packet the transmitter sent for the frame.
 
     A frame whose last packets (a whole stream's) were lost looks complete from what arrived; the
     transmitter's ``point-end`` lists each frame's packet count, which settles it.
     """
-    if not isinstance(frame_packets, list):
-        return records
     out = []
     for record in records:
         sent = frame_packets[record.frame] if 0 <= record.frame < len(frame_packets) else None
-        if isinstance(sent, int) and record.packets_received < sent:
+        if sent is not None and record.packets_received < sent:
             record = dataclasses.replace(record, complete=False)
         out.append(record)
     return out
@@ -82,14 +80,14 @@ class PointReport:
 
     :param index: the unit's number. :param key: its key.
     :param values: metric name -> one value per frame, in the order of ``frames``.
-    :param sent: the transmitter's ``point-end`` body (packets, bits, per-frame counts).
+    :param sent: the transmitter's ``point-end`` (packets, bits, per-frame counts), with the radio's totals.
     :param frames: one record per frame. :param counters: receiver counters (rejects by reason, late, ...).
     """
 
     index: int
     key: str
     values: dict[str, list[Any]]
-    sent: dict[str, Any]
+    sent: PointEnd
     frames: list[FrameRecord]
     counters: dict[str, int] = field(default_factory=dict)
 
@@ -129,12 +127,12 @@ class ReceiverStage:
     def _handle_part(self, data: bytes) -> None:
         accept_bad = self._point is not None and self._point.plan.deliver_corrupt
         try:
-            decoded = decode(data, accept_bad_crc=accept_bad)
+            decoded = decode_message(data, accept_bad_crc=accept_bad)
         except WireError as error:
             self.counters[f"rejected:{error.reason}"] += 1
             return
         message = decoded.message
-        if isinstance(message, Control):
+        if not isinstance(message, Packet):
             self._control(message)
         elif self._point is None or message.point != self._point.index or message.run_id != self._point.run_id:
             self.counters["stale"] += 1
@@ -143,10 +141,10 @@ class ReceiverStage:
                 self.counters["corrupt-delivered"] += 1
             self._point.add(message)
 
-    def _control(self, control: Control) -> None:
-        if control.kind == "point-start":
+    def _control(self, control: ControlMessage) -> None:
+        if isinstance(control, PointStart):
             plan = self.plans.get(control.point)
-            if plan is None or plan.key != control.body.get("key"):
+            if plan is None or plan.key != control.key:
                 # Another scenario's point (or a forged message): count it, ignore its packets.
                 self.counters["rejected:unknown-point"] += 1
                 self._point = None
@@ -155,15 +153,15 @@ class ReceiverStage:
                 self.counters["skipped-done-point"] += 1
                 self._point = None
                 return
-            if control.body.get("frames") != plan.frames:
+            if control.frames != plan.frames:
                 self.counters["rejected:frames-mismatch"] += 1
                 self._point = None
                 return
             self._point = _OpenPoint(control.point, control.run_id, plan, self)
-        elif control.kind == "point-end" and self._point is not None and control.point == self._point.index:
-            self.on_point(self._point.finish(control.body))
+        elif isinstance(control, PointEnd) and self._point is not None and control.point == self._point.index:
+            self.on_point(self._point.finish(control))
             self._point = None
-        elif control.kind == "end":
+        elif isinstance(control, End):
             self.finished = True
 
 
@@ -212,11 +210,11 @@ class _OpenPoint:
             self.stage.counters["decode-failed"] += 1
             return None
 
-    def finish(self, sent: dict[str, Any]) -> PointReport:
+    def finish(self, sent: PointEnd) -> PointReport:
         """Close the remaining frames and hand back the point's report."""
         for arrival in self.reassembler.flush():
             self._decode(arrival)
-        self.records = with_sent_packets(self.records, sent.get("frame_packets"))
+        self.records = with_sent_packets(self.records, sent.frame_packets)
         counters = dict(self.reassembler.counters)
         values = self.evaluator.values(self.records)
         return PointReport(self.index, self.plan.key, values, sent, self.records, counters)

@@ -1,9 +1,8 @@
 """Reassembly: packets of a point, in any order and with any losses -> one :class:`FrameArrival` per frame.
 
-The :class:`Reassembler` reads the payload framing that :mod:`semlink.transmitter.packetizer`
-writes (``>H`` total chunks of the stream, then ``>I`` lengths and the chunks, or a fragment's
-bytes). It keeps at most ``window`` frames open: frame ``f`` closes once a packet of frame
-``>= f + window`` has been added, or at :meth:`Reassembler.flush`. Every frame index in
+The :class:`Reassembler` reads each payload with :func:`semlink.wire.parse_payload` (the
+framing of :mod:`semlink.wire.framing`). It keeps at most ``window`` frames open: frame ``f``
+closes once a packet of frame ``>= f + window`` has been added, or at :meth:`Reassembler.flush`. Every frame index in
 ``[0, expected_frames)`` comes out exactly once, in order, empty if nothing of it arrived.
 
 Memory is bounded whatever arrives. Each open frame is charged the payload bytes it stores, plus
@@ -17,17 +16,14 @@ The outputs depend only on the sequence of packets added.
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 
 from semlink.codecs.base import ReceivedBitstream
-from semlink.wire import Packet
+from semlink.wire import Packet, parse_payload
 
 COUNTER_KEYS = ("accepted", "duplicate", "late", "bad-frame", "inconsistent", "bad-payload")
 ENTRY_COST = 64
 SLOT_COST = 8
-_TOTAL = struct.Struct(">H")
-_LENGTH = struct.Struct(">I")
 
 
 @dataclass
@@ -195,7 +191,7 @@ class Reassembler:
             return "bad-frame"
         if packet.frame < self._next or self._past_deadline(packet):
             return "late"
-        parsed = _parse_payload(packet)
+        parsed = parse_payload(packet)
         if parsed is None:
             return "bad-payload"
         buffer = self._open.get(packet.frame)
@@ -253,28 +249,3 @@ def _chunks_cost(fresh: list[tuple[int, bytes]]) -> tuple[str, int]:
     if not fresh:
         return "duplicate", 0
     return "accepted", sum(ENTRY_COST + len(data) for _, data in fresh)
-
-
-def _parse_payload(packet: Packet) -> tuple[int, list[bytes]] | None:
-    """``(total, chunk pieces)`` of a packet's payload, or None if the framing is broken."""
-    if packet.chunk_count < 1 or packet.chunk_first < 0 or not 0 <= packet.frag < packet.frag_count:
-        return None
-    if packet.frag_count > 1 and packet.chunk_count != 1:
-        return None
-    payload = packet.payload
-    if len(payload) < _TOTAL.size:
-        return None
-    (total,) = _TOTAL.unpack_from(payload)
-    if packet.frag_count > 1:
-        return total, [payload[_TOTAL.size :]]
-    start = _TOTAL.size + _LENGTH.size * packet.chunk_count
-    if len(payload) < start:
-        return None
-    lengths = [_LENGTH.unpack_from(payload, _TOTAL.size + _LENGTH.size * i)[0] for i in range(packet.chunk_count)]
-    if start + sum(lengths) != len(payload):
-        return None
-    pieces = []
-    for length in lengths:
-        pieces.append(payload[start : start + length])
-        start += length
-    return total, pieces

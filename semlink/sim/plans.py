@@ -12,8 +12,7 @@ from semlink.channel import build_channel
 from semlink.channel.base import ChannelModel
 from semlink.channel.impairments import Impairments
 from semlink.channel.node import ChannelPlan, ChannelStage
-from semlink.codecs import CODECS
-from semlink.codecs.base import Codec
+from semlink.codecs.base import Codec, codec_class
 from semlink.data import open_source
 from semlink.data.frame import Frame, FrameSource
 from semlink.metrics.base import Metric
@@ -111,10 +110,10 @@ def codec_factory(
 
     The one codec factory of runs and of ``semlink eval``.
     """
-    factory = CODECS.get(codec)
+    factory = codec_class(codec)
     check_settings(codec, factory, args)
     kwargs = dict(args)
-    if getattr(factory, "uses_label_set", False) and label_set is not None:
+    if factory.uses_label_set and label_set is not None:
         kwargs.setdefault("label_set", label_set)
         kwargs.setdefault("device", device)
     return functools.partial(factory, **kwargs)
@@ -148,7 +147,7 @@ def check_points(scenario: Scenario, origin: str, label_set: str | None = None) 
     sweep = points(scenario, origin)
     for point in sweep:
         try:
-            if label_set is not None or not getattr(CODECS.get(point.codec), "uses_label_set", False):
+            if label_set is not None or not codec_class(point.codec).uses_label_set:
                 point_codec(point, label_set, scenario.device)()
             build_channel(point.channel, **point.params)
             Impairments(**point.impairments)
@@ -227,7 +226,7 @@ class Segmenters:
 
 def uses_map(point: Point) -> bool:
     """Whether the point's codec sends the segmentation map (then the transmitter segments frames)."""
-    return bool(getattr(CODECS.get(point.codec), "uses_ssm", False))
+    return codec_class(point.codec).uses_ssm
 
 
 def make_transmitter(

@@ -1,10 +1,12 @@
 """Reports of a finished run: plots and a markdown table made from ``results.csv``.
 
-``write_report(folder)`` reads ``folder/results.csv`` and writes beside it ``miou_vs_bpp.png`` (one
-panel per channel point), ``miou_vs_<axis>.png`` for each numeric channel axis the run swept (loss,
-SNR, speed, ...) and ``report.md`` (a table of every row with links to the plots).
-``write_report(folder, x="link.mtu", by="codec")`` draws mIoU against any column instead, a line
-per value of ``by``. Where the rows carry intervals (``miou_lo``, ``miou_hi``) the lines get bands.
+``write_report(folder)`` reads ``folder/results.csv`` and writes beside it ``<y>_vs_bpp.png`` (one
+panel per channel point), ``<y>_vs_<axis>.png`` for each numeric channel axis the run swept (loss,
+SNR, speed, ...) and ``report.md`` (a table of every row with links to the plots). ``y`` is the
+metric plotted: ``miou`` where the run has it, else its first metric, or any metric column asked
+for. ``write_report(folder, x="link.mtu", by="codec")`` draws it against any column instead, a
+line per value of ``by``. Where the rows carry intervals (``miou_lo``, ``miou_hi``) the lines get
+bands.
 """
 
 from __future__ import annotations
@@ -22,35 +24,17 @@ from matplotlib.figure import Figure
 Row = dict[str, str]
 ChannelPoint = tuple[str, str, str, str]
 
-REQUIRED_COLUMNS = ("codec", "bpp", "miou")
+REQUIRED_COLUMNS = ("codec", "bpp", "frames")
 PACKETS = "packets_lost/packets_sent"
-TABLE_COLUMNS = (
-    "codec",
-    "frames",
-    "repeats",
-    "bpp",
-    "bpp_wire",
-    "miou",
-    "psnr",
-    "ms_ssim",
-    PACKETS,
-    "frames_concealed",
-    "latency_ms_p50",
-    "latency_ms_p95",
-    "mcs",
-    "harq_tx_mean",
-    "airtime_ms",
-    "deadline_misses",
-)
+LEADING_COLUMNS = ("codec", "frames", "repeats", "bpp", "bpp_wire")
+TRAILING_COLUMNS = (PACKETS, "mcs", "harq_tx_mean", "airtime_ms", "deadline_misses")
+METRIC_LABELS = {"miou": "mIoU", "psnr": "PSNR (dB)", "ms_ssim": "MS-SSIM", "pixel_accuracy": "pixel accuracy"}
 RADIO_COLUMNS = ("mcs", "harq_tx_mean", "airtime_ms", "deadline_misses")
 """Shown only when some row has a radio (their CSV cells are empty otherwise)."""
 DECIMALS = {"bpp": 4, "bpp_wire": 4, "miou": 3, "psnr": 2, "ms_ssim": 4, "latency_ms_p50": 1, "latency_ms_p95": 1}
 REFERENCE_CODEC = "identity"
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 COLOURS = tuple(f"C{i}" for i in range(10))
-BPP_PLOT = "miou_vs_bpp.png"
-LOSS_PLOT = "miou_vs_loss.png"
-SNR_PLOT = "miou_vs_snr.png"
 REPORT = "report.md"
 
 
@@ -65,29 +49,58 @@ class MissingResultsError(ReportError, FileNotFoundError):
 AXIS_LABELS = {"loss": "packet loss", "snr_db": "SNR = Es/N0 (dB)", "speed_kmh": "speed (km/h)"}
 
 
-def write_report(folder: Path, x: str | None = None, by: str | None = None) -> list[Path]:
+def write_report(folder: Path, x: str | None = None, by: str | None = None, y: str | None = None) -> list[Path]:
     """Write the plots and ``report.md`` of a finished run.
 
     :param folder: the run's output folder, holding ``results.csv``.
-    :param x: draw mIoU against this column (an axis, or ``bpp``) instead of the default plots.
+    :param x: draw the metric against this column (an axis, or ``bpp``) instead of the default plots.
     :param by: with ``x``: one line per value of this column (default: every other varying axis).
+    :param y: the metric column plotted (default ``miou``, else the run's first metric).
     :returns: the paths written, plots first, ``report.md`` last.
     :raises ReportError: when ``results.csv`` is missing, empty or lacks the columns a report needs.
     """
     header, rows = read_results(folder)
+    y = plotted_metric(header, y)
     if x is not None:
         for column in (x, by):
             if column is not None and column not in header:
                 known = ", ".join(["bpp", *axis_columns(header)])
                 raise ReportError(f"results.csv has no column {column!r}; choose one of: {known}")
-        written = [plot_miou_against(rows, header, x, folder / f"miou_vs_{slug(x)}.png", by)]
+        written = [plot_against(rows, header, x, folder / f"{y}_vs_{slug(x)}.png", by, y)]
     else:
-        written = [plot_miou_vs_bpp(rows, header, folder / BPP_PLOT)]
+        written = [plot_vs_bpp(rows, header, folder / f"{y}_vs_bpp.png", y)]
         for axis in axis_columns(header):
             if axis in channel_axis_names(header) and len(axis_values(rows, axis)) > 1:
-                written.append(plot_miou_against(rows, header, axis, folder / f"miou_vs_{slug(axis)}.png", None))
+                written.append(plot_against(rows, header, axis, folder / f"{y}_vs_{slug(axis)}.png", None, y))
     written.append(write_markdown(folder, header, rows, written))
     return written
+
+
+def metric_columns(header: Sequence[str]) -> list[str]:
+    """The metric columns of a results header (between ``frames`` and ``bpp``), intervals left out."""
+    if "frames" not in header or "bpp" not in header:
+        return []
+    inner = header[header.index("frames") + 1 : header.index("bpp")]
+    return [c for c in inner if not c.endswith(("_lo", "_hi"))]
+
+
+def plotted_metric(header: Sequence[str], y: str | None) -> str:
+    """The metric to plot: ``y`` if the run has it, else ``miou``, else the run's first metric.
+
+    :raises ReportError: for a ``y`` the run lacks, or a run without metrics.
+    """
+    metrics = metric_columns(header)
+    if y is not None and y not in metrics:
+        raise ReportError(f"results.csv has no metric {y!r}; choose one of: {', '.join(metrics) or 'none'}")
+    chosen = y or ("miou" if "miou" in metrics else metrics[0] if metrics else None)
+    if chosen is None:
+        raise ReportError("results.csv has no metric columns; nothing to plot")
+    return chosen
+
+
+def metric_label(y: str) -> str:
+    """The axis label of a metric column."""
+    return METRIC_LABELS.get(y, y)
 
 
 def slug(column: str) -> str:
@@ -218,18 +231,20 @@ def group(rows: Iterable[Row], key: Callable[[Row], str]) -> dict[str, list[Row]
 KEY_COLUMN = "point_key"
 
 
-def curve(rows: Sequence[Row], by: str, x_column: str) -> list[tuple[float, float, float | None, float | None]]:
-    """``(x, mIoU, low, high)`` points sorted by x: rows grouped by column ``by``, each a mean;
+def curve(
+    rows: Sequence[Row], by: str, x_column: str, y_column: str = "miou"
+) -> list[tuple[float, float, float | None, float | None]]:
+    """``(x, y, low, high)`` points sorted by x: rows grouped by column ``by``, each a mean;
     ``low``/``high`` the mean of the rows' 95 % interval bounds (None where the rows have none).
 
-    Points with a missing x or mIoU are left out.
+    Points with a missing x or y are left out.
     """
     points = []
     for members in group(rows, lambda row: row.get(by, "")).values():
         x = mean(number(row.get(x_column)) for row in members)
-        y = mean(number(row.get("miou")) for row in members)
-        low = mean(number(row.get("miou_lo")) for row in members)
-        high = mean(number(row.get("miou_hi")) for row in members)
+        y = mean(number(row.get(y_column)) for row in members)
+        low = mean(number(row.get(f"{y_column}_lo")) for row in members)
+        high = mean(number(row.get(f"{y_column}_hi")) for row in members)
         if x is not None and y is not None:
             points.append((x, y, low, high))
     return sorted(points, key=lambda p: p[0])
@@ -241,11 +256,11 @@ def codec_styles(rows: Iterable[Row], styles: Sequence[str]) -> dict[str, str]:
     return {name: styles[i % len(styles)] for i, name in enumerate(names)}
 
 
-def identity_level(panel_rows: Sequence[Row], all_rows: Sequence[Row]) -> float | None:
-    """Clean-image mIoU for a panel: its own ``identity`` rows, else every ``identity`` row of the run."""
+def identity_level(panel_rows: Sequence[Row], all_rows: Sequence[Row], y: str = "miou") -> float | None:
+    """Clean-image value of ``y`` for a panel: its own ``identity`` rows, else every ``identity`` row of the run."""
     own = [row for row in panel_rows if row["codec"] == REFERENCE_CODEC]
     rows = own or [row for row in all_rows if row["codec"] == REFERENCE_CODEC]
-    return mean(number(row.get("miou")) for row in rows)
+    return mean(number(row.get(y)) for row in rows)
 
 
 def new_figure(panels: int, width: float = 5.0, height: float = 3.8) -> tuple[Figure, list[Axes]]:
@@ -260,10 +275,12 @@ def new_figure(panels: int, width: float = 5.0, height: float = 3.8) -> tuple[Fi
     return figure, axes[:panels]
 
 
-def draw_bpp_panel(axes: Axes, rows: Sequence[Row], colours: dict[str, str], reference: float | None) -> None:
-    """One channel point: a line per codec over bpp (log), the identity level as a dashed line."""
+def draw_bpp_panel(
+    axes: Axes, rows: Sequence[Row], colours: dict[str, str], reference: float | None, y: str = "miou"
+) -> None:
+    """One channel point: a line per codec of ``y`` over bpp (log), the identity level as a dashed line."""
     for codec, members in group(rows, codec_label).items():
-        points = [(x, y) for x, y, *_ in curve(members, KEY_COLUMN, "bpp") if 0 < x < math.inf]
+        points = [(px, py) for px, py, *_ in curve(members, KEY_COLUMN, "bpp", y) if 0 < px < math.inf]
         if codec == REFERENCE_CODEC or not points:
             continue
         axes.plot(*zip(*points, strict=True), marker="o", color=colours[codec], label=codec)
@@ -272,14 +289,14 @@ def draw_bpp_panel(axes: Axes, rows: Sequence[Row], colours: dict[str, str], ref
         axes.axhline(reference, linestyle="--", color="0.4", label=label)
     axes.set_xscale("log")
     axes.set_xlabel("bpp")
-    axes.set_ylabel("mIoU")
+    axes.set_ylabel(metric_label(y))
     axes.grid(True, which="both", alpha=0.3)
     if axes.get_legend_handles_labels()[0]:
         axes.legend(fontsize="small")
 
 
-def plot_miou_vs_bpp(rows: Sequence[Row], header: Sequence[str], path: Path) -> Path:
-    """mIoU against bpp, one panel per channel point; returns ``path``."""
+def plot_vs_bpp(rows: Sequence[Row], header: Sequence[str], path: Path, y: str = "miou") -> Path:
+    """Metric ``y`` against bpp, one panel per channel point; returns ``path``."""
     panels = group(rows, lambda row: "\0".join(channel_point(row)))
     points = sorted((channel_point(members[0]) for members in panels.values()), key=point_order)
     constant = {p[3] for p in points}
@@ -287,10 +304,10 @@ def plot_miou_vs_bpp(rows: Sequence[Row], header: Sequence[str], path: Path) -> 
     colours = codec_styles(rows, COLOURS)
     for ax, point in zip(axes, points, strict=True):
         members = panels["\0".join(point)]
-        draw_bpp_panel(ax, members, colours, identity_level(members, rows))
+        draw_bpp_panel(ax, members, colours, identity_level(members, rows, y), y)
         shown = point if len(constant) > 1 else (*point[:3], "-")  # name only the parameters that vary
         ax.set_title(panel_title(shown))
-    figure.suptitle("mIoU against bits per pixel")
+    figure.suptitle(f"{metric_label(y)} against bits per pixel")
     figure.savefig(path, dpi=110)
     return path
 
@@ -315,9 +332,11 @@ def series_label(row: Row, columns: Sequence[str], rows: Sequence[Row]) -> str:
     return ", ".join(parts)
 
 
-def plot_miou_against(rows: Sequence[Row], header: Sequence[str], x: str, path: Path, by: str | None) -> Path:
-    """mIoU against column ``x`` (numeric, or categories in first-seen order), a line per series,
-    with the 95 % interval as a band where the rows carry one."""
+def plot_against(
+    rows: Sequence[Row], header: Sequence[str], x: str, path: Path, by: str | None, y_column: str = "miou"
+) -> Path:
+    """Metric ``y_column`` against column ``x`` (numeric, or categories in first-seen order), a line
+    per series, with the 95 % interval as a band where the rows carry one."""
     numeric = all(number(row.get(x)) is not None for row in rows if row.get(x))
     categories = list(dict.fromkeys(row.get(x) or "-" for row in rows))
     columns = series_columns(header, x, by)
@@ -326,10 +345,10 @@ def plot_miou_against(rows: Sequence[Row], header: Sequence[str], x: str, path: 
         points = []
         for key, subset in group(members, lambda row: row.get(x) or "-").items():
             position = number(key) if numeric else float(categories.index(key))
-            y = mean(number(r.get("miou")) for r in subset)
+            y = mean(number(r.get(y_column)) for r in subset)
             if position is not None and y is not None:
-                low = mean(number(r.get("miou_lo")) for r in subset)
-                high = mean(number(r.get("miou_hi")) for r in subset)
+                low = mean(number(r.get(f"{y_column}_lo")) for r in subset)
+                high = mean(number(r.get(f"{y_column}_hi")) for r in subset)
                 points.append((position, y, low, high))
         points.sort(key=lambda p: p[0])
         if not points:
@@ -350,8 +369,9 @@ def plot_miou_against(rows: Sequence[Row], header: Sequence[str], x: str, path: 
         axes.set_xticks(range(len(categories)), categories)
     label = AXIS_LABELS.get(x, x)
     axes.set_xlabel(label)
-    axes.set_ylabel("mIoU (95 % interval shaded)" if "miou_lo" in header else "mIoU")
-    axes.set_title(f"mIoU against {label.split(' =')[0].split(' (')[0]}")
+    shown = metric_label(y_column)
+    axes.set_ylabel(f"{shown} (95 % interval shaded)" if f"{y_column}_lo" in header else shown)
+    axes.set_title(f"{shown} against {label.split(' =')[0].split(' (')[0]}")
     axes.grid(True, alpha=0.3)
     if axes.get_legend_handles_labels()[0]:
         axes.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.02, 0.5))
@@ -365,9 +385,10 @@ def table_columns(header: Sequence[str], rows: Sequence[Row] = ()) -> list[str]:
     present = set(header)
     packets = bool({"packets_lost", "packets_sent"} & present)
     radio = any((row.get("harq_tx_mean") or "").strip() for row in rows)
+    metrics = [c for c in metric_columns(header) if not c.startswith("iou_")]  # per-class IoU stays in the CSV
     chosen = [
         column
-        for column in TABLE_COLUMNS
+        for column in (*LEADING_COLUMNS, *metrics, *TRAILING_COLUMNS)
         if (column in present or (column == PACKETS and packets)) and (radio or column not in RADIO_COLUMNS)
     ]
     repeated = any((row.get("repeats") or "1") != "1" for row in rows)
@@ -382,12 +403,12 @@ def cell(row: Row, column: str) -> str:
     text = (row.get(column) or "").strip()
     if not text:
         return "-"
-    if column in DECIMALS:
+    if column in DECIMALS or f"{column}_lo" in row:
         value = number(text)
         if value is None:
             return "-"
         low, high = number(row.get(f"{column}_lo")), number(row.get(f"{column}_hi"))
-        digits = DECIMALS[column]
+        digits = DECIMALS.get(column, 4)
         interval = f" [{low:.{digits}f}, {high:.{digits}f}]" if low is not None and high is not None else ""
         return f"{value:.{digits}f}{interval if (row.get('repeats') or '1') != '1' else ''}"
     return text.replace("|", "\\|")

@@ -187,9 +187,8 @@ class ResultsWriter:
         axes = {a: point.axes.get(a) for a in self.axes}
         lines = []
         for repeat, report in enumerate(reports):
-            frame_bits = report.sent.get("frame_bits", [])
-            frame_packets = report.sent.get("frame_packets", [])
-            frame_settings = report.sent.get("frame_settings", [])
+            frame_bits, frame_packets = report.sent.frame_bits, report.sent.frame_packets
+            frame_settings = report.sent.frame_settings
             for position, record in enumerate(report.frames):
                 i = record.frame
                 lines.append(
@@ -245,13 +244,13 @@ def counter_columns(reports: Sequence[PointReport], pixels: int) -> dict[str, st
     count = max(len(reports), 1)
     frames = sum(len(r.frames) for r in reports)
     size = max(frames * pixels, 1)
-    sent = sum(int(r.sent.get("packets_sent", 0)) for r in reports)
+    sent = sum(r.sent.packets_sent for r in reports)
     received = sum(f.packets_received for r in reports for f in r.frames)
-    radios = [r.sent.get("channel") or {} for r in reports]
+    radios = [r.sent.channel for r in reports]
     packets = sum(float(radio.get("packets", 0.0)) for radio in radios)
     out = {
-        "bpp": number(sum(r.sent.get("payload_bits", 0) for r in reports) / size, 5),
-        "bpp_wire": number(sum(r.sent.get("wire_bits", 0) for r in reports) / size, 5),
+        "bpp": number(sum(r.sent.payload_bits for r in reports) / size, 5),
+        "bpp_wire": number(sum(r.sent.wire_bits for r in reports) / size, 5),
         "packets_sent": mean_text(sent, count),
         "packets_lost": mean_text(max(0, sent - received), count),
         "mcs": "",

@@ -284,7 +284,8 @@ def message(error: Any) -> str:
 
 
 def validate(raw: dict[str, Any], origin: str) -> Scenario:
-    """Validate a raw scenario dict; check that its codecs and channel parameters exist."""
+    """Validate a raw scenario dict (its fields and their types; the components it names are
+    built, and so checked, by :func:`semlink.sim.plans.check_points`)."""
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as error:

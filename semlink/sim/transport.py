@@ -9,8 +9,10 @@ from types import FrameType
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
+from semlink.wire import DEFAULT_LIMITS
+
 POLL_MS = 200
-MAX_PART_BYTES = 70_000  # the wire's largest message (semlink.wire.Limits.max_message_bytes)
+MAX_PART_BYTES = DEFAULT_LIMITS.max_message_bytes  # the wire's largest message
 MAX_PARTS = 4096  # packets of one message (one frame); parts beyond are read and dropped
 
 

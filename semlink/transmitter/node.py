@@ -11,7 +11,7 @@ from semlink.codecs.base import Bitstream, Codec
 from semlink.data.frame import Frame, FrameSource
 from semlink.transmitter.packetizer import chunk_bytes, packetize
 from semlink.vision.segmenter import Segmenter
-from semlink.wire import Control, encode
+from semlink.wire import End, PointEnd, PointStart, encode_message
 
 Message = list[bytes]
 MAP_CACHE_FRAMES = 1000
@@ -91,7 +91,7 @@ class TransmitterStage:
     def messages(self) -> Iterator[Message]:
         """Every message of the run, in order."""
         for plan in self.plans:
-            yield [encode(Control("point-start", self.run_id, plan.index, {"key": plan.key, "frames": plan.frames}))]
+            yield [encode_message(PointStart(self.run_id, plan.index, plan.key, plan.frames))]
             totals = PointTotals()
             codec = self.codec_of(plan)
             for frame in plan.source.take(plan.frames):
@@ -99,11 +99,11 @@ class TransmitterStage:
                 packets = packetize(
                     bitstream, self.run_id, plan.index, frame.index, plan.mtu, frame.index * plan.frame_interval_us
                 )
-                parts = [encode(p) for p in packets]
+                parts = [encode_message(p) for p in packets]
                 totals.add(len(parts), 8 * chunk_bytes(packets), 8 * sum(len(p) for p in parts), settings)
                 yield parts
-            yield [encode(Control("point-end", self.run_id, plan.index, totals.body(plan.key)))]
-        yield [encode(Control("end", self.run_id, 0, {}))]
+            yield [encode_message(totals.message(self.run_id, plan.index, plan.key))]
+        yield [encode_message(End(self.run_id))]
 
 
 @dataclass
@@ -128,14 +128,16 @@ class PointTotals:
         self.frame_bits.append(payload_bits)
         self.frame_settings.append(settings)
 
-    def body(self, key: str) -> dict[str, object]:
-        """The ``point-end`` body."""
-        return {
-            "key": key,
-            "packets_sent": self.packets,
-            "payload_bits": self.payload_bits,
-            "wire_bits": self.wire_bits,
-            "frame_packets": self.frame_packets,
-            "frame_bits": self.frame_bits,
-            "frame_settings": self.frame_settings,
-        }
+    def message(self, run_id: int, point: int, key: str) -> PointEnd:
+        """The point's :class:`~semlink.wire.PointEnd`."""
+        return PointEnd(
+            run_id=run_id,
+            point=point,
+            key=key,
+            packets_sent=self.packets,
+            payload_bits=self.payload_bits,
+            wire_bits=self.wire_bits,
+            frame_packets=tuple(self.frame_packets),
+            frame_bits=tuple(self.frame_bits),
+            frame_settings=tuple(self.frame_settings),
+        )

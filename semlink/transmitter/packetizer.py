@@ -6,29 +6,18 @@ whole consecutive chunks of one stream, as many as fit in ``mtu`` payload bytes,
 alone in one packet is split into ``frag_count >= 2`` fragments of nearly equal size, each in its
 own packet with ``chunk_count = 1``; the chunk is usable only when all its fragments arrive.
 
-Payload framing, big-endian, written with :mod:`struct`::
-
-    every packet        total    >H             chunks of this stream in this frame
-    frag_count == 1     lengths  >I * chunk_count  byte length of each carried chunk
-                        data                    the carried chunks' bytes, concatenated
-    frag_count > 1      data                    this fragment's slice of the one chunk's bytes
-
-So an unfragmented packet carrying ``k`` chunks has ``2 + 4k`` framing bytes and a fragment has 2.
-Zero-length chunks are allowed; a stream with no chunks sends nothing.
+The payload framing is :mod:`semlink.wire.framing`'s. Zero-length chunks are allowed; a stream
+with no chunks sends nothing.
 """
 
 from __future__ import annotations
 
-import struct
-
 from semlink.codecs.base import Bitstream, Stream
-from semlink.wire import DEFAULT_LIMITS, Packet
+from semlink.wire import DEFAULT_LIMITS, Packet, frame_chunks, frame_fragments, framed_size, framing_bytes
 
 MTU_PRESETS: dict[str, int] = {"default": 1200, "its-g5": 1398, "ip": 1472}
 MIN_MTU = 64
 MAX_MTU = DEFAULT_LIMITS.max_payload
-TOTAL = struct.Struct(">H")
-LENGTH = struct.Struct(">I")
 
 
 def resolve_mtu(value: int | str) -> int:
@@ -74,11 +63,11 @@ def packetize(bitstream: Bitstream, run_id: int, point: int, frame: int, mtu: in
 
 
 def payload_overhead_bytes(packets: list[Packet]) -> int:
-    """Framing bytes (the ``>H`` total and the ``>I`` lengths) in ``packets``' payloads.
+    """Framing bytes (see :mod:`semlink.wire.framing`) in ``packets``' payloads.
 
     :param packets: packets made by :func:`packetize`.
     """
-    return sum(TOTAL.size + (LENGTH.size * p.chunk_count if p.frag_count == 1 else 0) for p in packets)
+    return sum(framing_bytes(p.chunk_count, p.frag_count) for p in packets)
 
 
 def chunk_bytes(packets: list[Packet]) -> int:
@@ -97,49 +86,34 @@ def _stream_payloads(stream: Stream, mtu: int) -> list[tuple[int, int, list[byte
     groups = []
     for first, count in _groups([len(c) for c in stream.chunks], mtu):
         chunks = stream.chunks[first : first + count]
-        if count == 1 and _framed_size([len(chunks[0])]) > mtu:
+        if count == 1 and framed_size([len(chunks[0])]) > mtu:
             groups.append((first, 1, _fragments(chunks[0], total, mtu, stream.name)))
         else:
-            groups.append((first, count, [_frame_chunks(chunks, total)]))
+            groups.append((first, count, [frame_chunks(chunks, total)]))
     return groups
 
 
 def _groups(sizes: list[int], mtu: int) -> list[tuple[int, int]]:
     """Greedy ``(first, count)`` runs of consecutive chunks whose framed size fits ``mtu`` (a run of one may not)."""
     groups: list[tuple[int, int]] = []
-    first, used = 0, TOTAL.size
+    empty = framed_size([])
+    first, used = 0, empty
     for index, size in enumerate(sizes):
-        if index > first and used + LENGTH.size + size > mtu:
+        cost = framed_size([size]) - empty
+        if index > first and used + cost > mtu:
             groups.append((first, index - first))
-            first, used = index, TOTAL.size
-        used += LENGTH.size + size
+            first, used = index, empty
+        used += cost
     if sizes:
         groups.append((first, len(sizes) - first))
     return groups
 
 
-def _framed_size(sizes: list[int]) -> int:
-    """Payload bytes of an unfragmented packet carrying chunks of ``sizes``."""
-    return TOTAL.size + sum(LENGTH.size + s for s in sizes)
-
-
-def _frame_chunks(chunks: tuple[bytes, ...], total: int) -> bytes:
-    """The payload of an unfragmented packet."""
-    lengths = b"".join(LENGTH.pack(len(c)) for c in chunks)
-    return TOTAL.pack(total) + lengths + b"".join(chunks)
-
-
 def _fragments(chunk: bytes, total: int, mtu: int, name: str) -> list[bytes]:
     """Payloads of the ``>= 2`` nearly equal fragments of one chunk."""
-    room = mtu - TOTAL.size
+    room = mtu - framing_bytes(1, 2)
     count = max(2, -(-len(chunk) // room))
     if count > DEFAULT_LIMITS.max_frags:
         limit = DEFAULT_LIMITS.max_frags
         raise ValueError(f"a chunk of {len(chunk)} bytes in stream {name!r} needs {count} fragments > {limit}")
-    base, extra = divmod(len(chunk), count)
-    payloads, start = [], 0
-    for i in range(count):
-        end = start + base + (1 if i < extra else 0)
-        payloads.append(TOTAL.pack(total) + chunk[start:end])
-        start = end
-    return payloads
+    return frame_fragments(chunk, total, count)

@@ -29,7 +29,7 @@ class Segmenter(ABC):
         """``[N, H, W, 3]`` uint8 -> ``[N, H, W]`` uint8 class indices."""
 
 
-SEGMENTERS: Registry[Segmenter] = Registry("segmenter")
+SEGMENTERS: Registry[Segmenter] = Registry("segmenter", group="semlink.segmenters")
 
 
 class TorchSegmenter(Segmenter):
@@ -127,14 +127,30 @@ def callable_segmenter(target: str, label_set: str = "cityscapes") -> Segmenter:
     return CallableSegmenter(function, LABEL_SETS[label_set])
 
 
+def named_segmenter(name: str, label_set: LabelSet, device: str) -> Segmenter:
+    """A segmenter built by the factory registered (or installed as an entry point) under ``name``."""
+    factory = SEGMENTERS.get(name)
+    try:
+        segmenter = factory(label_set=label_set.name, device=device)
+    except TypeError as error:
+        raise CheckpointError(f"segmenter {name!r} cannot be built from a label set and a device: {error}") from None
+    if not isinstance(segmenter, Segmenter) or segmenter.label_set != label_set:
+        raise CheckpointError(f"segmenter {name!r} did not return a Segmenter for {label_set.name} classes")
+    return segmenter
+
+
 def segmenter_for(label_set: LabelSet, spec: str | None = None, device: str = "auto") -> Segmenter:
     """The segmenter a run uses: ``spec`` if given, else the shipped one for ``label_set``.
 
-    ``spec`` is a checkpoint path (``.pt``), a TorchScript file (``.ts``/``.jit``) or
-    ``module:function``.
+    ``spec`` is a checkpoint path (``.pt``), a TorchScript file (``.ts``/``.jit``),
+    ``module:function`` (a function ``[N, H, W, 3] uint8 -> [N, H, W]`` labels), or the name of a
+    registered segmenter factory (``shipped``, or an installed package's entry point in group
+    ``semlink.segmenters``), called with ``label_set`` (its name) and ``device``.
     """
     if spec is None:
         return shipped_segmenter(label_set.name, device)
+    if ":" not in spec and not Path(spec).suffix and not Path(spec).exists():
+        return named_segmenter(spec, label_set, device)
     if ":" in spec and not Path(spec).exists():
         return callable_segmenter(spec, label_set.name)
     if spec.endswith((".ts", ".jit", ".torchscript")):

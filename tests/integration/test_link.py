@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import zmq
 
-from semlink.wire import Control, encode
+from semlink.wire import End, encode_message
 
 pytestmark = pytest.mark.net
 
@@ -106,7 +106,7 @@ def test_garbage_at_the_receiver_is_counted_and_survived(tmp_path: Path) -> None
     push.setsockopt(zmq.LINGER, 2000)
     push.connect(f"tcp://127.0.0.1:{p2}")
     rng = np.random.default_rng(0)
-    valid_end = encode(Control("end", 1, 0, {}))
+    valid_end = encode_message(End(1))
     try:
         for size in (0, 1, 5, 100, 1500, 70_000):
             push.send(rng.integers(0, 256, size, dtype=np.uint8).tobytes())

@@ -1,7 +1,8 @@
-"""The wire format: packets and control messages as msgpack arrays closed by a CRC-32.
+"""The wire format: packets and control envelopes as msgpack arrays closed by a CRC-32.
 
-This is the only module that turns messages into bytes and back, and it imports nothing of the
-project. On the wire::
+With :mod:`~semlink.wire.framing` (the chunk framing inside a payload) and
+:mod:`~semlink.wire.messages` (the typed control messages), this package is the only place that
+turns messages into bytes and back; it imports nothing else of the project. On the wire::
 
     packet   [VERSION, run_id, point, frame, stream, chunk_first, chunk_count, frag, frag_count, t_us, payload, crc32]
     control  [VERSION, "ctl", kind, run_id, point, body, crc32]
@@ -41,6 +42,7 @@ REASONS: dict[str, str] = {
     "bad-value": "a field is out of range",
     "bad-version": "unsupported wire version",
     "bad-crc": "CRC-32 mismatch",
+    "bad-control": "a control message whose fields are not those of its kind",
 }
 
 
@@ -107,7 +109,7 @@ class Packet:
     :param frag: fragment index, ``0 <= frag < frag_count``.
     :param frag_count: fragments of the chunk (1 = not fragmented).
     :param t_us: simulated time in µs: send time at the transmitter, arrival time after the channel.
-    :param payload: the framed chunk bytes (see :mod:`semlink.transmitter.packetizer`).
+    :param payload: the framed chunk bytes (see :mod:`semlink.wire.framing`).
     """
 
     run_id: int
@@ -124,7 +126,7 @@ class Packet:
 
 @dataclass(frozen=True)
 class Control:
-    """A control message that keeps the three processes in step.
+    """The envelope of a control message (stages use the typed ones of :mod:`semlink.wire.messages`).
 
     :param kind: ``point-start``, ``point-end`` or ``end``.
     :param run_id: the run.
@@ -191,8 +193,12 @@ def decode(data: bytes, limits: Limits = DEFAULT_LIMITS, accept_bad_crc: bool = 
     return Decoded(_parse(items[:-1], limits), crc_ok)
 
 
-T_US_FIELD = 9
 STREAM_FIELD = 4
+CHUNK_COUNT_FIELD = 6
+FRAG_COUNT_FIELD = 8
+T_US_FIELD = 9
+PAYLOAD_FIELD = 10
+"""Positions of packet fields in the wire array (for relays that do not parse the rest)."""
 
 
 @dataclass(frozen=True)

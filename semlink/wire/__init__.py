@@ -1,0 +1,56 @@
+"""Bytes on the wire, in one place: the packet format and control envelope
+(:mod:`~semlink.wire.format`), the chunk framing inside a payload (:mod:`~semlink.wire.framing`)
+and the typed control messages (:mod:`~semlink.wire.messages`).
+
+Stages send and read messages with :func:`encode_message` and :func:`decode_message`; nothing
+outside this package declares a byte format or reads a packet by position.
+"""
+
+from semlink.wire.format import (
+    DEFAULT_LIMITS,
+    REASONS,
+    VERSION,
+    Limits,
+    Packet,
+    Relayed,
+    WireError,
+    relay_view,
+    restamp,
+)
+from semlink.wire.framing import chunk_span, frame_chunks, frame_fragments, framed_size, framing_bytes, parse_payload
+from semlink.wire.messages import (
+    ControlMessage,
+    End,
+    Message,
+    PointEnd,
+    PointStart,
+    Received,
+    decode_message,
+    encode_message,
+)
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "REASONS",
+    "VERSION",
+    "ControlMessage",
+    "End",
+    "Limits",
+    "Message",
+    "Packet",
+    "PointEnd",
+    "PointStart",
+    "Received",
+    "Relayed",
+    "WireError",
+    "chunk_span",
+    "decode_message",
+    "encode_message",
+    "frame_chunks",
+    "frame_fragments",
+    "framed_size",
+    "framing_bytes",
+    "parse_payload",
+    "relay_view",
+    "restamp",
+]
