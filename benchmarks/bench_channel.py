@@ -23,6 +23,7 @@ child that dies is reported with its stderr.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import socket
 import subprocess
@@ -35,12 +36,14 @@ from pathlib import Path
 import yaml
 import zmq
 
-from semlink.sim.scenario import load_scenario, points
-from semlink.wire import End, Packet, PointEnd, PointStart, WireError, decode_message, encode_message
+from semlink.sim.plans import RUN_ID_ENV
+from semlink.sim.scenario import load_scenario
+from semlink.sim.sweep import points
+from semlink.wire import RUN_IDS, End, Packet, PointEnd, PointStart, WireError, decode_message, encode_message
 
 LOOPBACK = "127.0.0.1"
 POLL_MS = 100
-RUN_ID = 1
+RUN_ID = RUN_IDS[0] + 1
 FRAME_INTERVAL_US = 100_000
 PAYLOAD_POOL = 64
 GOAL = 0.5
@@ -116,7 +119,10 @@ class Child:
     def __init__(self, name: str, command: list[str], log: Path) -> None:
         self.name, self.log = name, log
         with log.open("w") as handle:
-            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=handle)
+            environment = {**os.environ, RUN_ID_ENV: str(RUN_ID)}  # the channel takes this run's traffic
+            self.process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=handle, env=environment
+            )
 
     def stderr(self) -> str:
         """What the child wrote on stderr so far (its last 4000 characters)."""

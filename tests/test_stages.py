@@ -10,9 +10,10 @@ from semlink.codecs import CODECS
 from semlink.metrics import build_metrics
 from semlink.receiver.node import PointReport
 from semlink.sim.plans import Sources, make_channel, make_receiver, make_transmitter, open_frames, resolve, run_id
-from semlink.sim.scenario import load_scenario
+from semlink.sim.scenario import Scenario, load_scenario
 from semlink.sim.sweep import points
-from semlink.wire import Packet, PointStart, decode_message, encode_message
+from semlink.transmitter.node import TransmitterStage
+from semlink.wire import End, Packet, PointStart, decode_message, encode_message
 
 SCENARIO = """
 name: stages
@@ -26,6 +27,10 @@ device: cpu
 """
 
 
+RUN = run_id(Scenario.model_validate({"name": "stages", "seed": 5, "codecs": [{"name": "identity"}]}))
+"""The run id of SCENARIO's stages (derived from its name and seed)."""
+
+
 def build(tmp_path: Path, channel: str, codec: str = "identity", knob: str | None = None, value: float = 1.0):  # type: ignore[no-untyped-def]
     path = tmp_path / "s.yaml"
     setting = f", {knob}: {value}" if knob is not None else ""
@@ -37,9 +42,10 @@ def build(tmp_path: Path, channel: str, codec: str = "identity", knob: str | Non
     reports: list[PointReport] = []
     sources = Sources(resolved)
     metrics = build_metrics(resolved.metrics, source.label_set)
-    tx = make_transmitter(resolved, sweep, sources, run_id(resolved))
-    ch = make_channel(resolved, sweep)
-    rx = make_receiver(resolved, sweep, sources, metrics, reports.append)
+    run = run_id(resolved)
+    tx = make_transmitter(resolved, sweep, sources, run)
+    ch = make_channel(resolved, sweep, run)
+    rx = make_receiver(resolved, sweep, sources, metrics, reports.append, run)
     return sources.of(sweep[0]), tx, ch, rx, reports
 
 
@@ -103,15 +109,15 @@ def test_garbage_and_stale_packets_are_counted_not_raised(tmp_path: Path) -> Non
 
 
 def encode_stale() -> bytes:
-    return encode_message(Packet(9, 99, 0, "image", 0, 1, 0, 1, 0, b"\x00\x01\x00\x00\x00\x00"))
+    return encode_message(Packet(RUN, 99, 0, "image", 0, 1, 0, 1, 0, b"\x00\x01\x00\x00\x00\x00"))
 
 
 def test_points_of_another_scenario_are_counted_and_dropped(tmp_path: Path) -> None:
     _, _, ch, rx, reports = build(tmp_path, "{model: ideal}")
-    start = [encode_message(PointStart(1, 0, "another", 3))]
+    start = [encode_message(PointStart(RUN, 0, "another", 3))]
     assert ch.process(start) == start
     rx.handle(start)
-    packet = [encode_message(Packet(1, 0, 0, "image", 0, 1, 0, 1, 0, b"\x00\x01\x00\x00\x00\x00"))]
+    packet = [encode_message(Packet(RUN, 0, 0, "image", 0, 1, 0, 1, 0, b"\x00\x01\x00\x00\x00\x00"))]
     assert ch.process(packet) == []
     rx.handle(packet)
     assert ch.counters["unknown-point"] == 1
@@ -141,3 +147,30 @@ def test_receiver_does_not_score_points_already_done(tmp_path: Path) -> None:
     _, _, rx = make_stages(scenario, sweep, reports.append, skip={sweep[0].key})
     run(tx, ch, rx)
     assert reports == [] and rx.counters["skipped-done-point"] == 1
+
+
+def test_traffic_of_another_run_never_touches_a_point(tmp_path: Path) -> None:
+    """Valid packets and control messages of another run, mixed into a run, change nothing."""
+    _, tx, ch, rx, reports = build(tmp_path, "{model: bernoulli, loss: 0.3}")
+    run(tx, ch, rx)
+    clean = [(r.values, r.sent) for r in reports]
+    _, tx, ch, rx, reports = build(tmp_path, "{model: bernoulli, loss: 0.3}")
+    other = RUN + 1
+    foreign = [
+        [encode_message(PointStart(other, 0, reports_key(tx), 3))],
+        [encode_message(Packet(other, 0, 0, "image", 0, 1, 0, 1, 0, b"\x00\x01\x00\x00\x00\x00"))] * 5,
+        [encode_message(End(other))],
+    ]
+    for parts in tx.messages():
+        for extra in foreign:
+            ch.process(extra)
+            rx.handle(extra)
+        out = ch.process(parts)
+        if out:
+            rx.handle(out)
+    assert [(r.values, r.sent) for r in reports] == clean
+    assert ch.counters["dropped:foreign-run"] == rx.counters["rejected:foreign-run"] > 0
+
+
+def reports_key(tx: TransmitterStage) -> str:
+    return tx.plans[0].key

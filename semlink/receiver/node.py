@@ -95,12 +95,14 @@ class PointReport:
 class ReceiverStage:
     """Handles messages from the channel; calls ``on_point`` with a :class:`PointReport` per finished point.
 
-    Malformed input, and points this stage does not know (another scenario's), are rejected and
-    counted by reason; nothing that arrives can raise out of :meth:`handle`.
+    Malformed input, messages of another run (``rejected:foreign-run``) and points this stage does
+    not know (another scenario's) are rejected and counted by reason; nothing that arrives can
+    raise out of :meth:`handle`.
 
     :param plans: unit number -> plan.
     :param metrics: what is scored of every frame.
     :param on_point: receives each finished unit.
+    :param run_id: the run whose messages this stage takes.
     :param skip: keys of units already scored (their packets are counted and dropped).
     """
 
@@ -109,9 +111,10 @@ class ReceiverStage:
         plans: dict[int, RxPlan],
         metrics: Sequence[Metric],
         on_point: Callable[[PointReport], None],
+        run_id: int,
         skip: set[str] | None = None,
     ) -> None:
-        self.plans, self.metrics = plans, list(metrics)
+        self.plans, self.metrics, self.run_id = plans, list(metrics), run_id
         self.on_point = on_point
         self.skip = skip or set()
         self.counters: Counter[str] = Counter()
@@ -132,9 +135,11 @@ class ReceiverStage:
             self.counters[f"rejected:{error.reason}"] += 1
             return
         message = decoded.message
-        if not isinstance(message, Packet):
+        if message.run_id != self.run_id:
+            self.counters["rejected:foreign-run"] += 1
+        elif not isinstance(message, Packet):
             self._control(message)
-        elif self._point is None or message.point != self._point.index or message.run_id != self._point.run_id:
+        elif self._point is None or message.point != self._point.index:
             self.counters["stale"] += 1
         else:
             if not decoded.crc_ok:
@@ -157,7 +162,7 @@ class ReceiverStage:
                 self.counters["rejected:frames-mismatch"] += 1
                 self._point = None
                 return
-            self._point = _OpenPoint(control.point, control.run_id, plan, self)
+            self._point = _OpenPoint(control.point, plan, self)
         elif isinstance(control, PointEnd) and self._point is not None and control.point == self._point.index:
             self.on_point(self._point.finish(control))
             self._point = None
@@ -168,9 +173,9 @@ class ReceiverStage:
 class _OpenPoint:
     """The state of the point being received."""
 
-    def __init__(self, index: int, run_id: int, plan: RxPlan, stage: ReceiverStage) -> None:
+    def __init__(self, index: int, plan: RxPlan, stage: ReceiverStage) -> None:
         timing = plan.timing
-        self.index, self.run_id, self.plan, self.stage = index, run_id, plan, stage
+        self.index, self.plan, self.stage = index, plan, stage
         self.codec = plan.make_codec()
         self.reassembler = Reassembler(plan.frames, timing.frame_interval_us, timing.deadline_us, timing.window)
         self.evaluator = Evaluator(plan.segmenter, plan.source.label_set, stage.metrics)

@@ -28,6 +28,7 @@ from semlink.sim.plans import (
 from semlink.sim.results import ResultsWriter
 from semlink.sim.scenario import Scenario, dump_scenario
 from semlink.sim.transport import StopFlag, bind, connect_and_wait, make_socket, receive, send
+from semlink.wire import new_run_id
 
 
 def transmitter_node(scenario: Scenario, origin: str, only: set[int] | None = None) -> int:
@@ -57,7 +58,7 @@ def transmitter_node(scenario: Scenario, origin: str, only: set[int] | None = No
 def channel_node(scenario: Scenario, origin: str) -> dict[str, int]:
     """Relay messages from the transmitter to the receiver through each point's channel; returns counters."""
     torch.set_num_threads(1)
-    stage = make_channel(scenario, check_points(scenario, origin))
+    stage = make_channel(scenario, check_points(scenario, origin), run_id(scenario))
     net, stop = scenario.network, StopFlag().install()
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     inbound = make_socket(context, zmq.PULL, net.hwm, 0)
@@ -92,7 +93,8 @@ def receiver_node(scenario: Scenario, origin: str, out: Path, progress: bool = F
     metrics = build_metrics(scenario.metrics, source.label_set)
     writer = ResultsWriter(out, resolved, sweep, metrics)
     dump_scenario(resolved, out / "scenario.yaml")
-    stage = make_receiver(scenario, sweep, sources, metrics, reporter(writer, progress), skip=writer.done_keys())
+    on_point = reporter(writer, progress)
+    stage = make_receiver(scenario, sweep, sources, metrics, on_point, run_id(scenario), skip=writer.done_keys())
     if progress:
         stage.on_frame = lambda point, frame: print(json.dumps({"point": point, "frame": frame}), flush=True)
     net, stop = scenario.network, StopFlag().install()
@@ -134,9 +136,10 @@ def inproc_run(
     sweep = check_points(scenario, origin, source.label_set.name)
     metrics = build_metrics(scenario.metrics, source.label_set)
     writer = ResultsWriter(out, resolved, sweep, metrics)
-    transmitter = make_transmitter(scenario, sweep, sources, run_id(scenario), only)
-    channel = make_channel(scenario, sweep)
-    receiver = make_receiver(scenario, sweep, sources, metrics, reporter(writer, False))
+    run = new_run_id()
+    transmitter = make_transmitter(scenario, sweep, sources, run, only)
+    channel = make_channel(scenario, sweep, run)
+    receiver = make_receiver(scenario, sweep, sources, metrics, reporter(writer, False), run)
     if on_frame is not None:
         receiver.on_frame = on_frame
     for parts in transmitter.messages():

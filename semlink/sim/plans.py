@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from semlink.sim.sweep import Point, points
 from semlink.transmitter.node import TransmitterStage, TxPlan
 from semlink.transmitter.packetizer import resolve_mtu
 from semlink.vision.segmenter import Segmenter, segmenter_for
+from semlink.wire import RUN_IDS
 
 # Named random streams drawn from the run's one seed (numpy SeedSequence entropy words).
 STREAM_CHANNEL = 1
@@ -199,9 +201,26 @@ def channel_seed(scenario: Scenario, trial: Trial) -> tuple[int, ...]:
     return (scenario.seed, STREAM_CHANNEL, key_id, trial.repeat)
 
 
+RUN_ID_ENV = "SEMLINK_RUN_ID"
+"""Where a run's nodes find its id: ``semlink run`` draws one and hands it to its children here."""
+
+
 def run_id(scenario: Scenario) -> int:
-    """The run's id on the wire, derived from the scenario so packet sizes (and results) repeat exactly."""
-    return zlib.crc32(f"{scenario.name}:{scenario.seed}".encode()) & 0x7FFFFFFF
+    """The run's id on the wire: ``$SEMLINK_RUN_ID`` where the parent (or the user, for nodes started
+    by hand or by compose) set it, else one derived from the scenario's name and seed.
+
+    Stages drop every message of another run id, so traffic of other runs never changes a row.
+    The derived id is guessable: nodes started apart should share a ``SEMLINK_RUN_ID``.
+
+    :raises ScenarioError: if ``$SEMLINK_RUN_ID`` is not an int in :data:`semlink.wire.RUN_IDS`.
+    """
+    low, high = RUN_IDS
+    given = os.environ.get(RUN_ID_ENV)
+    if given is None:
+        return low + zlib.crc32(f"{scenario.name}:{scenario.seed}".encode())
+    if not given.isdigit() or not low <= int(given) <= high:
+        raise ScenarioError(f"{RUN_ID_ENV}={given[:30]!r} must be an integer in [{low}, {high}]; unset it or fix it")
+    return int(given)
 
 
 def frame_interval_us(fps: float) -> int:
@@ -254,14 +273,14 @@ def make_transmitter(
     return TransmitterStage(plans, run_id)
 
 
-def make_channel(scenario: Scenario, sweep: list[Point]) -> ChannelStage:
-    """The channel stage: each realisation's model, impairments and seeded stream."""
+def make_channel(scenario: Scenario, sweep: list[Point], run: int) -> ChannelStage:
+    """The channel stage of run ``run``: each realisation's model, impairments and seeded stream."""
     plans = {}
     for trial in trials(scenario, sweep):
         p = trial.point
         make: Callable[[], ChannelModel] = functools.partial(build_channel, p.channel, **p.params)
         plans[trial.index] = ChannelPlan(trial.key, make, Impairments(**p.impairments), channel_seed(scenario, trial))
-    return ChannelStage(plans)
+    return ChannelStage(plans, run)
 
 
 def make_receiver(
@@ -270,10 +289,11 @@ def make_receiver(
     sources: Sources,
     metrics: Sequence[Metric],
     on_point: Callable[[PointReport], None],
+    run: int,
     skip: set[str] | None = None,
 ) -> ReceiverStage:
-    """The receiver stage: each realisation's decoder, source, timing and segmenter; realisations
-    whose points' keys are in ``skip`` are not scored."""
+    """The receiver stage of run ``run``: each realisation's decoder, source, timing and segmenter;
+    realisations whose points' keys are in ``skip`` are not scored."""
     segmenters = Segmenters(scenario.device)
     plans = {}
     for trial in trials(scenario, sweep):
@@ -290,7 +310,7 @@ def make_receiver(
             timing=LinkTiming(frame_interval_us(link.fps), deadline, link.window, link.conceal),
         )
     skipped = {t.key for t in trials(scenario, sweep) if t.point.key in (skip or set())}
-    return ReceiverStage(plans, metrics, on_point, skipped)
+    return ReceiverStage(plans, metrics, on_point, run, skipped)
 
 
 def make_stages(
@@ -305,6 +325,7 @@ def make_stages(
 
     sources = Sources(scenario)
     metrics = build_metrics(scenario.metrics, sources.of(sweep[0]).label_set)
-    transmitter = make_transmitter(scenario, sweep, sources, run_id(scenario), only)
-    receiver = make_receiver(scenario, sweep, sources, metrics, on_point, skip)
-    return transmitter, make_channel(scenario, sweep), receiver
+    run = run_id(scenario)
+    transmitter = make_transmitter(scenario, sweep, sources, run, only)
+    receiver = make_receiver(scenario, sweep, sources, metrics, on_point, run, skip)
+    return transmitter, make_channel(scenario, sweep, run), receiver

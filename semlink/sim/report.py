@@ -31,7 +31,18 @@ TRAILING_COLUMNS = (PACKETS, "mcs", "harq_tx_mean", "airtime_ms", "deadline_miss
 METRIC_LABELS = {"miou": "mIoU", "psnr": "PSNR (dB)", "ms_ssim": "MS-SSIM", "pixel_accuracy": "pixel accuracy"}
 RADIO_COLUMNS = ("mcs", "harq_tx_mean", "airtime_ms", "deadline_misses")
 """Shown only when some row has a radio (their CSV cells are empty otherwise)."""
-DECIMALS = {"bpp": 4, "bpp_wire": 4, "miou": 3, "psnr": 2, "ms_ssim": 4, "latency_ms_p50": 1, "latency_ms_p95": 1}
+DECIMALS = {
+    "bpp": 4,
+    "bpp_wire": 4,
+    "miou": 3,
+    "pixel_accuracy": 3,
+    "psnr": 2,
+    "ms_ssim": 4,
+    "latency_ms_p50": 1,
+    "latency_ms_p95": 1,
+    "frames_complete": 1,
+    "frames_concealed": 1,
+}
 REFERENCE_CODEC = "identity"
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 COLOURS = tuple(f"C{i}" for i in range(10))

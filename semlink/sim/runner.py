@@ -19,9 +19,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from semlink.errors import StageError
 from semlink.metrics import build_metrics
-from semlink.sim.plans import check_points, open_frames, resolve
+from semlink.sim.plans import RUN_ID_ENV, check_points, open_frames, resolve
 from semlink.sim.results import ResultsWriter
 from semlink.sim.scenario import Scenario, dump_scenario
+from semlink.wire import new_run_id
 
 ROLES = ("receiver", "channel", "transmitter")  # start order: listeners first
 PR_SET_PDEATHSIG = 1
@@ -55,6 +56,7 @@ class Run:
     def __init__(self, scenario: Scenario, origin: str, out: Path, console: Console | None = None) -> None:
         self.scenario, self.origin, self.out = scenario, origin, out
         self.console = console or Console(stderr=True)
+        self.run_id = new_run_id()  # handed to the nodes; other processes cannot guess it
         self._logs: list[TextIO] = []
 
     def pending(self) -> tuple[Scenario, set[int], int]:
@@ -125,7 +127,7 @@ class Run:
             command += ["--points", ",".join(str(i) for i in sorted(todo))]
         stderr = (logs / f"{role}.log").open("w")
         self._logs.append(stderr)
-        environment = {**os.environ, PARENT_ENV: str(os.getpid())}
+        environment = {**os.environ, PARENT_ENV: str(os.getpid()), RUN_ID_ENV: str(self.run_id)}
         return subprocess.Popen(
             command,
             stdout=subprocess.PIPE if role == "receiver" else subprocess.DEVNULL,

@@ -9,11 +9,13 @@ outside this package declares a byte format or reads a packet by position.
 from semlink.wire.format import (
     DEFAULT_LIMITS,
     REASONS,
+    RUN_IDS,
     VERSION,
     Limits,
     Packet,
     Relayed,
     WireError,
+    new_run_id,
     relay_view,
     restamp,
 )
@@ -32,6 +34,7 @@ from semlink.wire.messages import (
 __all__ = [
     "DEFAULT_LIMITS",
     "REASONS",
+    "RUN_IDS",
     "VERSION",
     "ControlMessage",
     "End",
@@ -50,6 +53,7 @@ __all__ = [
     "frame_fragments",
     "framed_size",
     "framing_bytes",
+    "new_run_id",
     "parse_payload",
     "relay_view",
     "restamp",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import secrets
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -94,6 +95,16 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+RUN_IDS = (2**62, 2**63 - 1)
+"""Run ids a run draws from: every one encodes in the same 9 msgpack bytes, so packet sizes (and
+the numbers that depend on them) do not change from one run to the next."""
+
+
+def new_run_id() -> int:
+    """A fresh run id from the operating system's randomness: other processes cannot guess it."""
+    low, high = RUN_IDS
+    return low + secrets.randbelow(high - low + 1)
 
 
 @dataclass(frozen=True)
@@ -193,6 +204,7 @@ def decode(data: bytes, limits: Limits = DEFAULT_LIMITS, accept_bad_crc: bool = 
     return Decoded(_parse(items[:-1], limits), crc_ok)
 
 
+RUN_FIELD = 1
 STREAM_FIELD = 4
 CHUNK_COUNT_FIELD = 6
 FRAG_COUNT_FIELD = 8
@@ -217,6 +229,12 @@ class Relayed:
     def t_us(self) -> int:
         """The packet's simulated time."""
         return int(self.items[T_US_FIELD])
+
+    @property
+    def run_id(self) -> int | None:
+        """The packet's run id (None if it is not an int: the receiver will reject such a packet)."""
+        value = self.items[RUN_FIELD]
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     @property
     def stream(self) -> str:

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import zmq
 
-from semlink.wire import End, encode_message
+from semlink.sim.plans import RUN_ID_ENV
+from semlink.wire import RUN_IDS, End, encode_message
 
 pytestmark = pytest.mark.net
 
@@ -99,20 +100,23 @@ def test_rerun_skips_finished_points(tmp_path: Path) -> None:
 
 def test_garbage_at_the_receiver_is_counted_and_survived(tmp_path: Path) -> None:
     path, _, p2 = scenario(tmp_path)
+    run = RUN_IDS[0] + 7
+    environment = {**os.environ, RUN_ID_ENV: str(run)}
     receiver = subprocess.Popen([sys.executable, "-m", "semlink.cli", "receiver", str(path), "--out", str(tmp_path)],
-                                stderr=subprocess.PIPE, text=True)  # fmt: skip
+                                stderr=subprocess.PIPE, text=True, env=environment)  # fmt: skip
     context = zmq.Context()
     push = context.socket(zmq.PUSH)
     push.setsockopt(zmq.LINGER, 2000)
     push.connect(f"tcp://127.0.0.1:{p2}")
     rng = np.random.default_rng(0)
-    valid_end = encode_message(End(1))
+    valid_end = encode_message(End(run))
     try:
         for size in (0, 1, 5, 100, 1500, 70_000):
             push.send(rng.integers(0, 256, size, dtype=np.uint8).tobytes())
         push.send(valid_end[:-3])  # truncated
         push.send_multipart([b"\x93\x01\x02\x03", b"\xff" * 10])
         push.send(bytes([valid_end[0] ^ 0x04]) + valid_end[1:])  # a bit flip
+        push.send(encode_message(End(run + 1)))  # another run's end does not stop this one
         push.send(valid_end)
         _, stderr = receiver.communicate(timeout=120)
     finally:
@@ -121,7 +125,7 @@ def test_garbage_at_the_receiver_is_counted_and_survived(tmp_path: Path) -> None
         if receiver.poll() is None:
             receiver.kill()
     assert receiver.returncode == 0, stderr
-    assert "rejected:" in stderr
+    assert "rejected:" in stderr and "rejected:foreign-run" in stderr
 
 
 def test_receiver_with_no_peer_exits_with_one_line(tmp_path: Path) -> None:
