@@ -39,7 +39,18 @@ import zmq
 from semlink.sim.plans import RUN_ID_ENV
 from semlink.sim.scenario import load_scenario
 from semlink.sim.sweep import points
-from semlink.wire import RUN_IDS, End, Packet, PointEnd, PointStart, WireError, decode_message, encode_message
+from semlink.wire import (
+    RUN_IDS,
+    End,
+    Packet,
+    PointEnd,
+    PointStart,
+    WireError,
+    decode_message,
+    encode_message,
+    pack_parts,
+    unpack_parts,
+)
 
 LOOPBACK = "127.0.0.1"
 POLL_MS = 100
@@ -48,7 +59,7 @@ FRAME_INTERVAL_US = 100_000
 PAYLOAD_POOL = 64
 GOAL = 0.5
 
-# The bare relay: forwards every multipart message unchanged, polling before each receive and send
+# The bare relay: forwards every message unchanged, polling before each receive and send
 # like the node loops do, and exits after ``idle_ms`` without traffic (so it never outlives a crash).
 RELAY = """
 import sys
@@ -234,14 +245,14 @@ def send_by(sock: zmq.Socket[bytes], parts: list[bytes], child: Child, deadline:
         child.check()
         if time.monotonic() > deadline:
             raise BenchError(f"timed out sending {what} to the {child.name}")
-    sock.send_multipart(parts)
+    sock.send(pack_parts(parts))
 
 
 def wait_for(sock: zmq.Socket[bytes], kind: str, child: Child, deadline: float) -> None:
     """Receive until a ``kind`` control message arrives; :class:`BenchError` past ``deadline``."""
     while True:
         if sock.poll(POLL_MS, zmq.POLLIN):
-            if control_kind(sock.recv_multipart()) == kind:
+            if control_kind(unpack_parts(sock.recv()).parts) == kind:
                 return
             continue
         child.check()
@@ -258,6 +269,7 @@ def pump(
     poller.register(push, zmq.POLLOUT)
     sent = received = 0
     last: list[bytes] = []
+    packed = [pack_parts(parts) for parts in traffic.data]  # one socket message a frame, as the nodes send
     started = time.perf_counter()
     next_check = time.monotonic() + 0.5
     while received < traffic.packets:
@@ -265,7 +277,7 @@ def pump(
         if push in events:
             while sent < len(traffic.data):
                 try:
-                    push.send_multipart(traffic.data[sent], zmq.NOBLOCK)
+                    push.send(packed[sent], zmq.NOBLOCK)
                 except zmq.Again:
                     break
                 sent += 1
@@ -274,7 +286,7 @@ def pump(
         if pull in events:
             while received < traffic.packets:
                 try:
-                    last = pull.recv_multipart(zmq.NOBLOCK)
+                    last = unpack_parts(pull.recv(zmq.NOBLOCK)).parts
                 except zmq.Again:
                     break
                 received += len(last)

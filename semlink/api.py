@@ -92,11 +92,14 @@ def run(
     :param console: where progress goes (default: stderr).
     :raises ScenarioError: for a scenario that does not validate (one line, naming the field).
     """
-    from semlink.sim.report import write_report
-    from semlink.sim.runner import Run
+    from semlink.sim.precheck import precheck
     from semlink.sim.scenario import validate
 
     resolved, origin = as_scenario(scenario)
+    precheck(resolved, origin)
+    from semlink.sim.report import write_report
+    from semlink.sim.runner import Run
+
     if transport is not None:
         resolved = validate({**resolved.model_dump(by_alias=True), "transport": transport}, origin)
     folder = Path(out) if out is not None else Path(resolved.out or Path("results") / resolved.name)

@@ -24,6 +24,7 @@ MESSAGES = [
     PointStart(3, 2, "key-with-ünïcode", 20),
     END,
     END.with_channel({"packets": 7.0, "mcs_sum": 42.0}),
+    END.with_channel({}, {"dropped:foreign-run": 3, "dropped:bad-crc": 1}),
     End(3),
     Packet(3, 2, 0, "image", 0, 1, 0, 1, 5, b"\x00\x01\x00\x00\x00\x00"),
 ]
@@ -58,6 +59,8 @@ MALFORMED = [
     ("point-end", {**GOOD_END, "frame_bits": [8, "x"]}, "other than counts"),
     ("point-end", {**GOOD_END, "frame_bits": [8, 8]}, "differ in length"),
     ("point-end", {**GOOD_END, "frame_settings": [{"quality": "high"}]}, "finite numbers"),
+    ("point-end", {**GOOD_END, "dropped": {"dropped:bad-crc": 1.5}}, "names to counts"),
+    ("point-end", {**GOOD_END, "dropped": [1]}, "names to counts"),
     ("point-end", {**GOOD_END, "frame_settings": [[]]}, "finite numbers"),
     ("point-end", {**GOOD_END, "channel": {"mcs": float("nan")}}, "finite numbers"),
 ]

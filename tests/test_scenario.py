@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from semlink.sim.plans import check_points
-from semlink.sim.scenario import ScenarioError, load_scenario
+from semlink.sim.precheck import precheck
+from semlink.sim.scenario import MAX_SCENARIO_BYTES, ScenarioError, load_scenario
 from semlink.sim.sweep import points
 
 GOOD = """
@@ -101,3 +104,72 @@ def test_changing_what_shapes_the_numbers_changes_the_keys(tmp_path: Path) -> No
     base = {p.key for p in points(load_scenario(write(tmp_path, GOOD)))}
     for override in ("seed=4", "data.frames=3", "link.mtu=its-g5", "segmenter=x.pt"):
         assert base.isdisjoint(p.key for p in points(load_scenario(write(tmp_path, GOOD), [override]))), override
+
+
+BAD_INPUT = [
+    ("a: " + "[" * 5000 + "]" * 5000, "nested more than 32 deep"),
+    (
+        "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+        + "\n".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)),
+        "more than 100000 values once its aliases are expanded",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "says"), BAD_INPUT, ids=["deep", "alias-bomb"])
+def test_hostile_yaml_is_refused_in_one_line(text: str, says: str, tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError, match=says) as error:
+        load_scenario(path)
+    assert str(error.value).startswith(f"scenario {path}") and "\n" not in str(error.value)
+
+
+def test_a_huge_scenario_file_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    with path.open("wb") as handle:
+        handle.truncate(MAX_SCENARIO_BYTES + 1)
+    with pytest.raises(ScenarioError, match="above the 1,000,000 a scenario may be"):
+        load_scenario(path)
+
+
+def test_a_deep_set_value_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("name: x\ncodecs: [{name: jpeg}]\n")
+    with pytest.raises(ScenarioError, match=r"--set 'channel\.loss=.*nested more than"):
+        load_scenario(path, ["channel.loss=" + "[" * 100 + "]" * 100])
+
+
+PRECHECKED = [
+    ("codecs: [{name: jpgg}]", "unknown codec 'jpgg'; choose one of: avif"),
+    ("codecs: [{name: jpeg}]\nchannel: {model: bernouli}", "unknown channel model 'bernouli'"),
+    ("codecs: [{name: jpeg}]\nmetrics: [miou, psnrr]", "unknown metric 'psnrr'"),
+    ("codecs: [{name: jpeg}]\nmetrics: [{name: lpipz}]", "unknown metric 'lpipz'"),
+    ("codecs: [{name: jpeg}]\ndata: {source: camvidd}", "unknown frame source 'camvidd'"),
+    ("codecs: [{name: jpeg}]\ndata: {source: folder, root: /no/such/folder}", "data.root '/no/such/folder' is not"),
+    ("codecs: [{name: jpeg}]\nsegmenter: /no/such.pt", "segmenter '/no/such.pt' is not a file"),
+    ("codecs: [{name: jpeg}]\nsegmenter: shiped", "unknown segmenter 'shiped'"),
+    ("codecs: [{name: jpeg}]\nchannel: {model: trace, path: /no/trace.txt}", "channel.path '/no/trace.txt' is not"),
+    ("codecs: [{name: jpgg}, {name: webpp}]", "(and 1 more)"),
+]
+
+
+@pytest.mark.parametrize(("body", "says"), PRECHECKED)
+def test_names_and_files_are_checked_before_anything_heavy(body: str, says: str, tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(f"name: x\n{body}\n")
+    code = (
+        "import sys; from pathlib import Path; from semlink.sim.scenario import load_scenario; "
+        "from semlink.sim.precheck import precheck\n"
+        f"try:\n    precheck(load_scenario(Path({str(path)!r})), 's.yaml')\n"
+        "except ValueError as error:\n    print(error)\n"
+        "print('heavy:', sorted(m for m in ('torch', 'sionna', 'zmq', 'matplotlib') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert says in result.stdout, result.stdout + result.stderr
+    assert "heavy: []" in result.stdout
+
+
+def test_a_good_scenario_passes_the_precheck() -> None:
+    for path in sorted(Path("scenarios").glob("*.yaml")):
+        precheck(load_scenario(path), str(path))

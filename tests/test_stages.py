@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from semlink.codecs import CODECS
 from semlink.metrics import build_metrics
 from semlink.receiver.node import PointReport
 from semlink.sim.plans import Sources, make_channel, make_receiver, make_transmitter, open_frames, resolve, run_id
+from semlink.sim.results import rejection_columns
 from semlink.sim.scenario import Scenario, load_scenario
 from semlink.sim.sweep import points
 from semlink.transmitter.node import TransmitterStage
@@ -168,8 +170,14 @@ def test_traffic_of_another_run_never_touches_a_point(tmp_path: Path) -> None:
         out = ch.process(parts)
         if out:
             rx.handle(out)
-    assert [(r.values, r.sent) for r in reports] == clean
+    assert [(r.values, dataclasses.replace(r.sent, dropped={})) for r in reports] == clean
     assert ch.counters["dropped:foreign-run"] == rx.counters["rejected:foreign-run"] > 0
+    for report in reports:  # each point is flagged with what arrived while it was open
+        assert report.counters["rejected:foreign-run"] > 0 and report.counters["dropped:foreign-run"] > 0
+        assert report.sent.dropped["dropped:foreign-run"] == report.counters["dropped:foreign-run"]
+    columns = rejection_columns(reports)
+    assert int(columns["rejected"]) > 0 and "rejected:foreign-run=" in columns["rejected_by"]
+    assert rejection_columns([dataclasses.replace(reports[0], counters={})]) == {"rejected": "0", "rejected_by": ""}
 
 
 def reports_key(tx: TransmitterStage) -> str:

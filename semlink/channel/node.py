@@ -20,6 +20,7 @@ from semlink.wire import (
     chunk_span,
     decode_message,
     encode_message,
+    read_message,
     relay_view,
 )
 
@@ -61,7 +62,19 @@ class ChannelStage:
         self.rng = np.random.default_rng(0)
         self.busy_until_us = 0
         self.counters: Counter[str] = Counter()
+        self.point_dropped: Counter[str] = Counter()  # drops while the current point is open
         self.ended = False
+
+    def process_message(self, frames: list[bytes]) -> list[bytes]:
+        """One socket message (its ZeroMQ parts, see :mod:`semlink.wire.batch`) -> the parts to forward."""
+        try:
+            batch = read_message(frames)
+        except WireError as error:
+            self._drop(error.reason)
+            return []
+        if batch.skipped:
+            self._drop("too-many-parts", batch.skipped)
+        return self.process(batch.parts)
 
     def process(self, parts: list[bytes]) -> list[bytes]:
         """One incoming message -> the parts to forward (in arrival order)."""
@@ -70,23 +83,34 @@ class ChannelStage:
                 view = relay_view(parts[0])
                 control = decode_message(parts[0]).message if view is None else None
             except WireError as error:
-                self.counters[f"dropped:{error.reason}"] += 1
+                self._drop(error.reason)
                 return []
             if isinstance(control, PointStart | PointEnd | End):
                 if control.run_id != self.run_id:
-                    self.counters["dropped:foreign-run"] += 1
+                    self._drop("foreign-run")
                     return []
                 return self._control(control, parts)
         return self._packets(parts)
 
+    def _drop(self, reason: str, count: int = 1) -> None:
+        """Count a dropped message, for the run and for the open point."""
+        self.counters[f"dropped:{reason}"] += count
+        self.point_dropped[f"dropped:{reason}"] += count
+
     def _control(self, control: ControlMessage, parts: list[bytes]) -> list[bytes]:
-        """Act on a control message; returns what to forward (a ``point-end`` gains the radio's totals)."""
+        """Act on a control message; returns what to forward (a ``point-end`` gains the radio's
+        totals and what the channel dropped during the point)."""
         self._apply(control)
-        if isinstance(control, PointEnd) and self.model is not None and self.model.stats():
-            try:
-                return [encode_message(control.with_channel(self.model.stats()))]
-            except WireError:  # no room left under the wire's limit: the row goes without the radio's columns
-                self.counters["radio-stats-dropped"] += 1
+        if not isinstance(control, PointEnd):
+            return parts
+        stats = self.model.stats() if self.model is not None else {}
+        dropped, self.point_dropped = dict(self.point_dropped), Counter()
+        if not stats and not dropped:
+            return parts
+        try:
+            return [encode_message(control.with_channel(stats, dropped))]
+        except WireError:  # no room left under the wire's limit: the row goes without the radio's columns
+            self.counters["radio-stats-dropped"] += 1
         return parts
 
     def _apply(self, control: ControlMessage) -> None:
@@ -100,6 +124,7 @@ class ChannelStage:
             self.counters["unknown-point"] += 1
             self.model = None
             return
+        self.point_dropped = Counter()
         self.model = plan.make_model()
         self.model.reset()
         self.impairments = plan.impairments
@@ -114,19 +139,20 @@ class ChannelStage:
             try:
                 view = relay_view(part)
             except WireError as error:
-                self.counters[f"dropped:{error.reason}"] += 1
+                self._drop(error.reason)
                 continue
             if view is None:
-                self.counters["dropped:control-in-data"] += 1
+                self._drop("control-in-data")
                 continue
             if view.run_id != self.run_id:
-                self.counters["dropped:foreign-run"] += 1
+                self._drop("foreign-run")
                 continue
             views.append(view)
             raws.append(part)
             sizes.append(8 * len(part))
         if not views or self.model is None:
-            self.counters["dropped:no-point"] += len(views)
+            if views:
+                self._drop("no-point", len(views))
             return []
         size_bits = np.array(sizes, dtype=np.int64)
         send = np.array([v.t_us for v in views], dtype=np.int64)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -58,7 +57,9 @@ def add_run(sub: argparse._SubParsersAction[OneLineParser]) -> None:
 
 
 def load(args: argparse.Namespace) -> tuple[Scenario, str]:
-    """The scenario of ``args`` with ``--set``, ``--frames`` and ``--transport`` applied."""
+    """The scenario of ``args`` with ``--set``, ``--frames`` and ``--transport`` applied, its names
+    and files checked (before torch or any codec is imported)."""
+    from semlink.sim.precheck import precheck
     from semlink.sim.scenario import load_scenario
 
     path = args.scenario if args.scenario is not None else default_scenario()
@@ -67,15 +68,17 @@ def load(args: argparse.Namespace) -> tuple[Scenario, str]:
         overrides.append(f"data.frames={args.frames}")
     if getattr(args, "transport", None) is not None:
         overrides.append(f"transport={args.transport}")
-    return load_scenario(path, overrides), str(path)
+    scenario = load_scenario(path, overrides)
+    precheck(scenario, str(path))
+    return scenario, str(path)
 
 
 def run_scenario(args: argparse.Namespace) -> int:
     """Run every pending point of the scenario, then write the report."""
+    scenario, origin = load(args)  # first: a bad scenario is refused before torch loads
     from semlink.sim.report import write_report
     from semlink.sim.runner import Run
 
-    scenario, origin = load(args)
     out = args.out or Path(scenario.out or Path("results") / scenario.name)
     started = time.monotonic()
     ran = Run(scenario, origin, out).execute()
@@ -148,10 +151,7 @@ def run_receiver(args: argparse.Namespace) -> int:
 
     die_with_parent()
     scenario, origin = load(args)
-    counters = receiver_node(scenario, origin, args.out, args.progress)
-    rejected = {k: v for k, v in counters.items() if v}
-    if rejected:
-        print(f"receiver counters: {rejected}", file=sys.stderr)
+    receiver_node(scenario, origin, args.out, args.progress)
     return 0
 
 

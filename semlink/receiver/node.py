@@ -16,7 +16,7 @@ from semlink.metrics.base import Metric
 from semlink.receiver.evaluator import Evaluator
 from semlink.receiver.reassembly import FrameArrival, Reassembler
 from semlink.vision.segmenter import Segmenter
-from semlink.wire import ControlMessage, End, Packet, PointEnd, PointStart, WireError, decode_message
+from semlink.wire import ControlMessage, End, Packet, PointEnd, PointStart, WireError, decode_message, read_message
 
 
 @dataclass(frozen=True)
@@ -118,9 +118,21 @@ class ReceiverStage:
         self.on_point = on_point
         self.skip = skip or set()
         self.counters: Counter[str] = Counter()
+        self.point_rejected: Counter[str] = Counter()  # rejections while the current point is open
         self.finished = False
         self.on_frame: Callable[[int, int], None] | None = None
         self._point: _OpenPoint | None = None
+
+    def handle_message(self, frames: list[bytes]) -> None:
+        """One socket message (its ZeroMQ parts, see :mod:`semlink.wire.batch`)."""
+        try:
+            batch = read_message(frames)
+        except WireError as error:
+            self._reject(error.reason)
+            return
+        if batch.skipped:
+            self._reject("too-many-parts", batch.skipped)
+        self.handle(batch.parts)
 
     def handle(self, parts: list[bytes]) -> None:
         """One message (one or more packets, or one control message)."""
@@ -132,11 +144,11 @@ class ReceiverStage:
         try:
             decoded = decode_message(data, accept_bad_crc=accept_bad)
         except WireError as error:
-            self.counters[f"rejected:{error.reason}"] += 1
+            self._reject(error.reason)
             return
         message = decoded.message
         if message.run_id != self.run_id:
-            self.counters["rejected:foreign-run"] += 1
+            self._reject("foreign-run")
         elif not isinstance(message, Packet):
             self._control(message)
         elif self._point is None or message.point != self._point.index:
@@ -146,12 +158,17 @@ class ReceiverStage:
                 self.counters["corrupt-delivered"] += 1
             self._point.add(message)
 
+    def _reject(self, reason: str, count: int = 1) -> None:
+        """Count rejected messages, for the run and for the open point."""
+        self.counters[f"rejected:{reason}"] += count
+        self.point_rejected[f"rejected:{reason}"] += count
+
     def _control(self, control: ControlMessage) -> None:
         if isinstance(control, PointStart):
             plan = self.plans.get(control.point)
             if plan is None or plan.key != control.key:
                 # Another scenario's point (or a forged message): count it, ignore its packets.
-                self.counters["rejected:unknown-point"] += 1
+                self._reject("unknown-point")
                 self._point = None
                 return
             if plan.key in self.skip:
@@ -159,12 +176,15 @@ class ReceiverStage:
                 self._point = None
                 return
             if control.frames != plan.frames:
-                self.counters["rejected:frames-mismatch"] += 1
+                self._reject("frames-mismatch")
                 self._point = None
                 return
             self._point = _OpenPoint(control.point, plan, self)
+            self.point_rejected = Counter()
         elif isinstance(control, PointEnd) and self._point is not None and control.point == self._point.index:
-            self.on_point(self._point.finish(control))
+            report = self._point.finish(control)
+            report.counters.update({**control.dropped, **self.point_rejected})
+            self.on_point(report)
             self._point = None
         elif isinstance(control, End):
             self.finished = True

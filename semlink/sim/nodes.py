@@ -7,7 +7,8 @@ the points' keys; the resolved scenario (frame size filled in) only sizes the re
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
@@ -15,6 +16,7 @@ import zmq
 
 from semlink.metrics import build_metrics
 from semlink.receiver.node import PointReport
+from semlink.sim.endpoints import node_endpoints
 from semlink.sim.plans import (
     Sources,
     check_points,
@@ -37,13 +39,13 @@ def transmitter_node(scenario: Scenario, origin: str, only: set[int] | None = No
     sources = Sources(scenario)
     sweep = check_points(scenario, origin, open_frames(scenario).label_set.name)
     stage = make_transmitter(scenario, sweep, sources, run_id(scenario), only)
-    net, stop = scenario.network, StopFlag().install()
+    net, ends, stop = scenario.network, node_endpoints(scenario.network), StopFlag().install()
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     sock = make_socket(context, zmq.PUSH, net.hwm, round(net.peer_timeout_s * 1000))
     sent = 0
     try:
-        peer = f"the channel at {net.channel_connect}"
-        if not connect_and_wait(sock, net.channel_connect, "transmitter", stop, net.peer_timeout_s, peer):
+        peer = f"the channel at {ends.channel_connect}"
+        if not connect_and_wait(sock, ends.channel_connect, "transmitter", stop, net.peer_timeout_s, peer):
             return sent
         for parts in stage.messages():
             if not send(sock, parts, stop, net.peer_timeout_s, peer):
@@ -59,22 +61,23 @@ def channel_node(scenario: Scenario, origin: str) -> dict[str, int]:
     """Relay messages from the transmitter to the receiver through each point's channel; returns counters."""
     torch.set_num_threads(1)
     stage = make_channel(scenario, check_points(scenario, origin), run_id(scenario))
-    net, stop = scenario.network, StopFlag().install()
+    net, ends, stop = scenario.network, node_endpoints(scenario.network), StopFlag().install()
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     inbound = make_socket(context, zmq.PULL, net.hwm, 0)
     outbound = make_socket(context, zmq.PUSH, net.hwm, round(net.peer_timeout_s * 1000))
     try:
-        bind(inbound, net.channel_bind, "channel")
-        peer = f"the receiver at {net.receiver_connect}"
-        if not connect_and_wait(outbound, net.receiver_connect, "channel", stop, net.peer_timeout_s, peer):
+        bind(inbound, ends.channel_bind, "channel")
+        peer = f"the receiver at {ends.receiver_connect}"
+        if not connect_and_wait(outbound, ends.receiver_connect, "channel", stop, net.peer_timeout_s, peer):
             return dict(stage.counters)
-        while parts := receive(inbound, stop, net.peer_timeout_s, f"the transmitter (bound {net.channel_bind})"):
-            out = stage.process(parts)
+        while parts := receive(inbound, stop, net.peer_timeout_s, f"the transmitter (bound {ends.channel_bind})"):
+            out = stage.process_message(parts)
             if out and not send(outbound, out, stop, net.peer_timeout_s, peer):
                 break
             if stage.ended:
                 break
     finally:
+        say_counters("channel", stage.counters)
         inbound.close()
         outbound.close()
         context.term()
@@ -97,18 +100,31 @@ def receiver_node(scenario: Scenario, origin: str, out: Path, progress: bool = F
     stage = make_receiver(scenario, sweep, sources, metrics, on_point, run_id(scenario), skip=writer.done_keys())
     if progress:
         stage.on_frame = lambda point, frame: print(json.dumps({"point": point, "frame": frame}), flush=True)
-    net, stop = scenario.network, StopFlag().install()
+    net, ends, stop = scenario.network, node_endpoints(scenario.network), StopFlag().install()
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     inbound = make_socket(context, zmq.PULL, net.hwm, 0)
     try:
-        bind(inbound, net.receiver_bind, "receiver")
-        waiting_for = f"the channel (bound {net.receiver_bind})"
+        bind(inbound, ends.receiver_bind, "receiver")
+        waiting_for = f"the channel (bound {ends.receiver_bind})"
         while not stage.finished and (parts := receive(inbound, stop, net.peer_timeout_s, waiting_for)):
-            stage.handle(parts)
+            stage.handle_message(parts)
     finally:
+        say_counters("receiver", stage.counters)
         inbound.close()
         context.term()
     return dict(stage.counters)
+
+
+COUNTERS_PREFIX = "counters:"
+"""How a node's counters line starts in its log (``semlink run`` repeats the rejections it finds)."""
+
+
+def say_counters(role: str, counters: Mapping[str, int]) -> None:
+    """Print a node's counters on stderr as one line; called on every way out of the node's loop
+    (clean end, peer timeout, signal), so a tampered run never looks clean."""
+    words = " ".join(f"{name}={counters[name]}" for name in sorted(counters) if counters[name])
+    if words:  # nothing counted (a node that never got a message): keep its error the only line
+        print(f"{COUNTERS_PREFIX} {role} {words}", file=sys.stderr, flush=True)
 
 
 def reporter(writer: ResultsWriter, progress: bool) -> Callable[[PointReport], None]:

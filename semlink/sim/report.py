@@ -337,9 +337,10 @@ def series_columns(header: Sequence[str], x: str, by: str | None) -> list[str]:
 
 
 def series_label(row: Row, columns: Sequence[str], rows: Sequence[Row]) -> str:
-    """``"jpeg, target_bpp 0.1, speed_kmh 120"``: the values of the columns that vary across ``rows``."""
+    """``"jpeg, target_bpp 0.1, speed_kmh 120"``: the values of the columns that vary across ``rows``
+    (a setting the row's codec does not have, an empty cell, is left out)."""
     varying = [c for c in columns if len({r.get(c) or "-" for r in rows}) > 1 or c == "codec"]
-    parts = [row.get(c) or "-" if c == "codec" else f"{c} {row.get(c) or '-'}" for c in varying]
+    parts = [row.get(c) or "-" if c == "codec" else f"{c} {row[c]}" for c in varying if c == "codec" or row.get(c)]
     return ", ".join(parts)
 
 
@@ -437,7 +438,25 @@ def write_markdown(folder: Path, header: Sequence[str], rows: Sequence[Row], plo
     """Write ``folder/report.md``: title, plot links and the table of every row; returns its path."""
     lines = [f"# semlink report: {folder.resolve().name}", "", f"{len(rows)} points from `results.csv`.", ""]
     lines += [f"![{plot.stem.replace('_', ' ')}]({plot.name})" for plot in plots]
-    lines += ["", *markdown_table(header, rows), ""]
+    lines += ["", *markdown_table(header, rows), "", *rejection_lines(rows)]
     path = folder / REPORT
     path.write_text("\n".join(lines))
     return path
+
+
+def rejection_lines(rows: Sequence[Row]) -> list[str]:
+    """A warning naming each row during which the channel or the receiver turned messages away
+    (none when no row did, or for results written before the ``rejected`` column)."""
+    flagged = [r for r in rows if r.get("rejected", "0") not in ("", "0")]
+    if not flagged:
+        return []
+    lines = [
+        f"**{len(flagged)} points saw rejected traffic** (malformed messages or another run's; "
+        "they were counted and dropped before touching any state, so the other columns are unaffected):",
+        "",
+    ]
+    for row in flagged:
+        lines.append(
+            f"- {row['codec']} {row.get('channel_params', '')}: {row['rejected']} ({row.get('rejected_by', '')})"
+        )
+    return [*lines, ""]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,14 @@ COUNTERS = (
     "harq_tx_mean",
     "airtime_ms",
     "deadline_misses",
+    "rejected",
+    "rejected_by",
 )
 """Columns counted rather than scored: payload and wire bits per pixel, packets (means per realisation),
-the radio's mean MCS, transmissions per packet and airtime per frame, and late packets."""
+the radio's mean MCS, transmissions per packet and airtime per frame, late packets, and the messages
+the channel and the receiver turned away while the point was open (malformed, another run's, ...;
+a total over its realisations, with the reasons): a row with ``rejected`` above 0 saw foreign or
+malformed traffic, which never changes its other columns."""
 KEY_COLUMN = "point_key"
 
 
@@ -257,12 +263,25 @@ def counter_columns(reports: Sequence[PointReport], pixels: int) -> dict[str, st
         "harq_tx_mean": "",
         "airtime_ms": "",
         "deadline_misses": mean_text(sum(int(r.counters.get("late", 0)) for r in reports), count),
+        **rejection_columns(reports),
     }
     if packets > 0:
         out["mcs"] = number(sum(float(x.get("mcs_sum", 0.0)) for x in radios) / packets, 2)
         out["harq_tx_mean"] = number(sum(float(x.get("transmissions", 0.0)) for x in radios) / packets, 3)
         out["airtime_ms"] = number(sum(float(x.get("airtime_us", 0.0)) for x in radios) / 1000.0 / max(frames, 1), 3)
     return out
+
+
+def rejection_columns(reports: Sequence[PointReport]) -> dict[str, str]:
+    """``rejected`` (messages the channel dropped or the receiver rejected during the point, all
+    realisations) and ``rejected_by`` (``reason=count`` words, sorted)."""
+    reasons: Counter[str] = Counter()
+    for report in reports:
+        for name, value in report.counters.items():
+            if name.startswith(("rejected:", "dropped:")):
+                reasons[name] += int(value)
+    words = " ".join(f"{name}={reasons[name]}" for name in sorted(reasons) if reasons[name])
+    return {"rejected": str(sum(reasons.values())), "rejected_by": words}
 
 
 def mean_text(total: float, count: int) -> str:

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from semlink.errors import StageError
 from semlink.metrics import build_metrics
+from semlink.sim.endpoints import private_endpoints
 from semlink.sim.plans import RUN_ID_ENV, check_points, open_frames, resolve
 from semlink.sim.results import ResultsWriter
 from semlink.sim.scenario import Scenario, dump_scenario
@@ -104,11 +105,18 @@ class Run:
         """Start receiver, channel and transmitter; follow the receiver's progress; never leave orphans."""
         logs = self.out / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        children: dict[str, subprocess.Popen[str]] = {}
         self._logs = []
+        with private_endpoints(self.scenario.network) as endpoints:
+            environment = {**os.environ, **endpoints, PARENT_ENV: str(os.getpid()), RUN_ID_ENV: str(self.run_id)}
+            self.run_children(environment, scenario_path, todo, bar)
+
+    def run_children(self, environment: dict[str, str], scenario_path: Path, todo: set[int], bar: RunProgress) -> None:
+        """Start the nodes with ``environment``, follow them to the end, stop what is left."""
+        logs = self.out / "logs"
+        children: dict[str, subprocess.Popen[str]] = {}
         try:
             for role in ROLES:
-                children[role] = self.spawn(role, scenario_path, todo, logs)
+                children[role] = self.spawn(role, scenario_path, todo, logs, environment)
             reader = threading.Thread(target=bar.follow, args=(children["receiver"],), daemon=True)
             reader.start()
             self.wait(children, logs)
@@ -117,8 +125,12 @@ class Run:
             stop_all(children)
             for handle in self._logs:
                 handle.close()
+            for line in rejection_summary(logs):
+                self.console.print(line)
 
-    def spawn(self, role: str, scenario_path: Path, todo: set[int], logs: Path) -> subprocess.Popen[str]:
+    def spawn(
+        self, role: str, scenario_path: Path, todo: set[int], logs: Path, environment: dict[str, str]
+    ) -> subprocess.Popen[str]:
         """One node as a child process; stderr goes to ``logs/<role>.log``."""
         command = [sys.executable, "-m", "semlink.cli", role, str(scenario_path)]
         if role == "receiver":
@@ -127,7 +139,6 @@ class Run:
             command += ["--points", ",".join(str(i) for i in sorted(todo))]
         stderr = (logs / f"{role}.log").open("w")
         self._logs.append(stderr)
-        environment = {**os.environ, PARENT_ENV: str(os.getpid()), RUN_ID_ENV: str(self.run_id)}
         return subprocess.Popen(
             command,
             stdout=subprocess.PIPE if role == "receiver" else subprocess.DEVNULL,
@@ -164,6 +175,24 @@ def stop_all(children: dict[str, subprocess.Popen[str]]) -> None:
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+def rejection_summary(logs: Path) -> list[str]:
+    """The channel's drops and the receiver's rejections, from the counters lines of their logs."""
+    from semlink.sim.nodes import COUNTERS_PREFIX
+
+    out = []
+    for role in ("channel", "receiver"):
+        try:
+            lines = (logs / f"{role}.log").read_text().splitlines()
+        except OSError:
+            continue
+        prefix = f"{COUNTERS_PREFIX} {role} "
+        found = [line.removeprefix(prefix) for line in lines if line.startswith(prefix)]
+        words = [w for w in (found[-1].split() if found else []) if w.startswith(("rejected:", "dropped:"))]
+        if words:
+            out.append(f"the {role} turned away messages: {' '.join(words)}")
+    return out
 
 
 def last_line(path: Path) -> str:

@@ -30,13 +30,49 @@ YamlLoader.add_implicit_resolver(
 )
 
 
-def parse_yaml(text: str) -> Any:
-    """Parse YAML text with :class:`YamlLoader`."""
-    return yaml.load(text, Loader=YamlLoader)
+MAX_SCENARIO_BYTES = 1_000_000
+"""Largest scenario file read (the shipped ones are under 3 kB)."""
+MAX_NESTING = 32
+"""Deepest nesting of mappings and lists in a scenario (the schema needs 5)."""
+MAX_NODES = 100_000
+"""Most values a scenario may hold once its YAML aliases are expanded."""
 
 
 class ScenarioError(ValueError):
     """A scenario that cannot be read or is invalid; the message names the file and field."""
+
+
+def parse_yaml(text: str) -> Any:
+    """Parse YAML text with :class:`YamlLoader`, refusing nesting deeper than :data:`MAX_NESTING`
+    (checked on the event stream, before anything recursive runs) and more than :data:`MAX_NODES`
+    values once aliases are expanded (``&a`` / ``*a`` bombs).
+
+    :raises ScenarioError: for too deep or too large a document. :raises yaml.YAMLError: for bad YAML.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=YamlLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_NESTING:
+                line = event.start_mark.line + 1 if event.start_mark is not None else 0
+                raise ScenarioError(f"line {line}: nested more than {MAX_NESTING} deep; a scenario needs a few levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    value = yaml.load(text, Loader=YamlLoader)
+    if expanded_size(value, {}) > MAX_NODES:
+        raise ScenarioError(f"more than {MAX_NODES} values once its aliases are expanded; write it out plainly")
+    return value
+
+
+def expanded_size(value: Any, seen: dict[int, int]) -> int:
+    """Values in ``value`` counted as if every alias were copied out (shared nodes counted once each
+    time they are used, computed once each)."""
+    if not isinstance(value, dict | list):
+        return 1
+    if id(value) not in seen:
+        children = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        seen[id(value)] = 1 + sum(expanded_size(child, seen) for child in children)
+    return seen[id(value)]
 
 
 class Strict(BaseModel):
@@ -154,12 +190,16 @@ class LinkSpec(Strict):
 
 
 class NetworkSpec(Strict):
-    """Socket addresses (loopback by default), high-water marks and the peer timeout."""
+    """Socket addresses, high-water marks and the peer timeout.
 
-    channel_bind: str = "tcp://127.0.0.1:5601"
-    channel_connect: str = "tcp://127.0.0.1:5601"
-    receiver_bind: str = "tcp://127.0.0.1:5602"
-    receiver_connect: str = "tcp://127.0.0.1:5602"
+    Addresses left unset are picked per run (private ``ipc://`` endpoints, see
+    :mod:`semlink.sim.endpoints`); set them for nodes on several hosts or in compose.
+    """
+
+    channel_bind: str | None = None
+    channel_connect: str | None = None
+    receiver_bind: str | None = None
+    receiver_connect: str | None = None
     hwm: int = Field(1000, ge=1)
     peer_timeout_s: float = Field(60.0, gt=0)
 
@@ -236,6 +276,8 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
             value = parse_yaml(text) if text else None
         except yaml.YAMLError:
             raise ScenarioError(f"--set {override!r}: the value is not valid YAML") from None
+        except ScenarioError as error:
+            raise ScenarioError(f"--set {override[:60]!r}: {error}") from None
         set_path(raw, path.split("."), value, override)
     return raw
 
@@ -263,7 +305,13 @@ def set_path(node: Any, keys: list[str], value: Any, override: str) -> None:
 def load_scenario(path: Path, overrides: Sequence[str] = ()) -> Scenario:
     """Read, override and validate a scenario; every problem becomes one :class:`ScenarioError` line."""
     try:
+        if path.stat().st_size > MAX_SCENARIO_BYTES:
+            raise ScenarioError(
+                f"scenario {path} is {path.stat().st_size:,} bytes, above the {MAX_SCENARIO_BYTES:,} a scenario may be"
+            )
         raw = parse_yaml(path.read_text())
+    except ScenarioError as error:
+        raise ScenarioError(str(error) if str(error).startswith("scenario ") else f"scenario {path}: {error}") from None
     except FileNotFoundError:
         raise ScenarioError(f"scenario {path} does not exist; see scenarios/ for examples") from None
     except (OSError, UnicodeDecodeError) as error:

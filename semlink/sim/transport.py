@@ -9,11 +9,10 @@ from types import FrameType
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from semlink.wire import DEFAULT_LIMITS
+from semlink.wire import MAX_BATCH_BYTES, WireError, pack_parts
 
 POLL_MS = 200
-MAX_PART_BYTES = DEFAULT_LIMITS.max_message_bytes  # the wire's largest message
-MAX_PARTS = 4096  # packets of one message (one frame); parts beyond are read and dropped
+MAX_PART_BYTES = MAX_BATCH_BYTES + 64  # one socket message: a frame's packets (semlink.wire.batch)
 
 
 class PeerError(RuntimeError):
@@ -46,7 +45,7 @@ def make_socket(context: zmq.Context[zmq.Socket[bytes]], kind: int, hwm: int, li
     """A socket with explicit high-water marks and linger."""
     sock = context.socket(kind)
     if kind == zmq.PULL:
-        sock.setsockopt(zmq.MAXMSGSIZE, MAX_PART_BYTES)  # larger parts drop the connection, unread
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_PART_BYTES)  # a larger part drops the connection, unbuffered
     sock.setsockopt(zmq.SNDHWM, hwm)
     sock.setsockopt(zmq.RCVHWM, hwm)
     sock.setsockopt(zmq.LINGER, linger_ms)
@@ -105,11 +104,12 @@ def connect_and_wait(
 
 
 def receive(sock: zmq.Socket[bytes], stop: StopFlag, timeout_s: float, waiting_for: str) -> list[bytes] | None:
-    """The next multipart message, None when stopped; :class:`PeerError` after ``timeout_s`` of silence."""
+    """The ZeroMQ parts of the next message (one, from semlink's nodes: see :mod:`semlink.wire.batch`),
+    None when stopped; :class:`PeerError` after ``timeout_s`` of silence."""
     waited = 0.0
     while not stop.stopped:
         if sock.poll(POLL_MS, zmq.POLLIN):
-            return receive_parts(sock)
+            return sock.recv_multipart()
         waited += POLL_MS / 1000
         if waited >= timeout_s:
             raise PeerError(
@@ -119,23 +119,21 @@ def receive(sock: zmq.Socket[bytes], stop: StopFlag, timeout_s: float, waiting_f
     return None
 
 
-def receive_parts(sock: zmq.Socket[bytes]) -> list[bytes]:
-    """One multipart message, keeping at most :data:`MAX_PARTS` parts.
-
-    ZeroMQ delivers a multipart message whole (it is in memory once its first part can be read,
-    each part bounded by the socket's MAXMSGSIZE), so one ``recv_multipart`` call costs no more
-    memory than reading part by part and is several times faster for messages of many packets.
-    """
-    parts = sock.recv_multipart()
-    return parts[:MAX_PARTS] if len(parts) > MAX_PARTS else parts
-
-
 def send(sock: zmq.Socket[bytes], parts: list[bytes], stop: StopFlag, timeout_s: float, peer: str) -> bool:
-    """Send a multipart message, waiting while the peer is slow; False when stopped."""
+    """Send ``parts`` (a frame's packets, or one control message) as one socket message, waiting
+    while the peer is slow; False when stopped.
+
+    :raises PeerError: when the peer takes nothing for ``timeout_s``, or the message is larger than
+        a socket message may be.
+    """
+    try:
+        message = pack_parts(parts)
+    except WireError as error:
+        raise PeerError(f"cannot send a frame: {error}; lower the rate or the frame size") from None
     waited = 0.0
     while not stop.stopped:
         if sock.poll(POLL_MS, zmq.POLLOUT):
-            sock.send_multipart(parts)
+            sock.send(message)
             return True
         waited += POLL_MS / 1000
         if waited >= timeout_s:

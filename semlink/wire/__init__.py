@@ -1,11 +1,13 @@
 """Bytes on the wire, in one place: the packet format and control envelope
-(:mod:`~semlink.wire.format`), the chunk framing inside a payload (:mod:`~semlink.wire.framing`)
-and the typed control messages (:mod:`~semlink.wire.messages`).
+(:mod:`~semlink.wire.format`), the chunk framing inside a payload (:mod:`~semlink.wire.framing`),
+the typed control messages (:mod:`~semlink.wire.messages`) and the socket message that carries a
+frame's packets (:mod:`~semlink.wire.batch`).
 
 Stages send and read messages with :func:`encode_message` and :func:`decode_message`; nothing
 outside this package declares a byte format or reads a packet by position.
 """
 
+from semlink.wire.batch import MAX_BATCH_BYTES, MAX_BATCH_PARTS, Batch, pack_parts, read_message, unpack_parts
 from semlink.wire.format import (
     DEFAULT_LIMITS,
     REASONS,
@@ -33,9 +35,12 @@ from semlink.wire.messages import (
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "MAX_BATCH_BYTES",
+    "MAX_BATCH_PARTS",
     "REASONS",
     "RUN_IDS",
     "VERSION",
+    "Batch",
     "ControlMessage",
     "End",
     "Limits",
@@ -54,7 +59,10 @@ __all__ = [
     "framed_size",
     "framing_bytes",
     "new_run_id",
+    "pack_parts",
     "parse_payload",
+    "read_message",
     "relay_view",
     "restamp",
+    "unpack_parts",
 ]

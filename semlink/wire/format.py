@@ -44,6 +44,9 @@ REASONS: dict[str, str] = {
     "bad-version": "unsupported wire version",
     "bad-crc": "CRC-32 mismatch",
     "bad-control": "a control message whose fields are not those of its kind",
+    "bad-batch": "a socket message that is not one msgpack array of byte strings",
+    "multipart": "a socket message of several ZeroMQ parts (semlink sends one part a message)",
+    "too-many-parts": "packets of one socket message beyond the cap, skipped unread",
 }
 
 

@@ -52,6 +52,8 @@ class PointEnd:
     :param frame_bits: ``[frames]`` chunk bits of each frame.
     :param frame_settings: ``[frames]`` what the codec chose for each frame (``quality``, ``tokens``, ...).
     :param channel: the radio's totals over the point (``mcs``, ``harq_tx_mean``, ...), added by the channel.
+    :param dropped: messages the channel dropped while the point was open, by reason
+        (``dropped:foreign-run``, ...), added by the channel.
     """
 
     run_id: int
@@ -64,12 +66,13 @@ class PointEnd:
     frame_bits: tuple[int, ...]
     frame_settings: tuple[dict[str, float], ...]
     channel: dict[str, float] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
 
     kind: ClassVar[str] = "point-end"
 
-    def with_channel(self, stats: dict[str, float]) -> PointEnd:
-        """The same message with the radio's totals."""
-        return dataclasses.replace(self, channel=dict(stats))
+    def with_channel(self, stats: dict[str, float], dropped: dict[str, int] | None = None) -> PointEnd:
+        """The same message with the radio's totals and the channel's drops."""
+        return dataclasses.replace(self, channel=dict(stats), dropped=dict(dropped or {}))
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,7 @@ def from_control(control: Control) -> ControlMessage:
     if control.kind == "point-start":
         _fields(body, {"key", "frames"})
         return PointStart(control.run_id, control.point, _text(body, "key"), _count(body, "frames"))
-    _fields(body, {f.name for f in dataclasses.fields(PointEnd)} - {"run_id", "point"}, optional={"channel"})
+    _fields(body, {f.name for f in dataclasses.fields(PointEnd)} - {"run_id", "point"}, optional={"channel", "dropped"})
     end = PointEnd(
         run_id=control.run_id,
         point=control.point,
@@ -155,6 +158,7 @@ def from_control(control: Control) -> ControlMessage:
         frame_bits=_counts(body, "frame_bits"),
         frame_settings=tuple(_numbers(item, "frame_settings") for item in _list(body, "frame_settings")),
         channel=_numbers(body.get("channel", {}), "channel"),
+        dropped=_count_map(body.get("dropped", {}), "dropped"),
     )
     if not len(end.frame_packets) == len(end.frame_bits) == len(end.frame_settings):
         raise WireError("bad-control", "point-end frame_packets, frame_bits and frame_settings differ in length")
@@ -199,6 +203,13 @@ def _counts(body: dict[str, Any], name: str) -> tuple[int, ...]:
     if not all(_is_count(v) for v in values):
         raise WireError("bad-control", f"{name} holds something other than counts")
     return tuple(int(v) for v in values)
+
+
+def _count_map(value: Any, name: str) -> dict[str, int]:
+    """A map of names to counts."""
+    if not isinstance(value, dict) or not all(isinstance(k, str) and _is_count(v) for k, v in value.items()):
+        raise WireError("bad-control", f"{name} is not a map of names to counts")
+    return {k: int(v) for k, v in value.items()}
 
 
 def _numbers(value: Any, name: str) -> dict[str, float]:

@@ -8,15 +8,17 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import msgpack
 import numpy as np
 import pytest
 import zmq
 
 from semlink.sim.plans import RUN_ID_ENV
-from semlink.wire import RUN_IDS, End, encode_message
+from semlink.wire import RUN_IDS, End, Packet, PointStart, encode_message, pack_parts
 
 pytestmark = pytest.mark.net
 
@@ -32,11 +34,14 @@ link: {{mtu: 1200, fps: 10, deadline_ms: 100}}
 segmenter: tests.fakes:brightness_segmenter
 device: cpu
 network:
+{addresses}  peer_timeout_s: {timeout}
+"""
+
+ADDRESSES = """\
   channel_bind: tcp://127.0.0.1:{p1}
   channel_connect: tcp://127.0.0.1:{p1}
   receiver_bind: tcp://127.0.0.1:{p2}
   receiver_connect: tcp://127.0.0.1:{p2}
-  peer_timeout_s: {timeout}
 """
 
 
@@ -49,7 +54,7 @@ def free_port() -> int:
 def scenario(tmp_path: Path, timeout: float = 30.0) -> tuple[Path, int, int]:
     p1, p2 = free_port(), free_port()
     path = tmp_path / "scenario.yaml"
-    path.write_text(SCENARIO.format(p1=p1, p2=p2, timeout=timeout))
+    path.write_text(SCENARIO.format(addresses=ADDRESSES.format(p1=p1, p2=p2), timeout=timeout))
     return path, p1, p2
 
 
@@ -88,6 +93,18 @@ def test_zmq_and_inproc_give_identical_results(tmp_path: Path) -> None:
     assert not processes_mentioning(str(tmp_path))
 
 
+def test_two_runs_of_one_scenario_at_once_both_finish_with_the_same_rows(tmp_path: Path) -> None:
+    path = tmp_path / "scenario.yaml"
+    path.write_text(SCENARIO.format(addresses="", timeout=60))  # no addresses: each run picks its own
+    command = [sys.executable, "-m", "semlink.cli", "run", str(path), "--transport", "zmq"]
+    runs = [subprocess.Popen([*command, "--out", str(tmp_path / name)], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True) for name in ("a", "b")]  # fmt: skip
+    errors = [run.communicate(timeout=400)[1] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], errors
+    first, second = ((tmp_path / name / "results.csv").read_text() for name in ("a", "b"))
+    assert first == second and first.count("\n") == 5
+
+
 def test_rerun_skips_finished_points(tmp_path: Path) -> None:
     path, _, _ = scenario(tmp_path)
     out = tmp_path / "out"
@@ -113,11 +130,13 @@ def test_garbage_at_the_receiver_is_counted_and_survived(tmp_path: Path) -> None
     try:
         for size in (0, 1, 5, 100, 1500, 70_000):
             push.send(rng.integers(0, 256, size, dtype=np.uint8).tobytes())
-        push.send(valid_end[:-3])  # truncated
-        push.send_multipart([b"\x93\x01\x02\x03", b"\xff" * 10])
-        push.send(bytes([valid_end[0] ^ 0x04]) + valid_end[1:])  # a bit flip
-        push.send(encode_message(End(run + 1)))  # another run's end does not stop this one
-        push.send(valid_end)
+        push.send(pack_parts([valid_end[:-3]]))  # truncated
+        push.send_multipart([b"\x93\x01\x02\x03", b"\xff" * 10])  # semlink sends one part a message
+        push.send(pack_parts([bytes([valid_end[0] ^ 0x04]) + valid_end[1:]]))  # a bit flip
+        push.send(pack_parts([encode_message(End(run + 1))]))  # another run's end does not stop this one
+        push.send(msgpack.packb([b"\x00"] * 5000))  # parts beyond the cap are skipped
+        push.send(valid_end)  # not packed: a bad batch
+        push.send(pack_parts([valid_end]))
         _, stderr = receiver.communicate(timeout=120)
     finally:
         push.close()
@@ -125,7 +144,9 @@ def test_garbage_at_the_receiver_is_counted_and_survived(tmp_path: Path) -> None
         if receiver.poll() is None:
             receiver.kill()
     assert receiver.returncode == 0, stderr
-    assert "rejected:" in stderr and "rejected:foreign-run" in stderr
+    counters = next(line for line in stderr.splitlines() if line.startswith("counters: receiver"))
+    for reason in ("foreign-run", "multipart", "bad-batch", "too-many-parts", "not-msgpack"):
+        assert f"rejected:{reason}=" in counters, counters
 
 
 def test_receiver_with_no_peer_exits_with_one_line(tmp_path: Path) -> None:
@@ -166,3 +187,60 @@ def test_ctrl_c_leaves_no_orphans(tmp_path: Path) -> None:
     assert run.returncode == 130, stderr
     time.sleep(0.5)
     assert not processes_mentioning(str(tmp_path))
+
+
+def inject(address: str, messages: list[list[bytes]], stop: threading.Event) -> int:
+    """Send ``messages`` round and round to ``address`` until ``stop``; returns how many went."""
+    context = zmq.Context()
+    push = context.socket(zmq.PUSH)
+    push.setsockopt(zmq.LINGER, 0)
+    push.setsockopt(zmq.SNDHWM, 10)
+    push.connect(address)
+    sent = 0
+    try:
+        while not stop.is_set() and sent < 20_000:
+            if push.poll(50, zmq.POLLOUT):
+                push.send_multipart(messages[sent % len(messages)])  # packed or not: both must be refused
+                sent += 1
+            time.sleep(0.002)
+    finally:
+        push.close()
+        context.term()
+    return sent
+
+
+def test_foreign_traffic_during_a_run_is_flagged_and_changes_no_result(tmp_path: Path) -> None:
+    path, p1, p2 = scenario(tmp_path)
+    clean = semlink("run", str(path), "--transport", "inproc", "--out", str(tmp_path / "clean"))
+    assert clean.returncode == 0, clean.stderr
+    other = RUN_IDS[0] + 99
+    foreign = [
+        [pack_parts([encode_message(PointStart(other, 0, "k", 4))])],
+        [pack_parts([encode_message(Packet(other, 0, 0, "image", 0, 1, 0, 1, 0, b"\x00\x01\x00\x00\x00\x00"))])],
+        [pack_parts([b"\x00garbage"])],
+        [b"\x00garbage"],
+        [pack_parts([encode_message(End(other))])],
+    ]
+    stop = threading.Event()
+    injectors = [threading.Thread(target=inject, args=(f"tcp://127.0.0.1:{port}", foreign, stop)) for port in (p1, p2)]
+    for thread in injectors:
+        thread.start()
+    try:
+        attacked = semlink("run", str(path), "--transport", "zmq", "--frames", "4", "--out", str(tmp_path / "attacked"))
+    finally:
+        stop.set()
+        for thread in injectors:
+            thread.join(timeout=10)
+    assert attacked.returncode == 0, attacked.stderr
+    assert "turned away messages" in attacked.stderr + attacked.stdout
+
+    def rows(name: str) -> list[dict[str, str]]:
+        return list(csv.DictReader((tmp_path / name / "results.csv").read_text().splitlines()))
+
+    ignored = ("rejected", "rejected_by")
+    assert [{k: v for k, v in r.items() if k not in ignored} for r in rows("attacked")] == [
+        {k: v for k, v in r.items() if k not in ignored} for r in rows("clean")
+    ]
+    assert sum(int(r["rejected"]) for r in rows("attacked")) > 0
+    assert "foreign-run" in " ".join(r["rejected_by"] for r in rows("attacked"))
+    assert "rejected traffic" in (tmp_path / "attacked" / "report.md").read_text()

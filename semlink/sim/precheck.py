@@ -1,0 +1,94 @@
+"""The checks a scenario passes before anything heavy is imported.
+
+:func:`precheck` looks at names and files only (codecs, channel models, metrics, segmenters and
+frame sources against :mod:`semlink.catalog` and the installed entry points; dataset roots,
+trace files and segmenter files on disk), using the standard library, so a misspelt name or a
+wrong path is refused in a fraction of a second. What needs the components themselves (a
+codec's settings, a checkpoint's classes) is checked afterwards, when the points are built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from semlink.catalog import name_problem
+from semlink.sim.scenario import Scenario, ScenarioError
+
+FILE_SOURCES = ("camvid", "cityscapes", "folder")
+SEGMENTER_FILES = (".pt", ".ts", ".jit", ".torchscript")
+
+
+def precheck(scenario: Scenario, origin: str) -> None:
+    """Refuse a scenario whose names or files are wrong, in one line naming the first problem.
+
+    :raises ScenarioError: ``scenario ORIGIN: <problem>`` (and how many more there are).
+    """
+    problems = list(scenario_problems(scenario))
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ScenarioError(f"scenario {origin}: {problems[0]}{more}")
+
+
+def scenario_problems(scenario: Scenario) -> Iterator[str]:
+    """Every name and file problem of ``scenario``, in the order of its fields."""
+    yield from data_problems(scenario)
+    for spec in scenario.codecs:
+        yield from named("codec", spec.name)
+    model = scenario.channel.get("model")
+    for name in model if isinstance(model, list) else [model]:
+        yield from named("channel model", name)
+    if "trace" in (model if isinstance(model, list) else [model]):
+        for path in as_list(scenario.channel.get("path")):
+            if isinstance(path, str) and not Path(path).is_file():
+                yield f"channel.path {path!r} is not a file; give the loss trace's path"
+    for entry in scenario.metrics:
+        name = entry.get("name") if isinstance(entry, dict) else entry
+        if isinstance(name, str):
+            yield from named("metric", name)
+    for spec in as_list(scenario.segmenter):
+        yield from segmenter_problems(spec)
+
+
+def named(kind: str, name: Any) -> Iterator[str]:
+    """The problem with a component name, if any."""
+    if isinstance(name, str):
+        problem = name_problem(kind, name)
+        if problem is not None:
+            yield problem
+
+
+def data_problems(scenario: Scenario) -> Iterator[str]:
+    """The frame source's name, and its folder for file-based sources."""
+    source = scenario.data.source
+    yield from named("frame source", source)
+    root = scenario.data.root
+    if root is not None and not Path(root).is_dir():
+        yield f"data.root {root!r} is not a folder; give the dataset's folder"
+    elif root is None and source == "camvid":
+        from semlink.data.camvid import CAMVID_ENV, default_camvid_root
+
+        if not default_camvid_root().is_dir():
+            yield (
+                f"CamVid is not at {default_camvid_root()}; set {CAMVID_ENV} or data.root to the "
+                "SegNet-layout CamVid folder"
+            )
+
+
+def segmenter_problems(spec: Any) -> Iterator[str]:
+    """A segmenter spec: a file that must exist, ``module:function``, or a registered name."""
+    if not isinstance(spec, str):
+        return
+    if spec.endswith(SEGMENTER_FILES) or Path(spec).exists():
+        if not Path(spec).is_file():
+            yield f"segmenter {spec!r} is not a file; give a checkpoint (.pt) or TorchScript (.ts) path"
+        return
+    yield from named("segmenter", spec)
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` as a list (an axis or one value; nothing for None)."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
