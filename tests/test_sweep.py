@@ -188,3 +188,26 @@ def test_same_seed_same_rows_and_repeats_see_different_fates(tmp_path: Path) -> 
     fates = {r: [x["packets_received"] for x in lines if x["repeat"] == r] for r in (0, 1)}
     assert len(fates[0]) == len(fates[1]) == 2 and fates[0] != fates[1]
     assert {"miou", "psnr", "delivery"} <= set(lines[0]["metrics"])
+
+
+def test_a_rerun_repairs_what_a_killed_run_left_and_gives_the_same_files(tmp_path: Path) -> None:
+    """A torn last row, a torn frames line and frames of a point whose row never came: a rerun
+    drops them, runs that point again and ends with the files of an uninterrupted run."""
+    import shutil
+
+    from semlink.sim.runner import Run
+
+    s = scenario(channel={"model": "bernoulli", "loss": [0.0, 0.3]}, codecs=[{"name": "jpeg", "quality": 50}])
+    clean = tmp_path / "clean"
+    Run(s, "test", clean).execute()
+    killed = tmp_path / "killed"
+    shutil.copytree(clean, killed)
+    rows = (clean / "results.csv").read_text().splitlines(keepends=True)
+    (killed / "results.csv").write_text("".join(rows[:-1]) + rows[-1][:25])  # the last row torn
+    with (killed / "frames.jsonl").open("a") as handle:
+        handle.write('{"point": 1, "rep')  # a torn frames line after the last point's (orphaned) frames
+    run = Run(s, "test", killed)
+    assert run.pending()[1] == {1}
+    run.execute()
+    for name in ("results.csv", "frames.jsonl"):
+        assert (killed / name).read_text() == (clean / name).read_text()

@@ -42,7 +42,7 @@ def transmitter_node(scenario: Scenario, origin: str, only: set[int] | None = No
     net, ends, stop = scenario.network, node_endpoints(scenario.network), StopFlag().install()
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     sock = make_socket(context, zmq.PUSH, net.hwm, round(net.peer_timeout_s * 1000))
-    sent = 0
+    sent, delivered = 0, False
     try:
         peer = f"the channel at {ends.channel_connect}"
         if not connect_and_wait(sock, ends.channel_connect, "transmitter", stop, net.peer_timeout_s, peer):
@@ -51,8 +51,9 @@ def transmitter_node(scenario: Scenario, origin: str, only: set[int] | None = No
             if not send(sock, parts, stop, net.peer_timeout_s, peer):
                 break
             sent += 1
+        delivered = not stop.stopped
     finally:
-        sock.close()
+        sock.close(linger=None if delivered else 0)  # stopped or failed: do not wait on a gone peer
         context.term()
     return sent
 
@@ -65,6 +66,7 @@ def channel_node(scenario: Scenario, origin: str) -> dict[str, int]:
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     inbound = make_socket(context, zmq.PULL, net.hwm, 0)
     outbound = make_socket(context, zmq.PUSH, net.hwm, round(net.peer_timeout_s * 1000))
+    delivered = False
     try:
         bind(inbound, ends.channel_bind, "channel")
         peer = f"the receiver at {ends.receiver_connect}"
@@ -76,10 +78,11 @@ def channel_node(scenario: Scenario, origin: str) -> dict[str, int]:
                 break
             if stage.ended:
                 break
+        delivered = stage.ended and not stop.stopped
     finally:
         say_counters("channel", stage.counters)
         inbound.close()
-        outbound.close()
+        outbound.close(linger=None if delivered else 0)
         context.term()
     return dict(stage.counters)
 

@@ -10,8 +10,10 @@ realisation); and last ``point_key``. A point's row is written once all its real
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
+import os
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -116,7 +118,9 @@ class ResultsWriter:
             raise ResultsError(f"output folder {folder} is a file; choose another --out")
         folder.mkdir(parents=True, exist_ok=True)
         self.csv_path, self.frames_path = folder / "results.csv", folder / "frames.jsonl"
+        self.repaired = drop_torn_tail(self.csv_path) + drop_torn_tail(self.frames_path)
         self._check_header()
+        self.repaired += self._drop_orphan_frames()
         self._waiting: dict[int, dict[int, PointReport]] = {}
 
     def _check_header(self) -> None:
@@ -154,15 +158,37 @@ class ResultsWriter:
         point = self.points[point_index]
         row = self.row(point, reports)
         new = not self.csv_path.exists() or self.csv_path.stat().st_size == 0
-        with self.frames_path.open("a") as handle:
-            for line in self.frame_lines(point, reports):
-                handle.write(json.dumps(line) + "\n")
-        with self.csv_path.open("a", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=self.columns)
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        lines = "".join(json.dumps(line) + "\n" for line in self.frame_lines(point, reports))
+        append_durably(self.frames_path, lines)  # frames first: a row is only ever written after them
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=self.columns)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+        append_durably(self.csv_path, text.getvalue())
         return row
+
+    def _drop_orphan_frames(self) -> int:
+        """Drop ``frames.jsonl`` lines of points that have no row (a run killed between a point's
+        frames and its row); returns the bytes dropped. Lines without a ``point_key`` (written
+        before it existed) are kept."""
+        if not self.frames_path.exists():
+            return 0
+        rows = self.stored_row_keys()
+        kept, dropped = [], 0
+        with self.frames_path.open() as handle:
+            for line in handle:
+                try:
+                    key = json.loads(line).get("point_key")
+                except (ValueError, AttributeError):
+                    key = None
+                if key is not None and key not in rows:
+                    dropped += len(line)
+                else:
+                    kept.append(line)
+        if dropped:
+            replace_atomically(self.frames_path, "".join(kept))
+        return dropped
 
     def row(self, point: Point, reports: Sequence[PointReport]) -> dict[str, str]:
         """The ``results.csv`` row of a point from the reports of its realisations."""
@@ -191,6 +217,7 @@ class ResultsWriter:
     def frame_lines(self, point: Point, reports: Sequence[PointReport]) -> list[dict[str, Any]]:
         """One ``frames.jsonl`` object per frame and realisation, with every metric's frame value."""
         axes = {a: point.axes.get(a) for a in self.axes}
+        key = row_key(self.scenario, point)
         lines = []
         for repeat, report in enumerate(reports):
             frame_bits, frame_packets = report.sent.frame_bits, report.sent.frame_packets
@@ -212,6 +239,7 @@ class ResultsWriter:
                         "latency_ms": record.latency_ms,
                         "codec_settings": frame_settings[i] if i < len(frame_settings) else {},
                         "metrics": {name: values[position] for name, values in report.values.items()},
+                        "point_key": key,
                     }
                 )
         return lines
@@ -223,13 +251,49 @@ class ResultsWriter:
             return int(size[0]) * int(size[1])
         return 1
 
-    def done_keys(self) -> set[str]:
-        """Keys of the points already in ``results.csv`` (with the same realisations)."""
+    def stored_row_keys(self) -> set[str]:
+        """The ``point_key`` cells of ``results.csv``."""
         if not self.csv_path.exists():
             return set()
         with self.csv_path.open(newline="") as handle:
-            stored = {row[KEY_COLUMN] for row in csv.DictReader(handle) if row.get(KEY_COLUMN)}
+            return {row[KEY_COLUMN] for row in csv.DictReader(handle) if row.get(KEY_COLUMN)}
+
+    def done_keys(self) -> set[str]:
+        """Keys of the points already in ``results.csv`` (with the same realisations)."""
+        stored = self.stored_row_keys()
         return {p.key for p in self.points.values() if row_key(self.scenario, p) in stored}
+
+
+def drop_torn_tail(path: Path) -> int:
+    """Cut a file back to its last complete line (a run killed mid-write leaves a torn one);
+    returns the bytes dropped."""
+    if not path.exists():
+        return 0
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end == len(data):
+        return 0
+    with path.open("r+b") as handle:
+        handle.truncate(end)
+    return len(data) - end
+
+
+def append_durably(path: Path, text: str) -> None:
+    """Append ``text`` in one write and flush it to disk before returning."""
+    with path.open("a", newline="") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def replace_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    with temporary.open("w", newline="") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
 
 
 def metric_text(value: float) -> str:

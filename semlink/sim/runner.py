@@ -66,7 +66,13 @@ class Run:
         resolved = resolve(self.scenario, source)
         sweep = check_points(resolved, self.origin, source.label_set.name)
         metrics = build_metrics(resolved.metrics, source.label_set)
-        done = ResultsWriter(self.out, resolved, sweep, metrics).done_keys()
+        writer = ResultsWriter(self.out, resolved, sweep, metrics)  # repairs what a killed run left
+        if writer.repaired:
+            self.console.print(
+                f"dropped {writer.repaired} bytes an interrupted run left half-written in {self.out} "
+                "(a torn last line, frames of a point without its row); those points run again"
+            )
+        done = writer.done_keys()
         return resolved, {p.index for p in sweep if p.key not in done}, len(source)
 
     def execute(self) -> int:

@@ -244,3 +244,61 @@ def test_foreign_traffic_during_a_run_is_flagged_and_changes_no_result(tmp_path:
     assert sum(int(r["rejected"]) for r in rows("attacked")) > 0
     assert "foreign-run" in " ".join(r["rejected_by"] for r in rows("attacked"))
     assert "rejected traffic" in (tmp_path / "attacked" / "report.md").read_text()
+
+
+def node_pids(marker: str) -> dict[str, int]:
+    """Role -> pid of a run's live processes (``run`` for the parent), by their command lines."""
+    found = {}
+    for pid in processes_mentioning(marker):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if len(argv) > 3 and argv[1:3] == ["-m", "semlink.cli"]:
+            found[argv[3]] = pid
+    return found
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A scenario and the results.csv of its uninterrupted run (60 frames a point)."""
+    folder = tmp_path_factory.mktemp("clean")
+    path = folder / "scenario.yaml"
+    path.write_text(SCENARIO.format(addresses="", timeout=60))
+    result = semlink("run", str(path), "--frames", "60", "--out", str(folder / "out"))
+    assert result.returncode == 0, result.stderr
+    return path, (folder / "out" / "results.csv").read_text()
+
+
+@pytest.mark.parametrize("role", ["receiver", "run"])
+def test_sigkill_of_any_process_leaves_nothing_behind_and_a_rerun_gives_the_same_rows(
+    role: str, uninterrupted: tuple[Path, str], tmp_path: Path
+) -> None:
+    path, clean = uninterrupted
+    out = tmp_path / "out"
+    settings = ["--frames", "60", "--out", str(out)]
+    command = [sys.executable, "-m", "semlink.cli", "run", str(path), *settings]
+    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        results = out / "results.csv"
+        while time.monotonic() < deadline and run.poll() is None:
+            if results.exists() and results.read_text().count("\n") >= 2:  # header and a first row
+                break
+            time.sleep(0.05)
+        pids = node_pids(str(tmp_path))
+        assert role in pids, f"no live {role} to kill: {pids}"
+        os.kill(pids[role], signal.SIGKILL)
+        stderr = run.communicate(timeout=30)[1]
+        if role != "run":
+            assert run.returncode == 1 and f"the {role} stopped with exit code -9" in stderr, stderr
+        gone_by = time.monotonic() + 5
+        while processes_mentioning(str(tmp_path)) and time.monotonic() < gone_by:
+            time.sleep(0.1)
+        assert not processes_mentioning(str(tmp_path)), "a process outlived the kill by 5 s"
+    finally:
+        if run.poll() is None:
+            run.kill()
+    rerun = semlink("run", str(path), *settings)
+    assert rerun.returncode == 0, rerun.stderr
+    assert results.read_text() == clean
