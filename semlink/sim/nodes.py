@@ -29,7 +29,7 @@ from semlink.sim.plans import (
 )
 from semlink.sim.results import ResultsWriter
 from semlink.sim.scenario import Scenario, dump_scenario
-from semlink.sim.transport import StopFlag, bind, connect_and_wait, make_socket, receive, send
+from semlink.sim.transport import COUNTERS_PREFIX, StopFlag, bind, connect_and_wait, make_socket, receive, send
 from semlink.wire import new_run_id
 
 
@@ -116,10 +116,6 @@ def receiver_node(scenario: Scenario, origin: str, out: Path, progress: bool = F
         inbound.close()
         context.term()
     return dict(stage.counters)
-
-
-COUNTERS_PREFIX = "counters:"
-"""How a node's counters line starts in its log (``semlink run`` repeats the rejections it finds)."""
 
 
 def say_counters(role: str, counters: Mapping[str, int]) -> None:

@@ -36,10 +36,9 @@ def scenario_problems(scenario: Scenario) -> Iterator[str]:
     yield from data_problems(scenario)
     for spec in scenario.codecs:
         yield from named("codec", spec.name)
-    model = scenario.channel.get("model")
-    for name in model if isinstance(model, list) else [model]:
-        yield from named("channel model", name)
-    if "trace" in (model if isinstance(model, list) else [model]):
+    model = scenario.channel["model"]  # a str: the schema checks it
+    yield from named("channel model", model)
+    if model == "trace":
         for path in as_list(scenario.channel.get("path")):
             if isinstance(path, str) and not Path(path).is_file():
                 yield f"channel.path {path!r} is not a file; give the loss trace's path"

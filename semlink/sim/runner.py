@@ -23,6 +23,7 @@ from semlink.sim.endpoints import private_endpoints
 from semlink.sim.plans import RUN_ID_ENV, check_points, open_frames, resolve
 from semlink.sim.results import ResultsWriter
 from semlink.sim.scenario import Scenario, dump_scenario
+from semlink.sim.transport import COUNTERS_PREFIX
 from semlink.wire import new_run_id
 
 ROLES = ("receiver", "channel", "transmitter")  # start order: listeners first
@@ -185,8 +186,6 @@ def stop_all(children: dict[str, subprocess.Popen[str]]) -> None:
 
 def rejection_summary(logs: Path) -> list[str]:
     """The channel's drops and the receiver's rejections, from the counters lines of their logs."""
-    from semlink.sim.nodes import COUNTERS_PREFIX
-
     out = []
     for role in ("channel", "receiver"):
         try:

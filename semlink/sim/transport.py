@@ -12,6 +12,8 @@ from zmq.utils.monitor import recv_monitor_message
 from semlink.wire import MAX_BATCH_BYTES, WireError, pack_parts
 
 POLL_MS = 200
+COUNTERS_PREFIX = "counters:"
+"""How a node's counters line starts in its log (``semlink run`` repeats the rejections it finds)."""
 MAX_PART_BYTES = MAX_BATCH_BYTES + 64  # one socket message: a frame's packets (semlink.wire.batch)
 
 
