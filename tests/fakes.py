@@ -7,6 +7,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from semlink.codecs.base import Bitstream
+from semlink.codecs.pillow_codecs import JpegCodec
+
 
 def brightness_segmenter(images: np.ndarray) -> np.ndarray:
     """A cheap deterministic 'segmenter': dark pixels road (0), bright pixels sky (10)."""
@@ -40,3 +43,22 @@ def blocky_maps(n: int, shape: tuple[int, int], num_classes: int, seed: int = 0)
             top, left = rng.integers(shape[0]), rng.integers(shape[1])
             frame[top : top + rng.integers(4, 32), left : left + rng.integers(4, 64)] = rng.integers(num_classes)
     return maps
+
+
+def slow_segmenter(images: np.ndarray) -> np.ndarray:
+    """:func:`brightness_segmenter` taking 1.5 s a call: a node busy with frame work."""
+    import time
+
+    time.sleep(1.5)
+    return brightness_segmenter(images)
+
+
+class SlowJpeg(JpegCodec):
+    """JPEG whose encoder takes 0.2 s a frame: a transmitter still sending when the first row is written."""
+
+    def compress(self, image: np.ndarray, ssm: np.ndarray | None = None) -> Bitstream:
+        """JPEG's bitstream, after a pause."""
+        import time
+
+        time.sleep(0.2)
+        return super().compress(image, ssm)

@@ -11,6 +11,7 @@ from semlink.cli.channel import is_tool, main_tools
 from semlink.cli.common import USER_ERRORS, OneLineParser
 from semlink.cli.data import add_data
 from semlink.cli.evaluate import add_eval
+from semlink.cli.keys import add_keys
 from semlink.cli.run import add_nodes, add_report, add_run
 from semlink.cli.train import add_train
 
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval(sub)
     add_train(sub)
     add_data(sub)
+    add_keys(sub)
     return parser
 
 

@@ -7,6 +7,7 @@ the points' keys; the resolved scenario (frame size filled in) only sizes the re
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -15,9 +16,11 @@ import torch
 import zmq
 
 from semlink.metrics import build_metrics
-from semlink.receiver.node import PointReport
+from semlink.receiver.node import PointReport, ReceiverStage
 from semlink.sim.endpoints import node_endpoints
+from semlink.sim.liveness import PeerWatch, Waits
 from semlink.sim.plans import (
+    PARENT_ENV,
     Sources,
     check_points,
     make_channel,
@@ -28,32 +31,51 @@ from semlink.sim.plans import (
     run_id,
 )
 from semlink.sim.results import ResultsWriter
-from semlink.sim.scenario import Scenario, dump_scenario
-from semlink.sim.transport import COUNTERS_PREFIX, StopFlag, bind, connect_and_wait, make_socket, receive, send
+from semlink.sim.scenario import NetworkSpec, Scenario, dump_scenario
+from semlink.sim.security import node_security
+from semlink.sim.sweep import Point, points
+from semlink.sim.transport import (
+    COUNTERS_PREFIX,
+    StopFlag,
+    bind,
+    connect,
+    make_socket,
+    receive,
+    send,
+    wait_until_peer_leaves,
+)
 from semlink.wire import new_run_id
 
 
 def transmitter_node(scenario: Scenario, origin: str, only: set[int] | None = None) -> int:
-    """Send every point's frames to the channel; returns the number of messages sent."""
+    """Send every point's frames to the channel; returns the number of messages sent.
+
+    The socket connects before the codecs and segmenters load, so the channel sees its peer at
+    once; each point's codec is built when its first frame is coded.
+    """
     torch.set_num_threads(1)  # leave the cores to the receiver's segmenter
-    sources = Sources(scenario)
-    sweep = check_points(scenario, origin, open_frames(scenario).label_set.name)
-    stage = make_transmitter(scenario, sweep, sources, run_id(scenario), only)
     net, ends, stop = scenario.network, node_endpoints(scenario.network), StopFlag().install()
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    sock = make_socket(context, zmq.PUSH, net.hwm, round(net.peer_timeout_s * 1000))
-    sent, delivered = 0, False
+    sock = make_socket(context, zmq.PUSH, net.hwm, 0)
+    watch = PeerWatch(sock, f"the channel at {ends.channel_connect}")
+    security = node_security(context, net.security, net.keys)
+    sent = 0
     try:
-        peer = f"the channel at {ends.channel_connect}"
-        if not connect_and_wait(sock, ends.channel_connect, "transmitter", stop, net.peer_timeout_s, peer):
-            return sent
+        security.client(sock)
+        connect(sock, ends.channel_connect, "transmitter")
+        sources = Sources(scenario)
+        sweep = node_points(scenario, origin, open_frames(scenario).label_set.name)
+        stage = make_transmitter(scenario, sweep, sources, run_id(scenario), only)
         for parts in stage.messages():
-            if not send(sock, parts, stop, net.peer_timeout_s, peer):
+            if not send(sock, parts, watch, stop, waits(net)):
                 break
             sent += 1
-        delivered = not stop.stopped
+        else:
+            finish(watch, stop, net, "transmitter")
     finally:
-        sock.close(linger=None if delivered else 0)  # stopped or failed: do not wait on a gone peer
+        watch.close()
+        sock.close(linger=0)  # the peer left (it read everything) or the run failed: nothing to wait for
+        security.close()
         context.term()
     return sent
 
@@ -61,28 +83,32 @@ def transmitter_node(scenario: Scenario, origin: str, only: set[int] | None = No
 def channel_node(scenario: Scenario, origin: str) -> dict[str, int]:
     """Relay messages from the transmitter to the receiver through each point's channel; returns counters."""
     torch.set_num_threads(1)
-    stage = make_channel(scenario, check_points(scenario, origin), run_id(scenario))
     net, ends, stop = scenario.network, node_endpoints(scenario.network), StopFlag().install()
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     inbound = make_socket(context, zmq.PULL, net.hwm, 0)
-    outbound = make_socket(context, zmq.PUSH, net.hwm, round(net.peer_timeout_s * 1000))
-    delivered = False
+    outbound = make_socket(context, zmq.PUSH, net.hwm, 0)
+    sender = PeerWatch(inbound, f"the transmitter (bound {ends.channel_bind})")
+    receiver = PeerWatch(outbound, f"the receiver at {ends.receiver_connect}")
+    security = node_security(context, net.security, net.keys)
+    stage = make_channel(scenario, node_points(scenario, origin), run_id(scenario))
     try:
+        security.server(inbound)
+        security.client(outbound)
         bind(inbound, ends.channel_bind, "channel")
-        peer = f"the receiver at {ends.receiver_connect}"
-        if not connect_and_wait(outbound, ends.receiver_connect, "channel", stop, net.peer_timeout_s, peer):
-            return dict(stage.counters)
-        while parts := receive(inbound, stop, net.peer_timeout_s, f"the transmitter (bound {ends.channel_bind})"):
+        connect(outbound, ends.receiver_connect, "channel")
+        while parts := receive(inbound, sender, stop, waits(net)):
             out = stage.process_message(parts)
-            if out and not send(outbound, out, stop, net.peer_timeout_s, peer):
+            if out and not send(outbound, out, receiver, stop, waits(net)):
                 break
             if stage.ended:
+                finish(receiver, stop, net, "channel")
                 break
-        delivered = stage.ended and not stop.stopped
     finally:
         say_counters("channel", stage.counters)
-        inbound.close()
-        outbound.close(linger=None if delivered else 0)
+        for watch, sock in ((sender, inbound), (receiver, outbound)):
+            watch.close()
+            sock.close(linger=0)
+        security.close()
         context.term()
     return dict(stage.counters)
 
@@ -92,30 +118,68 @@ def receiver_node(scenario: Scenario, origin: str, out: Path, progress: bool = F
 
     Points already in ``out/results.csv`` are not scored again (their packets are counted and dropped).
     """
-    sources = Sources(scenario)
-    source = open_frames(scenario)
-    resolved = resolve(scenario, source)
-    sweep = check_points(scenario, origin, source.label_set.name)
-    metrics = build_metrics(scenario.metrics, source.label_set)
-    writer = ResultsWriter(out, resolved, sweep, metrics)
-    dump_scenario(resolved, out / "scenario.yaml")
-    on_point = reporter(writer, progress)
-    stage = make_receiver(scenario, sweep, sources, metrics, on_point, run_id(scenario), skip=writer.done_keys())
-    if progress:
-        stage.on_frame = lambda point, frame: print(json.dumps({"point": point, "frame": frame}), flush=True)
     net, ends, stop = scenario.network, node_endpoints(scenario.network), StopFlag().install()
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     inbound = make_socket(context, zmq.PULL, net.hwm, 0)
+    watch = PeerWatch(inbound, f"the channel (bound {ends.receiver_bind})")
+    security = node_security(context, net.security, net.keys)
+    counters: dict[str, int] = {}
     try:
+        security.server(inbound)
         bind(inbound, ends.receiver_bind, "receiver")
-        waiting_for = f"the channel (bound {ends.receiver_bind})"
-        while not stage.finished and (parts := receive(inbound, stop, net.peer_timeout_s, waiting_for)):
+        stage = receiver_stage(scenario, origin, out, progress)
+        counters = stage.counters
+        while not stage.finished and (parts := receive(inbound, watch, stop, waits(net))):
             stage.handle_message(parts)
     finally:
-        say_counters("receiver", stage.counters)
-        inbound.close()
+        say_counters("receiver", counters)
+        watch.close()
+        inbound.close(linger=0)
+        security.close()
         context.term()
-    return dict(stage.counters)
+    return dict(counters)
+
+
+def receiver_stage(scenario: Scenario, origin: str, out: Path, progress: bool) -> ReceiverStage:
+    """The receiver's stage, writing each finished point to ``out``."""
+    sources = Sources(scenario)
+    source = open_frames(scenario)
+    resolved = resolve(scenario, source)
+    sweep = node_points(scenario, origin, source.label_set.name)
+    metrics = build_metrics(scenario.metrics, source.label_set)
+    writer = ResultsWriter(out, resolved, sweep, metrics)
+    dump_scenario(resolved, out / "scenario.yaml")
+    stage = make_receiver(
+        scenario, sweep, sources, metrics, reporter(writer, progress), run_id(scenario), skip=writer.done_keys()
+    )
+    if progress:
+        stage.on_frame = lambda point, frame: print(json.dumps({"point": point, "frame": frame}), flush=True)
+    return stage
+
+
+def node_points(scenario: Scenario, origin: str, label_set: str | None = None) -> list[Point]:
+    """The sweep as a node computes it: checked in full when started by hand; under ``semlink run``,
+    whose parent checked every codec before starting the nodes, the codecs are left to be built
+    per point as their frames come."""
+    if os.environ.get(PARENT_ENV):
+        return points(scenario, origin)
+    return check_points(scenario, origin, label_set)
+
+
+def waits(network: NetworkSpec) -> Waits:
+    """The scenario's waits on peers."""
+    return Waits(network.peer_timeout_s, network.stall_timeout_s)
+
+
+def finish(watch: PeerWatch, stop: StopFlag, network: NetworkSpec, role: str) -> None:
+    """After the run's last message: wait for the peer to read it and leave (see
+    :func:`~semlink.sim.transport.wait_until_peer_leaves`); say so if it never does."""
+    if not wait_until_peer_leaves(watch, stop, waits(network)) and not stop.stopped:
+        print(
+            f"{role}: {watch.peer} still had not taken the run's end after {network.stall_timeout_s:g} s; closing",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def say_counters(role: str, counters: Mapping[str, int]) -> None:

@@ -147,14 +147,19 @@ def check_points(scenario: Scenario, origin: str, label_set: str | None = None) 
     nodes that hold the frames); the others check their knobs anyway.
     """
     sweep = points(scenario, origin)
+    built: set[str] = set()  # each distinct codec and channel is built once, however many points share it
     for point in sweep:
+        codec_id = repr((point.codec, sorted(point.codec_args.items())))
+        channel_id = repr((point.channel, sorted(point.params.items()), sorted(point.impairments.items())))
         try:
-            if label_set is not None or not codec_class(point.codec).uses_label_set:
+            if codec_id not in built and (label_set is not None or not codec_class(point.codec).uses_label_set):
                 point_codec(point, label_set, scenario.device)()
-            build_channel(point.channel, **point.params)
-            Impairments(**point.impairments)
+            if channel_id not in built:
+                build_channel(point.channel, **point.params)
+                Impairments(**point.impairments)
         except (ValueError, TypeError, KeyError) as error:
             raise ScenarioError(f"scenario {origin}: point {point.index} ({point.label()}): {error}") from None
+        built.update((codec_id, channel_id))
     return sweep
 
 
@@ -201,6 +206,8 @@ def channel_seed(scenario: Scenario, trial: Trial) -> tuple[int, ...]:
     return (scenario.seed, STREAM_CHANNEL, key_id, trial.repeat)
 
 
+PARENT_ENV = "SEMLINK_PARENT_PID"
+"""Set by ``semlink run`` in its children: their parent's pid (they die with it; it checked the scenario)."""
 RUN_ID_ENV = "SEMLINK_RUN_ID"
 """Where a run's nodes find its id: ``semlink run`` draws one and hands it to its children here."""
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from semlink.catalog import name_problem
 from semlink.sim.scenario import Scenario, ScenarioError
+from semlink.sim.security import key_problems
 
 FILE_SOURCES = ("camvid", "cityscapes", "folder")
 SEGMENTER_FILES = (".pt", ".ts", ".jit", ".torchscript")
@@ -48,6 +49,7 @@ def scenario_problems(scenario: Scenario) -> Iterator[str]:
             yield from named("metric", name)
     for spec in as_list(scenario.segmenter):
         yield from segmenter_problems(spec)
+    yield from key_problems(scenario.network.security, scenario.network.keys)
 
 
 def named(kind: str, name: Any) -> Iterator[str]:

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from semlink.errors import StageError
 from semlink.metrics import build_metrics
 from semlink.sim.endpoints import private_endpoints
-from semlink.sim.plans import RUN_ID_ENV, check_points, open_frames, resolve
+from semlink.sim.plans import PARENT_ENV, RUN_ID_ENV, check_points, open_frames, resolve
 from semlink.sim.results import ResultsWriter
 from semlink.sim.scenario import Scenario, dump_scenario
 from semlink.sim.transport import COUNTERS_PREFIX
@@ -28,9 +28,6 @@ from semlink.wire import new_run_id
 
 ROLES = ("receiver", "channel", "transmitter")  # start order: listeners first
 PR_SET_PDEATHSIG = 1
-
-
-PARENT_ENV = "SEMLINK_PARENT_PID"
 
 
 def die_with_parent() -> None:

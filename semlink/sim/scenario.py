@@ -190,10 +190,15 @@ class LinkSpec(Strict):
 
 
 class NetworkSpec(Strict):
-    """Socket addresses, high-water marks and the peer timeout.
+    """Socket addresses, high-water marks and how long a node waits on its peers.
 
     Addresses left unset are picked per run (private ``ipc://`` endpoints, see
     :mod:`semlink.sim.endpoints`); set them for nodes on several hosts or in compose.
+    ``peer_timeout_s`` bounds the wait for a peer to connect; a connected peer is watched by
+    heartbeats (a dead one is reported within seconds, see :mod:`semlink.sim.liveness`) and one
+    that is alive but sends or takes nothing fails the run after ``stall_timeout_s``.
+    ``security: curve`` with ``keys: DIR`` (``semlink keys generate DIR``) authenticates and
+    encrypts every link (:mod:`semlink.sim.security`).
     """
 
     channel_bind: str | None = None
@@ -202,6 +207,16 @@ class NetworkSpec(Strict):
     receiver_connect: str | None = None
     hwm: int = Field(1000, ge=1)
     peer_timeout_s: float = Field(60.0, gt=0)
+    stall_timeout_s: float = Field(600.0, gt=0)
+    security: Literal["none", "curve"] = "none"
+    keys: str | None = None
+
+    @field_validator("keys")
+    @classmethod
+    def _absolute_keys(cls, value: str | None) -> str | None:
+        """The key folder as an absolute path (relative ones are read from the working folder),
+        so the nodes find it from the scenario copy ``semlink run`` hands them."""
+        return None if value is None else str(Path(value).expanduser().absolute())
 
 
 DEFAULT_METRICS = ("miou", "pixel_accuracy", "psnr", "ms_ssim", "latency", "delivery")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from types import FrameType
 
 import zmq
-from zmq.utils.monitor import recv_monitor_message
 
+from semlink.sim.liveness import PeerWatch, Waits, heartbeat
 from semlink.wire import MAX_BATCH_BYTES, WireError, pack_parts
 
 POLL_MS = 200
@@ -18,7 +19,7 @@ MAX_PART_BYTES = MAX_BATCH_BYTES + 64  # one socket message: a frame's packets (
 
 
 class PeerError(RuntimeError):
-    """A peer never showed up or stopped answering within the scenario's timeout."""
+    """A peer never showed up, went away, or stalled past the scenario's timeouts."""
 
 
 class StopFlag:
@@ -44,13 +45,14 @@ class StopFlag:
 
 
 def make_socket(context: zmq.Context[zmq.Socket[bytes]], kind: int, hwm: int, linger_ms: int) -> zmq.Socket[bytes]:
-    """A socket with explicit high-water marks and linger."""
+    """A socket with explicit high-water marks, linger and heartbeats."""
     sock = context.socket(kind)
     if kind == zmq.PULL:
         sock.setsockopt(zmq.MAXMSGSIZE, MAX_PART_BYTES)  # a larger part drops the connection, unbuffered
     sock.setsockopt(zmq.SNDHWM, hwm)
     sock.setsockopt(zmq.RCVHWM, hwm)
     sock.setsockopt(zmq.LINGER, linger_ms)
+    heartbeat(sock)
     return sock
 
 
@@ -73,73 +75,57 @@ def connect(sock: zmq.Socket[bytes], address: str, role: str) -> None:
         raise PeerError(f"{role} cannot connect to {address}: {error.strerror}") from None
 
 
-def connect_and_wait(
-    sock: zmq.Socket[bytes], address: str, role: str, stop: StopFlag, timeout_s: float, peer: str
-) -> bool:
-    """Connect and block until the connection is live; False when stopped.
-
-    The socket's monitor is attached before connecting (monitors do not replay events), and its
-    ``EVENT_CONNECTED`` tells the node its peer is there: no sleeping, and a clear error when the
-    peer never shows up.
-
-    :raises PeerError: after ``timeout_s`` without a connection, or for a malformed address.
-    """
-    monitor = sock.get_monitor_socket(zmq.EVENT_CONNECTED)
-    try:
-        connect(sock, address, role)
-        waited = 0.0
-        while not stop.stopped:
-            if monitor.poll(POLL_MS, zmq.POLLIN):
-                if recv_monitor_message(monitor)["event"] == zmq.EVENT_CONNECTED:
-                    return True
-                continue
-            waited += POLL_MS / 1000
-            if waited >= timeout_s:
-                raise PeerError(
-                    f"{peer} never showed up within {timeout_s:g} s; is it running? "
-                    "(network.peer_timeout_s sets the wait)"
-                )
-        return False
-    finally:
-        sock.disable_monitor()
-        monitor.close()
-
-
-def receive(sock: zmq.Socket[bytes], stop: StopFlag, timeout_s: float, waiting_for: str) -> list[bytes] | None:
+def receive(sock: zmq.Socket[bytes], watch: PeerWatch, stop: StopFlag, waits: Waits) -> list[bytes] | None:
     """The ZeroMQ parts of the next message (one, from semlink's nodes: see :mod:`semlink.wire.batch`),
-    None when stopped; :class:`PeerError` after ``timeout_s`` of silence."""
-    waited = 0.0
+    None when stopped.
+
+    Waits as long as the peer is connected and sending; a slow peer (a long frame) never trips it.
+
+    :raises PeerError: when the peer never connected within ``waits.peer_timeout_s``, went away,
+        or stayed connected without sending for ``waits.stall_timeout_s``.
+    """
+    quiet_since = time.monotonic()
     while not stop.stopped:
         if sock.poll(POLL_MS, zmq.POLLIN):
             return sock.recv_multipart()
-        waited += POLL_MS / 1000
-        if waited >= timeout_s:
-            raise PeerError(
-                f"no message from {waiting_for} for {timeout_s:g} s; is it running? "
-                "(network.peer_timeout_s sets the wait)"
-            )
+        if problem := watch.problem(quiet_since, waits, "has sent nothing"):
+            raise PeerError(problem)
     return None
 
 
-def send(sock: zmq.Socket[bytes], parts: list[bytes], stop: StopFlag, timeout_s: float, peer: str) -> bool:
+def send(sock: zmq.Socket[bytes], parts: list[bytes], watch: PeerWatch, stop: StopFlag, waits: Waits) -> bool:
     """Send ``parts`` (a frame's packets, or one control message) as one socket message, waiting
     while the peer is slow; False when stopped.
 
-    :raises PeerError: when the peer takes nothing for ``timeout_s``, or the message is larger than
-        a socket message may be.
+    :raises PeerError: when the peer never connected, went away, or took nothing for
+        ``waits.stall_timeout_s``; or when the message is larger than a socket message may be.
     """
     try:
         message = pack_parts(parts)
     except WireError as error:
         raise PeerError(f"cannot send a frame: {error}; lower the rate or the frame size") from None
-    waited = 0.0
+    quiet_since = time.monotonic()
     while not stop.stopped:
         if sock.poll(POLL_MS, zmq.POLLOUT):
             sock.send(message)
             return True
-        waited += POLL_MS / 1000
-        if waited >= timeout_s:
-            raise PeerError(
-                f"{peer} took nothing for {timeout_s:g} s; is it running? (network.peer_timeout_s sets the wait)"
-            )
+        if problem := watch.problem(quiet_since, waits, "has taken nothing"):
+            raise PeerError(problem)
     return False
+
+
+def wait_until_peer_leaves(watch: PeerWatch, stop: StopFlag, waits: Waits) -> bool:
+    """After the last message: wait until the peer has closed its end (it has read everything).
+
+    Closing first could lose the tail: over ``ipc://`` libzmq drops what the peer has not read
+    yet when a full receive queue meets the sender's close (libzmq issue 4660), whatever the
+    linger. The peer closes after the run's ``end``, so its leaving is the delivery receipt.
+    Returns False when stopped or after ``waits.stall_timeout_s`` with the peer still there.
+    """
+    deadline = time.monotonic() + waits.stall_timeout_s
+    # the watch's thread may not have seen the connection yet, though messages went through it
+    while (watch.connected or not watch.ever_connected) and not stop.stopped:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(POLL_MS / 1000)
+    return not stop.stopped

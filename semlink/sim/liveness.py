@@ -1,0 +1,156 @@
+"""Whether a node's peer is there: ZeroMQ heartbeats and a thread that follows each socket's connections.
+
+Liveness never depends on frame work. libzmq's own I/O thread sends a ZMTP ``PING`` every
+:data:`HEARTBEAT_IVL_MS` and drops a connection whose peer has not answered for
+:data:`HEARTBEAT_TIMEOUT_MS` (a host gone, a frozen process); a killed process closes its
+connections at once. A :class:`PeerWatch` thread reads the socket's monitor events and keeps the
+set of open connections, so the node's loops can tell three cases apart:
+
+* the peer never connected (wait at most ``network.peer_timeout_s``),
+* the peer was connected and its last connection is gone for :data:`GONE_AFTER_S` (it died),
+* the peer is connected but sends or takes nothing (a stall: wait ``network.stall_timeout_s``).
+
+A slow frame on either side changes none of these: heartbeats go on while the main thread works.
+Written here because pyzmq offers the monitor events but nothing that turns them into a peer's
+state; the heartbeat itself is libzmq's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from dataclasses import dataclass
+
+import zmq
+from zmq.utils.monitor import recv_monitor_message
+
+HEARTBEAT_IVL_MS = 500
+"""How often each connection is pinged (libzmq's ``ZMQ_HEARTBEAT_IVL``)."""
+HEARTBEAT_TIMEOUT_MS = 2000
+"""A connection whose peer answers nothing for this long is dropped (``ZMQ_HEARTBEAT_TIMEOUT``/``TTL``)."""
+GONE_AFTER_S = 0.5
+"""A peer whose last connection closed and did not come back within this long is reported gone
+(a connecting socket reconnects within a fraction of a second when its peer is still there)."""
+WATCH_POLL_MS = 100
+
+_EVENTS = zmq.EVENT_CONNECTED | zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED
+
+
+def heartbeat(sock: zmq.Socket[bytes]) -> None:
+    """Turn on ZMTP heartbeats on ``sock`` (both ends of a link set them)."""
+    sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS)
+    sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
+    sock.setsockopt(zmq.HEARTBEAT_TTL, HEARTBEAT_TIMEOUT_MS)
+
+
+@dataclass(frozen=True)
+class Waits:
+    """How long a node waits on a peer.
+
+    :param peer_timeout_s: for a peer that has not connected yet.
+    :param stall_timeout_s: for a connected peer that sends or takes nothing.
+    """
+
+    peer_timeout_s: float
+    stall_timeout_s: float
+
+
+class PeerWatch:
+    """Follows the connections of one socket from a thread of its own.
+
+    Create it before the socket binds or connects (monitors do not replay events) and
+    :meth:`close` it before the socket. A connection counts from its ``EVENT_CONNECTED`` or
+    ``EVENT_ACCEPTED`` to its ``EVENT_DISCONNECTED``, matched by file descriptor, so a stranger's
+    connection that comes and goes never makes the real peer look gone.
+
+    :param sock: the socket to follow. :param peer: how messages name the peer.
+    """
+
+    def __init__(self, sock: zmq.Socket[bytes], peer: str) -> None:
+        self.sock, self.peer = sock, peer
+        self.started = time.monotonic()
+        self._monitor = sock.get_monitor_socket(_EVENTS)
+        self._open: set[int] = set()
+        self._ever = False
+        self._last_change = self.started
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._follow, name=f"watch {peer}", daemon=True)
+        self._thread.start()
+
+    def _follow(self) -> None:
+        try:
+            while not self._closing.is_set():
+                if self._monitor.poll(WATCH_POLL_MS, zmq.POLLIN):
+                    event = recv_monitor_message(self._monitor)
+                    self._record(int(event["event"]), event["value"])
+        finally:
+            self._monitor.close(linger=0)
+
+    def _record(self, kind: int, descriptor: object) -> None:
+        if not isinstance(descriptor, int):
+            return
+        with self._lock:
+            if kind in (zmq.EVENT_CONNECTED, zmq.EVENT_ACCEPTED):
+                self._open.add(descriptor)
+                self._ever = True
+            elif kind == zmq.EVENT_DISCONNECTED:
+                self._open.discard(descriptor)
+            self._last_change = time.monotonic()
+
+    @property
+    def connected(self) -> bool:
+        """Whether the peer has a connection open now."""
+        with self._lock:
+            return bool(self._open)
+
+    @property
+    def ever_connected(self) -> bool:
+        """Whether the peer connected at least once."""
+        with self._lock:
+            return self._ever
+
+    @property
+    def connected_since(self) -> float:
+        """``time.monotonic()`` of the last connection change (the start, before any)."""
+        with self._lock:
+            return self._last_change
+
+    @property
+    def gone(self) -> bool:
+        """The peer was connected and has had no connection for :data:`GONE_AFTER_S`."""
+        with self._lock:
+            return self._ever and not self._open and time.monotonic() - self._last_change >= GONE_AFTER_S
+
+    def problem(self, quiet_since: float, waits: Waits, doing: str) -> str | None:
+        """What is wrong with the peer after nothing moved since ``quiet_since``, or None.
+
+        :param doing: what the peer failed to do, for the stall message (``"sent nothing"``).
+        """
+        now = time.monotonic()
+        if self.gone:
+            return (
+                f"{self.peer} went away (its connection closed or stopped answering heartbeats for "
+                f"{HEARTBEAT_TIMEOUT_MS / 1000:g} s): it stopped, crashed or was killed; see its log"
+            )
+        if not self.ever_connected:
+            if now - self.started >= waits.peer_timeout_s:
+                return (
+                    f"{self.peer} never showed up within {waits.peer_timeout_s:g} s; is it running? "
+                    "(network.peer_timeout_s sets the wait)"
+                )
+            return None
+        if self.connected and now - max(quiet_since, self.connected_since) >= waits.stall_timeout_s:
+            return (
+                f"{self.peer} is connected but {doing} for {waits.stall_timeout_s:g} s: it is alive but stalled "
+                "(network.stall_timeout_s sets the wait)"
+            )
+        return None
+
+    def close(self) -> None:
+        """Stop following (before the socket closes)."""
+        self._closing.set()
+        self._thread.join(timeout=2 * WATCH_POLL_MS / 1000 + 1)
+        with contextlib.suppress(zmq.ZMQError):
+            self.sock.disable_monitor()

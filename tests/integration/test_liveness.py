@@ -1,0 +1,94 @@
+"""Heartbeats: a slow peer never trips the peer timeout, a dead one is reported within 5 s, a stalled one as stalled."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_link import free_port
+
+pytestmark = pytest.mark.net
+
+SCENARIO = """
+name: live
+seed: 5
+data: {{source: synthetic, split: val, frames: 3, size: [64, 128]}}
+codecs: [{codec}]
+channel: {{model: bernoulli, loss: 0.0}}
+segmenter: tests.fakes:{segmenter}
+device: cpu
+network:
+  channel_bind: tcp://127.0.0.1:{p1}
+  receiver_bind: tcp://127.0.0.1:{p2}
+  peer_timeout_s: {peer}
+  stall_timeout_s: {stall}
+"""
+
+
+JPEG = "{name: jpeg, quality: 50}"
+
+
+def write(tmp_path: Path, codec: str = JPEG, segmenter: str = "brightness_segmenter", peer: float = 30,
+          stall: float = 600) -> Path:  # fmt: skip
+    path = tmp_path / "scenario.yaml"
+    text = SCENARIO.format(codec=codec, segmenter=segmenter, p1=free_port(), p2=free_port(), peer=peer, stall=stall)
+    path.write_text(text)
+    return path
+
+
+def node(role: str, path: Path, *args: str) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "semlink.cli", role, str(path), *args]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def test_frames_slower_than_the_peer_timeout_never_trip_it(tmp_path: Path) -> None:
+    # the transmitter segments each frame for 1.5 s (ssm sends the map), the peer timeout is 1 s
+    path = write(tmp_path, codec="{name: ssm}", segmenter="slow_segmenter", peer=1.0)
+    result = subprocess.run([sys.executable, "-m", "semlink.cli", "run", str(path), "--out", str(tmp_path / "out")],
+                            capture_output=True, text=True, timeout=240)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = (tmp_path / "out" / "results.csv").read_text().splitlines()
+    assert len(rows) == 2 and ",3," in rows[1]  # one point of 3 frames
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGSTOP])
+def test_a_dead_or_frozen_channel_is_reported_by_the_receiver_within_5_s(how: signal.Signals, tmp_path: Path) -> None:
+    path = write(tmp_path)
+    receiver = node("receiver", path, "--out", str(tmp_path / "out"))
+    channel = node("channel", path)
+    try:
+        time.sleep(12)  # both started and connected (imports take a few seconds)
+        assert receiver.poll() is None and channel.poll() is None
+        channel.send_signal(how)
+        killed = time.monotonic()
+        assert receiver.stderr is not None
+        first = receiver.stderr.readline()  # the one-line report
+        took = time.monotonic() - killed
+        stderr = first + receiver.communicate(timeout=30)[1]
+    finally:
+        for child in (receiver, channel):
+            child.kill()
+            child.wait()
+    assert receiver.returncode == 1
+    assert "the channel (bound tcp://127.0.0.1:" in stderr and "went away" in stderr, stderr
+    assert took < 5.0, f"reported after {took:.1f} s"
+    assert len(stderr.strip().splitlines()) == 1, stderr
+
+
+def test_a_connected_but_silent_peer_is_reported_as_stalled(tmp_path: Path) -> None:
+    path = write(tmp_path, stall=2.0)
+    receiver = node("receiver", path, "--out", str(tmp_path / "out"))
+    channel = node("channel", path)  # connects to the receiver, then waits for a transmitter that never comes
+    try:
+        stderr = receiver.communicate(timeout=60)[1]
+    finally:
+        for child in (receiver, channel):
+            child.kill()
+            child.wait()
+    assert receiver.returncode == 1
+    assert "is connected but has sent nothing for 2 s: it is alive but stalled" in stderr, stderr
