@@ -5,8 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from semlink.data.camvid import default_camvid_root
+
+# Property tests draw the same examples on every run (CI and a user's rerun agree) and keep no
+# example database in the checkout; their hang guard is in the tests, not a per-example deadline.
+settings.register_profile("semlink", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.load_profile("semlink")
 
 
 @pytest.fixture(scope="session")

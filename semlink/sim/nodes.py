@@ -153,7 +153,7 @@ def receiver_stage(scenario: Scenario, origin: str, out: Path, progress: bool) -
         scenario, sweep, sources, metrics, reporter(writer, progress), run_id(scenario), skip=writer.done_keys()
     )
     if progress:
-        stage.on_frame = lambda point, frame: print(json.dumps({"point": point, "frame": frame}), flush=True)
+        stage.on_frame = lambda point, frame: tell_parent({"point": point, "frame": frame})
     return stage
 
 
@@ -196,9 +196,22 @@ def reporter(writer: ResultsWriter, progress: bool) -> Callable[[PointReport], N
     def on_point(report: PointReport) -> None:
         writer.write(report)
         if progress:
-            print(json.dumps({"point_done": report.index}), flush=True)
+            tell_parent({"point_done": report.index})
 
     return on_point
+
+
+def tell_parent(event: dict[str, int]) -> None:
+    """One progress event as a JSON line on stdout, which ``semlink run`` reads.
+
+    A closed pipe means the parent is gone (the finished points are already on disk): stop
+    quietly, as on SIGTERM, instead of a ``BrokenPipeError`` traceback.
+    """
+    try:
+        print(json.dumps(event), flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        raise SystemExit(143) from None
 
 
 def inproc_run(

@@ -23,10 +23,15 @@ class PeerError(RuntimeError):
 
 
 class StopFlag:
-    """Set by SIGTERM/SIGINT so the node loops finish cleanly instead of dying mid-message."""
+    """Set by SIGTERM/SIGINT so the node loops finish cleanly instead of dying mid-message.
+
+    A plain attribute, not a :class:`threading.Event`: a handler runs between two bytecodes of
+    the main thread, possibly inside ``Event.set`` of an earlier signal, and taking the event's
+    lock there deadlocks the node (seen when a killed ``semlink run`` left its channel behind).
+    """
 
     def __init__(self) -> None:
-        self.event = threading.Event()
+        self._stopped = False
 
     def install(self) -> StopFlag:
         """Route SIGTERM and SIGINT to this flag (main thread only)."""
@@ -36,12 +41,16 @@ class StopFlag:
         return self
 
     def _set(self, signum: int, frame: FrameType | None) -> None:
-        self.event.set()
+        self._stopped = True
+
+    def set(self) -> None:
+        """Ask for a stop (as a signal would)."""
+        self._stopped = True
 
     @property
     def stopped(self) -> bool:
         """Whether a stop was asked for."""
-        return self.event.is_set()
+        return self._stopped
 
 
 def make_socket(context: zmq.Context[zmq.Socket[bytes]], kind: int, hwm: int, linger_ms: int) -> zmq.Socket[bytes]:

@@ -8,7 +8,10 @@ turns messages into bytes and back; it imports nothing else of the project. On t
     control  [VERSION, "ctl", kind, run_id, point, body, crc32]
 
 ``crc32`` is :func:`zlib.crc32` of the msgpack encoding of the same array without its last
-element (``use_bin_type=True``). :func:`decode` checks it over the bytes as received, unpacks
+element (``use_bin_type=True``), always written as a 5-byte msgpack uint32: msgpack's shortest
+form would make a packet 2 bytes shorter whenever its CRC happened to be under 2**16, and the
+CRC depends on the random run id, so ``bpp_wire`` would change from one run to the next.
+:func:`decode` checks it over the bytes as received, unpacks
 with explicit size limits and validates every field, so anything malformed raises
 :class:`WireError` with a short ``reason`` and nothing else ever escapes.
 """
@@ -24,7 +27,7 @@ from typing import Any
 
 import msgpack
 
-VERSION = 1
+VERSION = 2
 CONTROL_TAG = "ctl"
 CONTROL_KINDS = ("point-start", "point-end", "end")
 PACKET_FIELDS = 12
@@ -178,7 +181,7 @@ def encode(message: Packet | Control, limits: Limits = DEFAULT_LIMITS) -> bytes:
     packer = msgpack.Packer(use_bin_type=True)
     body = b"".join(packer.pack(item) for item in items)
     crc = zlib.crc32(packer.pack_array_header(len(items)) + body)
-    data = packer.pack_array_header(len(items) + 1) + body + packer.pack(crc)
+    data = packer.pack_array_header(len(items) + 1) + body + crc_field(crc)
     if len(data) > limits.max_message_bytes:
         raise WireError("too-large", f"message of {len(data)} bytes > {limits.max_message_bytes}")
     return data
@@ -260,7 +263,7 @@ class Relayed:
         fields[T_US_FIELD] = t_us
         body = msgpack.packb(fields, use_bin_type=True)  # header of PACKET_FIELDS - 1 items, then the items
         crc = zlib.crc32(body)
-        return _array_header(PACKET_FIELDS) + body[len(_array_header(PACKET_FIELDS - 1)) :] + msgpack.packb(crc)
+        return _array_header(PACKET_FIELDS) + body[len(_array_header(PACKET_FIELDS - 1)) :] + crc_field(crc)
 
 
 def relay_view(data: bytes, limits: Limits = DEFAULT_LIMITS, verify_crc: bool = True) -> Relayed | None:
@@ -327,6 +330,12 @@ def _unpack(data: bytes, limits: Limits) -> Any:
 
 
 ARRAY_HEADER_BYTES = {0xDC: 3, 0xDD: 5}
+MSGPACK_UINT32 = b"\xce"
+
+
+def crc_field(crc: int) -> bytes:
+    """The CRC as the wire writes it: a msgpack uint32 of fixed width (see the module docstring)."""
+    return MSGPACK_UINT32 + crc.to_bytes(4, "big")
 
 
 @functools.lru_cache(maxsize=64)
@@ -338,7 +347,7 @@ def _array_header(count: int) -> bytes:
 def _received_crc(data: bytes, count: int, crc: int) -> int:
     """CRC-32 over the array as received minus its last element, the CRC (its canonical encoding)."""
     header = ARRAY_HEADER_BYTES.get(data[0], 1)
-    encoded = msgpack.packb(crc)
+    encoded = crc_field(crc)
     tail = len(encoded)
     if len(data) - tail < header or data[len(data) - tail :] != encoded:
         return crc ^ 1  # a non-canonical CRC field can only be a damaged one

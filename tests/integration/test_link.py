@@ -290,7 +290,7 @@ def uninterrupted_slow_sender(tmp_path_factory: pytest.TempPathFactory) -> tuple
     return path, (folder / "out" / "results.csv").read_text()
 
 
-@pytest.mark.parametrize("role", ["transmitter"])  # channel: see README, one float column differed once
+@pytest.mark.parametrize("role", ["transmitter", "channel"])
 def test_sigkill_of_a_sending_node_leaves_nothing_behind_and_a_rerun_gives_the_same_rows(
     role: str, uninterrupted_slow_sender: tuple[Path, str], tmp_path: Path
 ) -> None:
