@@ -54,3 +54,20 @@ def test_a_broken_endpoints_variable_is_one_line(text: str, monkeypatch: pytest.
     monkeypatch.setenv(ENDPOINTS_ENV, text)
     with pytest.raises(ScenarioError, match=f"{ENDPOINTS_ENV} must be a JSON object"):
         node_endpoints(NetworkSpec())
+
+
+def test_sockets_use_tcp_keepalives_and_no_zmtp_heartbeats() -> None:
+    """ZMTP heartbeats drop a healthy connection whose reader is busy with a full queue (and lose
+    what it held: see semlink.sim.liveness); kernel keepalives do not."""
+    import zmq
+
+    from semlink.sim.transport import make_socket
+
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    try:
+        for kind in (zmq.PUSH, zmq.PULL):
+            sock = make_socket(context, kind, 10, 0)
+            assert sock.getsockopt(zmq.HEARTBEAT_IVL) == 0 and sock.getsockopt(zmq.TCP_KEEPALIVE) == 1
+            sock.close()
+    finally:
+        context.term()

@@ -194,9 +194,9 @@ class NetworkSpec(Strict):
 
     Addresses left unset are picked per run (private ``ipc://`` endpoints, see
     :mod:`semlink.sim.endpoints`); set them for nodes on several hosts or in compose.
-    ``peer_timeout_s`` bounds the wait for a peer to connect; a connected peer is watched by
-    heartbeats (a dead one is reported within seconds, see :mod:`semlink.sim.liveness`) and one
-    that is alive but sends or takes nothing fails the run after ``stall_timeout_s``.
+    ``peer_timeout_s`` bounds the wait for a peer to connect; a connected peer is watched
+    through its connections (a dead one is reported within seconds, see :mod:`semlink.sim.liveness`)
+    and one that is alive but sends or takes nothing fails the run after ``stall_timeout_s``.
     ``security: curve`` with ``keys: DIR`` (``semlink keys generate DIR``) authenticates and
     encrypts every link (:mod:`semlink.sim.security`).
     """

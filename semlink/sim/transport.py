@@ -9,7 +9,7 @@ from types import FrameType
 
 import zmq
 
-from semlink.sim.liveness import PeerWatch, Waits, heartbeat
+from semlink.sim.liveness import PeerWatch, Waits, keepalive
 from semlink.wire import MAX_BATCH_BYTES, WireError, pack_parts
 
 POLL_MS = 200
@@ -54,14 +54,14 @@ class StopFlag:
 
 
 def make_socket(context: zmq.Context[zmq.Socket[bytes]], kind: int, hwm: int, linger_ms: int) -> zmq.Socket[bytes]:
-    """A socket with explicit high-water marks, linger and heartbeats."""
+    """A socket with explicit high-water marks, linger and TCP keepalives."""
     sock = context.socket(kind)
     if kind == zmq.PULL:
         sock.setsockopt(zmq.MAXMSGSIZE, MAX_PART_BYTES)  # a larger part drops the connection, unbuffered
     sock.setsockopt(zmq.SNDHWM, hwm)
     sock.setsockopt(zmq.RCVHWM, hwm)
     sock.setsockopt(zmq.LINGER, linger_ms)
-    heartbeat(sock)
+    keepalive(sock)
     return sock
 
 
