@@ -4,7 +4,7 @@ during a legitimate run must change no row, crash nothing and keep memory flat.
 Run: ``python benchmarks/fuzz_nodes.py [--messages 1000000] [--frames 300] [--timeout 3600]``.
 
 What it does: the same scenario (jpeg at 0.1 and 0.4 bpp over a bursty channel with 0 and 5 %
-loss, synthetic 128×256 frames, the shipped segmenter) is run twice with ``semlink run
+loss, synthetic 64×128 frames, the shipped segmenter) is run twice with ``semlink run
 --transport zmq`` on free loopback TCP ports: once clean, once while two fuzzer threads push
 ``--messages`` messages in all at the channel's and the receiver's bound sockets (from one shared
 quota: the node that reads faster gets more), from the moment the run starts until it ends. The kinds, in turn:
@@ -61,7 +61,7 @@ from semlink.wire.batch import MAX_BATCH_BYTES
 SCENARIO = """\
 name: fuzz
 seed: 5
-data: {source: synthetic, split: val, frames: 8, size: [128, 256]}
+data: {source: synthetic, split: val, frames: 8, size: [64, 128]}
 codecs:
   - {name: jpeg, target_bpp: [0.1, 0.4]}
 channel: {model: gilbert_elliott, loss: [0.0, 0.05], burst: 2}

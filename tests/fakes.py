@@ -16,6 +16,21 @@ def brightness_segmenter(images: np.ndarray) -> np.ndarray:
     return np.where(images.mean(axis=-1) > 127, 10, 0).astype(np.uint8)
 
 
+THREADS_DIR_ENV = "SEMLINK_TEST_THREADS_DIR"
+
+
+def thread_reporting_segmenter(images: np.ndarray) -> np.ndarray:
+    """:func:`brightness_segmenter` that notes, in ``$SEMLINK_TEST_THREADS_DIR/<pid>``, torch's thread
+    count and ``OMP_NUM_THREADS`` in the process that calls it."""
+    import os
+
+    folder = os.environ.get(THREADS_DIR_ENV)
+    if folder:
+        note = f"{torch.get_num_threads()} {os.environ.get('OMP_NUM_THREADS', '')}"
+        (Path(folder) / str(os.getpid())).write_text(note)
+    return brightness_segmenter(images)
+
+
 def tiny_codec_checkpoint(path: Path, num_classes: int = 19, seed: int = 0) -> Path:
     """A small, untrained semantic codec checkpoint (random weights, a map model fitted on
     synthetic-like maps): enough to test bitstreams, chunk loss and rates, not image quality."""

@@ -12,7 +12,6 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-import torch
 import zmq
 
 from semlink.metrics import build_metrics
@@ -34,6 +33,7 @@ from semlink.sim.results import ResultsWriter
 from semlink.sim.scenario import NetworkSpec, Scenario, dump_scenario
 from semlink.sim.security import node_security
 from semlink.sim.sweep import Point, points
+from semlink.sim.threads import node_share, use_threads
 from semlink.sim.transport import (
     COUNTERS_PREFIX,
     StopFlag,
@@ -53,7 +53,7 @@ def transmitter_node(scenario: Scenario, origin: str, only: set[int] | None = No
     The socket connects before the codecs and segmenters load, so the channel sees its peer at
     once; each point's codec is built when its first frame is coded.
     """
-    torch.set_num_threads(1)  # leave the cores to the receiver's segmenter
+    use_threads(node_share("transmitter", scenario.threads))
     net, ends, stop = scenario.network, node_endpoints(scenario.network), StopFlag().install()
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     sock = make_socket(context, zmq.PUSH, net.hwm, 0)
@@ -82,7 +82,7 @@ def transmitter_node(scenario: Scenario, origin: str, only: set[int] | None = No
 
 def channel_node(scenario: Scenario, origin: str) -> dict[str, int]:
     """Relay messages from the transmitter to the receiver through each point's channel; returns counters."""
-    torch.set_num_threads(1)
+    use_threads(node_share("channel", scenario.threads))
     net, ends, stop = scenario.network, node_endpoints(scenario.network), StopFlag().install()
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     inbound = make_socket(context, zmq.PULL, net.hwm, 0)
@@ -118,6 +118,7 @@ def receiver_node(scenario: Scenario, origin: str, out: Path, progress: bool = F
 
     Points already in ``out/results.csv`` are not scored again (their packets are counted and dropped).
     """
+    use_threads(node_share("receiver", scenario.threads))
     net, ends, stop = scenario.network, node_endpoints(scenario.network), StopFlag().install()
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     inbound = make_socket(context, zmq.PULL, net.hwm, 0)
@@ -222,6 +223,7 @@ def inproc_run(
     on_frame: Callable[[int, int], None] | None = None,
 ) -> dict[str, int]:
     """The same stages called directly in one process; returns the receiver's counters."""
+    use_threads(node_share("inproc", scenario.threads))
     sources = Sources(scenario)
     source = open_frames(scenario)
     resolved = resolve(scenario, source)

@@ -23,6 +23,7 @@ from semlink.sim.endpoints import private_endpoints
 from semlink.sim.plans import PARENT_ENV, RUN_ID_ENV, check_points, open_frames, resolve
 from semlink.sim.results import ResultsWriter
 from semlink.sim.scenario import Scenario, dump_scenario
+from semlink.sim.threads import node_threads, run_budget, thread_environment
 from semlink.sim.transport import COUNTERS_PREFIX
 from semlink.wire import new_run_id
 
@@ -148,7 +149,7 @@ class Run:
             stdout=subprocess.PIPE if role == "receiver" else subprocess.DEVNULL,
             stderr=stderr,
             text=True,
-            env=environment,
+            env={**environment, **thread_environment(node_threads(role, run_budget(self.scenario.threads)))},
         )
 
     def wait(self, children: dict[str, subprocess.Popen[str]], logs: Path) -> None:

@@ -239,6 +239,9 @@ class Scenario(Strict):
     zip_groups: list[list[str]] = Field(default_factory=list, alias="zip")
     metrics: list[str | dict[str, Any]] = Field(default_factory=lambda: list[str | dict[str, Any]](DEFAULT_METRICS))
     transport: Literal["zmq", "inproc"] = "zmq"
+    threads: int | None = Field(None, ge=1, le=4096)
+    """CPU threads the run may use in all, shared among the processes that run at once
+    (:mod:`semlink.sim.threads`); None: the cores this machine lets it use."""
     network: NetworkSpec = NetworkSpec()
     segmenter: str | list[str] | None = None
     device: str = "auto"

@@ -298,6 +298,36 @@ def test_sigkill_of_a_sending_node_leaves_nothing_behind_and_a_rerun_gives_the_s
     kill_and_rerun(role, path, clean, tmp_path, frames=20)
 
 
+def test_a_starved_node_slows_the_run_but_changes_no_row(
+    uninterrupted_slow_sender: tuple[Path, str], tmp_path: Path
+) -> None:
+    """The transmitter gets no CPU for 5 s (SIGSTOP) in mid-run, five times its frame time: the run
+    waits for it and gives the uninterrupted rows (a stalled peer is only reported after
+    network.stall_timeout_s, here 30 s)."""
+    path, clean = uninterrupted_slow_sender
+    out = tmp_path / "out"
+    settings = ["--frames", "20", "--out", str(out), "--set", "network.stall_timeout_s=30"]
+    run = subprocess.Popen([sys.executable, "-m", "semlink.cli", "run", str(path), *settings],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        results = out / "results.csv"
+        while time.monotonic() < deadline and run.poll() is None:
+            if results.exists() and results.read_text().count("\n") >= 2:  # a first row: connected, still sending
+                break
+            time.sleep(0.05)
+        transmitter = node_pids(str(tmp_path))["transmitter"]
+        os.kill(transmitter, signal.SIGSTOP)
+        time.sleep(5)
+        os.kill(transmitter, signal.SIGCONT)
+        stderr = run.communicate(timeout=180)[1]
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 0, stderr
+    assert results.read_text() == clean
+
+
 @pytest.mark.parametrize("role", ["receiver", "run"])
 def test_sigkill_of_any_process_leaves_nothing_behind_and_a_rerun_gives_the_same_rows(
     role: str, uninterrupted: tuple[Path, str], tmp_path: Path
