@@ -1,13 +1,14 @@
 """Hostile traffic at a running channel and receiver: a million malformed and foreign messages
 during a legitimate run must change no row, crash nothing and keep memory flat.
 
-Run: ``python benchmarks/fuzz_nodes.py [--messages 1000000] [--frames 300] [--timeout 3600]``.
+Run: ``python benchmarks/fuzz_nodes.py [--messages 1000000] [--frames 500] [--repeats 10] [--timeout 3600]``.
 
 What it does: the same scenario (jpeg at 0.1 and 0.4 bpp over a bursty channel with 0 and 5 %
 loss, synthetic 64×128 frames, the shipped segmenter) is run twice with ``semlink run
 --transport zmq`` on free loopback TCP ports: once clean, once while two fuzzer threads push
 ``--messages`` messages in all at the channel's and the receiver's bound sockets (from one shared
-quota: the node that reads faster gets more), from the moment the run starts until it ends. The kinds, in turn:
+quota: the node that reads faster gets more), from the moment the run starts until it ends.
+The kinds, in turn:
 
 - ``random``: random bytes as a socket message (the batch layer rejects them);
 - ``random-packet``, ``truncated``, ``bit-flipped``, ``bad-crc``: a batch holding one packet
@@ -61,11 +62,12 @@ from semlink.wire.batch import MAX_BATCH_BYTES
 SCENARIO = """\
 name: fuzz
 seed: 5
-data: {source: synthetic, split: val, frames: 8, size: [64, 128]}
+repeats: {repeats}
+data: {{source: synthetic, split: val, frames: 8, size: [64, 128]}}
 codecs:
-  - {name: jpeg, target_bpp: [0.1, 0.4]}
-channel: {model: gilbert_elliott, loss: [0.0, 0.05], burst: 2}
-link: {mtu: 1200, fps: 10, deadline_ms: 100}
+  - {{name: jpeg, target_bpp: [0.1, 0.4]}}
+channel: {{model: gilbert_elliott, loss: [0.0, 0.05], burst: 2}}
+link: {{mtu: 1200, fps: 10, deadline_ms: 100}}
 transport: zmq
 """
 POINTS = 4
@@ -293,11 +295,13 @@ class RunResult:
     stderr: str
 
 
-def run_scenario(folder: Path, frames: int, overrides: list[str], timeout_s: float, fuzzers: list[Fuzzer]) -> RunResult:
+def run_scenario(
+    folder: Path, frames: int, repeats: int, overrides: list[str], timeout_s: float, fuzzers: list[Fuzzer]
+) -> RunResult:
     """``semlink run`` into ``folder/out`` with ``fuzzers`` pushing while it runs."""
     folder.mkdir(parents=True, exist_ok=True)
     scenario = folder / "scenario.yaml"
-    scenario.write_text(SCENARIO)
+    scenario.write_text(SCENARIO.format(repeats=repeats))
     out = folder / "out"
     command = [sys.executable, "-m", "semlink.cli", "run", str(scenario), "--frames", str(frames), "--out", str(out)]
     for override in overrides:
@@ -385,19 +389,24 @@ def main() -> int:
     """Run clean, run fuzzed, print the comparison; 0 when the fuzzed run came through unchanged."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=1_000_000, help="hostile messages in all (default 1,000,000)")
-    parser.add_argument("--frames", type=int, default=300, help="frames per point of the legitimate run (default 300)")
+    parser.add_argument("--frames", type=int, default=500, help="frames per point and repeat (default and most: 500)")
+    parser.add_argument("--repeats", type=int, default=10, help="repeats of each point (default 10)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed per run (default 3600)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the hostile traffic (default 0)")
     parser.add_argument("--keep", type=Path, help="keep both runs' folders (scenario, results, node logs) here")
     args = parser.parse_args()
-    if args.messages < 2 or args.frames < 1 or args.timeout <= 0:
-        parser.error("--messages must be at least 2, --frames and --timeout positive")
+    if args.messages < 2 or not 1 <= args.frames <= 500 or args.repeats < 1 or args.timeout <= 0:
+        parser.error(
+            "--messages must be at least 2, --frames 1 to 500 (the val split), --repeats and --timeout positive"
+        )
     with tempfile.TemporaryDirectory(prefix="fuzz-nodes-") as scratch:
         temp = args.keep or Path(scratch)
         try:
             clean_net = network_overrides()
-            print(f"clean run: {POINTS} points x {args.frames} frames ...", flush=True)
-            clean = run_scenario(Path(temp) / "clean", args.frames, clean_net, args.timeout, [])
+            print(f"clean run: {POINTS} points x {args.repeats} repeats x {args.frames} frames ...", flush=True)
+            clean = run_scenario(Path(temp) / "clean", args.frames, args.repeats, clean_net, args.timeout, [])
+            if clean.code != 0:
+                raise FuzzError(f"the clean run failed (exit code {clean.code}); its stderr:\n{clean.stderr[-3000:]}")
             net = network_overrides()
             channel, receiver = (
                 o.split("=", 1)[1] for o in net if o.startswith(("network.channel_bind", "network.receiver_bind"))
@@ -408,7 +417,7 @@ def main() -> int:
                 Fuzzer(receiver, quota, args.frames, args.seed + 1),
             ]
             print(f"fuzzed run: {args.messages:,} hostile messages at {channel} and {receiver} ...", flush=True)
-            fuzzed = run_scenario(Path(temp) / "fuzzed", args.frames, net, args.timeout, fuzzers)
+            fuzzed = run_scenario(Path(temp) / "fuzzed", args.frames, args.repeats, net, args.timeout, fuzzers)
         except FuzzError as error:
             print(f"fuzz_nodes: error: {error}", file=sys.stderr)
             return 1
@@ -417,7 +426,7 @@ def main() -> int:
         delivered = sum(sum(f.sent.values()) for f in fuzzers)
         ok = report(clean, fuzzed, fuzzers)
         if delivered < args.messages:
-            print(f"only {delivered:,} of {args.messages:,} messages went out before the run ended: raise --frames")
+            print(f"only {delivered:,} of {args.messages:,} messages went out before the run ended: raise --repeats")
     return 0 if ok and delivered >= args.messages else 1
 
 

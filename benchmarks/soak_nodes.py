@@ -1,14 +1,15 @@
 """A long run over ZeroMQ: 10,000 frames through the three nodes, with each node's memory sampled.
 
-Run: ``python benchmarks/soak_nodes.py [--frames 10000] [--points 10] [--interval 1.0]``.
+Run: ``python benchmarks/soak_nodes.py [--frames 10000] [--points 20] [--interval 1.0]``.
 
 What it does: ``semlink run --transport zmq`` of jpeg at 0.2 bpp over a bursty channel whose
-loss takes ``--points`` values from 0 to 9 %, ``--frames`` frames in all (split evenly over the
-points), synthetic 64×128 frames and the shipped segmenter. Every ``--interval`` seconds it reads
-the resident memory (``VmRSS``) of the transmitter, the channel and the receiver. Warm-up ends
-when the first point is done (models loaded, buffers at their working size); growth is the
-highest RSS after that over the median of the samples of the first point after warm-up, per
-node. Goal: growth at most 5 % for each node. It also prints frames/s and the run's exit code.
+loss takes ``--points`` values from 0 % in steps of 1 %, ``--frames`` frames in all (split evenly
+over the points; the synthetic val split has 500 frames, so at most 500 a point), synthetic
+64×128 frames and the shipped segmenter. Every ``--interval`` seconds it reads the resident
+memory (``VmRSS``) of the transmitter, the channel and the receiver. Warm-up ends when the first
+point is done (models loaded, buffers at their working size); growth is the highest RSS after
+that over the median of the samples of the first point after warm-up, per node. Goal: growth at
+most 5 % for each node. It also prints frames/s and the run's exit code.
 
 Caveats: RSS moves with the allocator, so a growth of a few MB on 400 MB is noise; what this
 would catch is a leak per frame or per point (e.g. 1 kB a frame is 10 MB over the run).
@@ -95,7 +96,7 @@ def main() -> int:
     """Run the soak and print each node's memory growth; 0 when every node meets the goal."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=10_000, help="frames in all (default 10,000)")
-    parser.add_argument("--points", type=int, default=10, help="points they are split over (default 10)")
+    parser.add_argument("--points", type=int, default=20, help="points they are split over (default 20)")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between memory samples (default 1)")
     parser.add_argument("--timeout", type=float, default=7200.0, help="seconds allowed (default 7200)")
     args = parser.parse_args()
@@ -127,6 +128,10 @@ def main() -> int:
     print(
         f"exit code {run.returncode}; {frames:,} frames in {len(rows)} points in {seconds:.0f} s = {rate:.1f} frames/s"
     )
+    if frames != per_point * args.points:
+        print(
+            f"soak_nodes: ran {frames:,} frames, not {per_point * args.points:,}: at most 500 a point (raise --points)"
+        )
     if run.returncode != 0 or warm_s is None:
         print(f"the run failed; its stderr:\n{stderr[-3000:]}", file=sys.stderr)
         return 1
