@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib.metadata
 
+from semlink.errors import did_you_mean
+
 BUILTIN: dict[str, tuple[str, ...]] = {
     "codec": ("avif", "gan", "hevc", "identity", "jpeg", "jpeg2000", "resize", "spic", "sqgan", "ssm", "webp"),
     "channel model": ("awgn", "bernoulli", "bsc", "gilbert_elliott", "ideal", "phy", "rayleigh", "tdl", "trace"),
@@ -44,4 +46,7 @@ def name_problem(kind: str, name: str) -> str | None:
         return None if module and attribute else f"{kind} {name!r} must look like package.module:Attribute"
     if name in known_names(kind):
         return None
-    return f"unknown {kind} {name!r}; choose one of: {', '.join(known_names(kind))} (or module:Attribute)"
+    known = known_names(kind)
+    return (
+        f"unknown {kind} {name!r}{did_you_mean(name, known)}; choose one of: {', '.join(known)} (or module:Attribute)"
+    )

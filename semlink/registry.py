@@ -17,6 +17,8 @@ import importlib.metadata
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from semlink.errors import did_you_mean
+
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -83,7 +85,8 @@ class Registry(Generic[T]):
                 origin = f"entry point {name!r} ({entry.value}) of group {self.group}"
                 return self._add_loaded(name, self._loaded(entry, origin), origin)
         known = ", ".join(self.names())
-        raise UnknownComponentError(f"unknown {self.kind} {name!r}; choose one of: {known} (or module:Attribute)")
+        hint = did_you_mean(name, self.names())
+        raise UnknownComponentError(f"unknown {self.kind} {name!r}{hint}; choose one of: {known} (or module:Attribute)")
 
     def _entry_points(self) -> list[importlib.metadata.EntryPoint]:
         if self.group is None:

@@ -27,6 +27,6 @@ def test_the_catalog_lists_exactly_the_registered_names(registry: Registry[objec
 
 def test_a_misspelt_name_is_refused_with_the_known_ones() -> None:
     problem = name_problem("codec", "jpgg")
-    assert problem is not None and "unknown codec 'jpgg'; choose one of: avif" in problem
+    assert problem is not None and "unknown codec 'jpgg' (did you mean 'jpeg'?); choose one of: avif" in problem
     assert name_problem("codec", "jpeg") is None and name_problem("codec", "pkg.mod:Codec") is None
     assert name_problem("metric", ":x") == "metric ':x' must look like package.module:Attribute"

@@ -123,6 +123,7 @@ def test_eval_takes_several_codecs_with_their_own_knobs_and_plots(tmp_path: Path
         ("jpeg:rate=1:quality=2", "codec jpeg: 'rate' is gone; write target_bpp or quality instead"),
         ("sqgan:rate=0.2", "'rate' is gone; write tokens (the fraction of tokens sent, 0-1) or target_bpp"),
         ("jpeg:foo=1", "codec jpeg has no setting 'foo'; its settings: quality, target_bpp"),
+        ("jpeg:qualty=50", "codec jpeg has no setting 'qualty' (did you mean 'quality'?); its settings: quality,"),
     ],
 )
 def test_eval_refuses_a_bad_codec_spec_in_one_line(spec: str, says: str, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from semlink.errors import did_you_mean
 from semlink.sim.plans import check_points
 from semlink.sim.precheck import precheck
 from semlink.sim.scenario import MAX_SCENARIO_BYTES, ScenarioError, load_scenario
@@ -62,7 +63,7 @@ def test_impairments_are_split_from_model_parameters(tmp_path: Path) -> None:
     ("text", "overrides", "expected"),
     [
         (GOOD, ["data.frames=0"], r"s\.yaml: data\.frames: Input should be greater than or equal to 1"),
-        (GOOD, ["link.colour=red"], r"link\.colour: Extra inputs are not permitted"),
+        (GOOD, ["link.colour=red"], r"link\.colour: unknown field; the fields here: mtu,"),
         (GOOD, ["codecs.0.quality=50"], r"codecs\.0: codec jpeg: give one of target_bpp, quality"),
         (GOOD, ["channel={loss: 0.1}"], r"channel: channel needs a 'model'"),
         (GOOD, ["codecs.9.name=x"], r"'9' is not an index"),
@@ -141,7 +142,7 @@ def test_a_deep_set_value_is_refused(tmp_path: Path) -> None:
 
 
 PRECHECKED = [
-    ("codecs: [{name: jpgg}]", "unknown codec 'jpgg'; choose one of: avif"),
+    ("codecs: [{name: jpgg}]", "unknown codec 'jpgg' (did you mean 'jpeg'?); choose one of: avif"),
     ("codecs: [{name: jpeg}]\nchannel: {model: bernouli}", "unknown channel model 'bernouli'"),
     ("codecs: [{name: jpeg}]\nmetrics: [miou, psnrr]", "unknown metric 'psnrr'"),
     ("codecs: [{name: jpeg}]\nmetrics: [{name: lpipz}]", "unknown metric 'lpipz'"),
@@ -173,3 +174,24 @@ def test_names_and_files_are_checked_before_anything_heavy(body: str, says: str,
 def test_a_good_scenario_passes_the_precheck() -> None:
     for path in sorted(Path("scenarios").glob("*.yaml")):
         precheck(load_scenario(path), str(path))
+
+
+@pytest.mark.parametrize(
+    ("override", "says"),
+    [
+        ("chanel.loss=0.1", "chanel: unknown field (did you mean 'channel'?); the fields here: name, seed,"),
+        ("network.hwmm=3", "network.hwmm: unknown field (did you mean 'hwm'?); the fields here: channel_bind,"),
+        ("channel.loss:0.1", "--set 'channel.loss:0.1' must look like key.sub=value (did you mean channel.loss=0.1?)"),
+    ],
+)
+def test_a_misspelt_field_is_refused_with_the_closest_one(override: str, says: str, tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("codecs: [{name: jpeg, quality: 50}]\n")
+    with pytest.raises(ScenarioError) as error:
+        load_scenario(path, [override])
+    assert says in str(error.value) and "\n" not in str(error.value)
+
+
+def test_did_you_mean_stays_quiet_when_nothing_is_close() -> None:
+    assert did_you_mean("jpgg", ["jpeg", "webp"]) == " (did you mean 'jpeg'?)"
+    assert did_you_mean("zzzz", ["jpeg", "webp"]) == ""

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from semlink import __version__
 from semlink.cli.channel import is_tool, main_tools
 from semlink.cli.common import USER_ERRORS, OneLineParser
 from semlink.cli.data import add_data
@@ -21,6 +22,7 @@ __all__ = ["build_parser", "main"]
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser."""
     parser = OneLineParser(prog="semlink", description="A networked semantic-communication simulator.")
+    parser.add_argument("--version", action="version", version=f"semlink {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_run(sub)
     add_nodes(sub)

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from semlink.data.labelset import LabelSet
+from semlink.errors import did_you_mean
 from semlink.registry import Registry
 
 NEEDS = frozenset({"image", "labels", "timing"})
@@ -83,7 +84,8 @@ class Metric(ABC):
         unknown = sorted(set(settings) - set(self.defaults))
         if unknown:
             accepted = ", ".join(sorted(self.defaults)) or "none"
-            raise ValueError(f"metric {self.name} has no setting {unknown[0]!r} (its settings: {accepted})")
+            hint = did_you_mean(unknown[0], self.defaults)
+            raise ValueError(f"metric {self.name} has no setting {unknown[0]!r}{hint} (its settings: {accepted})")
         self.label_set = label_set
         self.settings: dict[str, Any] = {**self.defaults, **settings}
 

@@ -16,6 +16,7 @@ from semlink.channel.node import ChannelPlan, ChannelStage
 from semlink.codecs.base import Codec, codec_class
 from semlink.data import open_source
 from semlink.data.frame import Frame, FrameSource
+from semlink.errors import did_you_mean
 from semlink.metrics.base import Metric
 from semlink.receiver.node import LinkTiming, PointReport, ReceiverStage, RxPlan
 from semlink.sim.scenario import Scenario, ScenarioError
@@ -131,8 +132,9 @@ def check_settings(codec: str, factory: Callable[..., Codec], args: dict[str, ob
         return
     for key in args:
         if key not in parameters:
-            accepted = ", ".join(name for name in parameters if name not in ("label_set", "device"))
-            raise ValueError(f"codec {codec} has no setting {key!r}; its settings: {accepted or 'none'}")
+            names = [name for name in parameters if name not in ("label_set", "device")]
+            hint = did_you_mean(key, names)
+            raise ValueError(f"codec {codec} has no setting {key!r}{hint}; its settings: {', '.join(names) or 'none'}")
 
 
 def point_codec(point: Point, label_set: str | None = None, device: str = "auto") -> Callable[[], Codec]:

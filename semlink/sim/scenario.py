@@ -14,6 +14,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from semlink.errors import did_you_mean
+
 IMPAIRMENT_KEYS = ("delay_ms", "jitter_ms", "reorder", "duplicate", "rate_bps")
 
 
@@ -289,7 +291,9 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
     for override in overrides:
         path, sep, text = override.partition("=")
         if not sep or not path:
-            raise ScenarioError(f"--set {override!r} must look like key.sub=value")
+            key, colon, rest = (part.strip() for part in override.partition(":"))
+            hint = f" (did you mean {key}={rest}?)" if colon and key and rest else ""
+            raise ScenarioError(f"--set {override!r} must look like key.sub=value{hint}")
         try:
             value = parse_yaml(text) if text else None
         except yaml.YAMLError:
@@ -344,9 +348,33 @@ def load_scenario(path: Path, overrides: Sequence[str] = ()) -> Scenario:
 
 
 def message(error: Any) -> str:
-    """A pydantic error's message without its ``Value error, `` prefix (our validators' own words)."""
+    """A pydantic error's message without its ``Value error, `` prefix (our validators' own words);
+    for an unknown field, the closest known one and the list of them."""
     text = str(error["msg"])
+    if error.get("type") == "extra_forbidden":
+        known = field_names(tuple(error["loc"][:-1]))
+        if known:
+            word = str(error["loc"][-1])
+            return f"unknown field{did_you_mean(word, known)}; the fields here: {', '.join(known)}"
     return text.removeprefix("Value error, ")
+
+
+def field_names(location: tuple[Any, ...]) -> list[str]:
+    """The field names (YAML spelling) of the schema model at ``location`` in a scenario, or []."""
+    model: type[BaseModel] = Scenario
+    for key in location:
+        if isinstance(key, int):
+            continue
+        field = model.model_fields.get(str(key)) or next(
+            (f for f in model.model_fields.values() if f.alias == key), None
+        )
+        inner = field.annotation if field is not None else None
+        candidates = [inner, *getattr(inner, "__args__", ())]
+        nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if not nested:
+            return []
+        model = nested[0]
+    return [f.alias or name for name, f in model.model_fields.items()]
 
 
 def validate(raw: dict[str, Any], origin: str) -> Scenario:
