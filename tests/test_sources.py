@@ -83,3 +83,16 @@ def test_camvid_split(camvid_root: Path) -> None:
 def test_camvid_missing_split_says_how_to_fix(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="SEMLINK_CAMVID"):
         open_source("camvid", "val", root=tmp_path)
+
+
+def test_the_camvid_root_does_not_depend_on_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from semlink.data.camvid import CAMVID_ENV, camvid_candidates, default_camvid_root
+
+    monkeypatch.delenv(CAMVID_ENV, raising=False)
+    here = default_camvid_root()
+    monkeypatch.chdir(tmp_path)
+    assert default_camvid_root() == here
+    monkeypatch.setenv(CAMVID_ENV, str(tmp_path / "mine"))
+    assert camvid_candidates() == [tmp_path / "mine"]

@@ -16,12 +16,21 @@ CAMVID_ENV = "SEMLINK_CAMVID"
 CAMVID_UNLABELLED = 11
 
 
-def default_camvid_root() -> Path:
-    """``$SEMLINK_CAMVID`` if set, else ``../shared/data/camvid`` from the working folder."""
+def camvid_candidates() -> list[Path]:
+    """Where CamVid is looked for, in order: ``$SEMLINK_CAMVID`` if set; else
+    ``../shared/data/camvid`` beside the repository this package runs from (an editable
+    install), then from the working folder."""
     configured = os.environ.get(CAMVID_ENV)
     if configured:
-        return Path(configured)
-    return Path("..") / "shared" / "data" / "camvid"
+        return [Path(configured)]
+    beside_repository = Path(__file__).resolve().parents[3] / "shared" / "data" / "camvid"
+    return list(dict.fromkeys([beside_repository, Path("..").resolve() / "shared" / "data" / "camvid"]))
+
+
+def default_camvid_root() -> Path:
+    """The first of :func:`camvid_candidates` that exists, else the first (for the error message)."""
+    candidates = camvid_candidates()
+    return next((path for path in candidates if path.is_dir()), candidates[0])
 
 
 @DATASETS.register("camvid")
@@ -46,9 +55,10 @@ class CamVid(FrameSource):
         image_dir = self.root / split
         label_dir = self.root / f"{split}annot"
         if not image_dir.is_dir() or not label_dir.is_dir():
+            tried = "" if root is not None else f" (looked in {', '.join(map(str, camvid_candidates()))})"
             raise DataError(
-                f"CamVid split {split!r} not found: expected {image_dir} and {label_dir}; "
-                f"set {CAMVID_ENV} or the data root to the SegNet-layout CamVid folder"
+                f"CamVid split {split!r} not found: expected {image_dir} and {label_dir}{tried}; "
+                f"set {CAMVID_ENV} or data.root to the SegNet-layout CamVid folder"
             )
         self.images = sorted(image_dir.glob("*.png"))
         if not self.images:

@@ -68,12 +68,12 @@ def data_problems(scenario: Scenario) -> Iterator[str]:
     if root is not None and not Path(root).is_dir():
         yield f"data.root {root!r} is not a folder; give the dataset's folder"
     elif root is None and source == "camvid":
-        from semlink.data.camvid import CAMVID_ENV, default_camvid_root
+        from semlink.data.camvid import CAMVID_ENV, camvid_candidates, default_camvid_root
 
         if not default_camvid_root().is_dir():
             yield (
-                f"CamVid is not at {default_camvid_root()}; set {CAMVID_ENV} or data.root to the "
-                "SegNet-layout CamVid folder"
+                f"CamVid is not in {' or '.join(map(str, camvid_candidates()))}; set {CAMVID_ENV} or data.root "
+                "to the SegNet-layout CamVid folder"
             )
 
 
