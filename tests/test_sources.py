@@ -85,9 +85,7 @@ def test_camvid_missing_split_says_how_to_fix(tmp_path: Path) -> None:
         open_source("camvid", "val", root=tmp_path)
 
 
-def test_the_camvid_root_does_not_depend_on_the_working_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_camvid_root_does_not_depend_on_the_working_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from semlink.data.camvid import CAMVID_ENV, camvid_candidates, default_camvid_root
 
     monkeypatch.delenv(CAMVID_ENV, raising=False)
