@@ -22,7 +22,9 @@ The kinds, in turn:
 - ``oversized``: one part just over the sockets' ``MAXMSGSIZE`` (libzmq drops the connection
   from the size header, before buffering), once every 20,000 messages on a socket of its own.
 
-It prints messages sent per kind and per second, what each node counted (its ``counters:`` log
+A fuzzer connection the node takes nothing from for 3 s is closed and replaced (counted as
+``renewed``; up to its 1,000 queued messages are then never read, so the nodes' own counters are
+the figure of what they read). It prints messages sent per kind and per second, what each node counted (its ``counters:`` log
 line: rejections by reason), the peak resident memory of each node in both runs (``VmHWM``,
 sampled every 0.1 s), the runs' exit codes, and whether the fuzzed run's rows equal the clean
 run's in every column but ``rejected`` and ``rejected_by`` (which must flag the fuzzed points).
@@ -74,6 +76,7 @@ POINTS = 4
 FLAG_COLUMNS = ("rejected", "rejected_by")
 OVERSIZED_EVERY = 20_000
 MANY_PARTS_EVERY = 1_000
+STALLED_S = 3.0
 POOL = 1_000
 ROLES = ("transmitter", "channel", "receiver")
 
@@ -199,48 +202,74 @@ class Fuzzer:
     seed: int
     sent: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    renewed: int = 0
 
     def run(self, stop: threading.Event) -> None:
         """Send until the quota is met or ``stop`` is set (the run ended)."""
         rng = random.Random(self.seed)
         makers = {**KINDS, **RARE_KINDS}
         pools = {kind: [make(rng, self.frames) for _ in range(POOL)] for kind, make in makers.items()}
-        context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        sock, big = context.socket(zmq.PUSH), context.socket(zmq.PUSH)
-        for s in (sock, big):
-            s.setsockopt(zmq.LINGER, 0)
-            s.setsockopt(zmq.SNDHWM, 1000)
-            s.connect(self.address)
+        self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self._socks = {"main": self._connected(), "big": self._connected()}
         oversized = rng.randbytes(MAX_BATCH_BYTES + 1024)
         kinds = list(KINDS)
         started, total = time.perf_counter(), 0
         try:
             while not stop.is_set() and self.quota.take():
                 if total % OVERSIZED_EVERY == OVERSIZED_EVERY - 1:
-                    kind, sock_used, parts = "oversized", big, [oversized]
+                    kind, line, parts = "oversized", "big", [oversized]
                 else:
                     rare = total % MANY_PARTS_EVERY == MANY_PARTS_EVERY - 2
                     kind = "many-parts" if rare else kinds[total % len(kinds)]
-                    sock_used, parts = sock, pools[kind][(total // len(kinds)) % POOL]
-                if not self._send(sock_used, parts, stop):
+                    line, parts = "main", pools[kind][(total // len(kinds)) % POOL]
+                if not self._send(line, parts, stop):
                     self.quota.give_back()
                     break
                 self.sent[kind] += 1
                 total += 1
         finally:
             self.seconds = time.perf_counter() - started
-            sock.close()
-            big.close()
-            context.term()
+            for sock in self._socks.values():
+                sock.close()
+            self._context.term()
 
-    @staticmethod
-    def _send(sock: zmq.Socket[bytes], parts: list[bytes], stop: threading.Event) -> bool:
-        """Send one message, waiting while the node is busy; False if stopped first."""
+    def _connected(self) -> zmq.Socket[bytes]:
+        """A fresh PUSH socket connected to the node."""
+        sock = self._context.socket(zmq.PUSH)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.SNDHWM, 1000)
+        sock.connect(self.address)
+        return sock
+
+    def _send(self, line: str, parts: list[bytes], stop: threading.Event) -> bool:
+        """Send one message on ``line``, waiting while the node is busy; False if stopped first.
+
+        A connection the node has taken nothing from for :data:`STALLED_S` is replaced by a new
+        one (counted in ``renewed``): the campaign goes on whatever one connection's fate.
+        """
+        waited_since = time.perf_counter()
         while not stop.is_set():
+            sock = self._socks[line]
             if sock.poll(100, zmq.POLLOUT):
                 sock.send_multipart(parts, copy=False)
                 return True
+            if time.perf_counter() - waited_since > STALLED_S:
+                sock.close()
+                self._socks[line] = self._connected()
+                self.renewed += 1
+                waited_since = time.perf_counter()
         return False
+
+
+def say_progress(fuzzers: list[Fuzzer], stop: threading.Event, every_s: float = 15.0) -> None:
+    """Print the messages sent so far every ``every_s`` seconds until ``stop``."""
+    started = time.perf_counter()
+    while not stop.wait(every_s):
+        sent = [sum(f.sent.values()) for f in fuzzers]
+        print(
+            f"  {time.perf_counter() - started:.0f} s: sent {sum(sent):,} ({' + '.join(f'{n:,}' for n in sent)})",
+            flush=True,
+        )
 
 
 class MemorySampler:
@@ -308,6 +337,8 @@ def run_scenario(
         command += ["--set", override]
     stop = threading.Event()
     threads = [threading.Thread(target=f.run, args=(stop,), daemon=True) for f in fuzzers]
+    if fuzzers:
+        threads.append(threading.Thread(target=say_progress, args=(fuzzers, stop), daemon=True))
     started = time.perf_counter()
     with MemorySampler(str(out)) as memory:
         run = subprocess.Popen(
@@ -365,7 +396,8 @@ def report(clean: RunResult, fuzzed: RunResult, fuzzers: list[Fuzzer]) -> bool:
     seconds = max(f.seconds for f in fuzzers)
     print(f"messages sent: {total:,} in {seconds:.0f} s = {total / max(seconds, 1e-9):,.0f} messages/s")
     for fuzzer, name in zip(fuzzers, ("channel", "receiver"), strict=True):
-        print(f"  at the {name}: {sum(fuzzer.sent.values()):,} ({listing(fuzzer.sent)})")
+        print(f"  at the {name}: {sum(fuzzer.sent.values()):,} ({listing(fuzzer.sent)}); connections renewed after "
+              f"{STALLED_S:g} s without progress: {fuzzer.renewed}")  # fmt: skip
     for role in ("channel", "receiver"):
         counted = fuzzed.counters.get(role, {})
         rejected = {k: v for k, v in counted.items() if k.startswith(("dropped:", "rejected:"))}
