@@ -24,10 +24,11 @@ The kinds, in turn:
 
 A fuzzer connection the node takes nothing from for 3 s is closed and replaced (counted as
 ``renewed``; up to its 1,000 queued messages are then never read, so the nodes' own counters are
-the figure of what they read). It prints messages sent per kind and per second, what each node counted (its ``counters:`` log
-line: rejections by reason), the peak resident memory of each node in both runs (``VmHWM``,
-sampled every 0.1 s), the runs' exit codes, and whether the fuzzed run's rows equal the clean
-run's in every column but ``rejected`` and ``rejected_by`` (which must flag the fuzzed points).
+the figure of what they read). It prints messages sent per kind and per second, what each node
+counted (its ``counters:`` log line: rejections by reason), the peak resident memory of each
+node in both runs (``VmHWM``, sampled every 0.1 s), the runs' exit codes, and whether the fuzzed
+run's rows equal the clean run's in every column but ``rejected`` and ``rejected_by`` (which must
+flag the fuzzed points).
 
 Caveats: a ZeroMQ multipart message is held whole by libzmq before the node can read it, so a
 peer that can connect can make a node hold a few (the receive high-water mark) multipart
