@@ -43,10 +43,6 @@ class StopFlag:
     def _set(self, signum: int, frame: FrameType | None) -> None:
         self._stopped = True
 
-    def set(self) -> None:
-        """Ask for a stop (as a signal would)."""
-        self._stopped = True
-
     @property
     def stopped(self) -> bool:
         """Whether a stop was asked for."""
