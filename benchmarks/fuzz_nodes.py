@@ -50,7 +50,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -273,16 +273,26 @@ def say_progress(fuzzers: list[Fuzzer], stop: threading.Event, every_s: float = 
         )
 
 
-class MemorySampler:
-    """Peak resident memory (``VmHWM``, MB) of each node of a run, found by its output folder."""
+class NodeMemory:
+    """Samples of one ``/proc/PID/status`` field (MB) of each node of a run, found by its output folder.
 
-    def __init__(self, marker: str) -> None:
-        self.marker = marker
-        self.peak_mb: dict[str, float] = {}
+    :param marker: a path in the nodes' command lines. :param status_field: ``VmHWM`` (peak) or ``VmRSS``.
+    :param interval_s: seconds between samples.
+    """
+
+    def __init__(self, marker: str, status_field: str = "VmHWM", interval_s: float = 0.1) -> None:
+        self.marker, self.prefix, self.interval_s = marker, f"{status_field}:", interval_s
+        self.samples: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        self.started = time.perf_counter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
-    def __enter__(self) -> MemorySampler:
+    @property
+    def peak_mb(self) -> dict[str, float]:
+        """The highest sample of each node."""
+        return {role: max(mb for _, mb in series) for role, series in self.samples.items() if series}
+
+    def __enter__(self) -> NodeMemory:
         self._thread.start()
         return self
 
@@ -291,13 +301,13 @@ class MemorySampler:
         self._thread.join()
 
     def _sample(self) -> None:
-        while not self._stop.wait(0.1):
+        while not self._stop.wait(self.interval_s):
+            now = time.perf_counter() - self.started
             for pid, role in node_processes(self.marker).items():
                 with contextlib.suppress(OSError):  # the process ended between scan and read
                     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                        if line.startswith("VmHWM:"):
-                            mb = int(line.split()[1]) / 1024
-                            self.peak_mb[role] = max(self.peak_mb.get(role, 0.0), mb)
+                        if line.startswith(self.prefix):
+                            self.samples[role].append((now, int(line.split()[1]) / 1024))
 
 
 def node_processes(marker: str) -> dict[int, str]:
@@ -341,7 +351,7 @@ def run_scenario(
     if fuzzers:
         threads.append(threading.Thread(target=say_progress, args=(fuzzers, stop), daemon=True))
     started = time.perf_counter()
-    with MemorySampler(str(out)) as memory:
+    with NodeMemory(str(out)) as memory:
         run = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )

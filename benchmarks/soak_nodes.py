@@ -23,12 +23,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections import defaultdict
 from pathlib import Path
 
-from fuzz_nodes import ROLES, node_processes
+from fuzz_nodes import ROLES, NodeMemory
 
 GOAL = 0.05
 SCENARIO = """\
@@ -41,37 +39,6 @@ channel: {{model: gilbert_elliott, loss: [{losses}], burst: 2}}
 link: {{mtu: 1200, fps: 10, deadline_ms: 100}}
 transport: zmq
 """
-
-
-class RssSeries:
-    """``(seconds, MB)`` samples of each node's resident memory, from a thread."""
-
-    def __init__(self, marker: str, interval_s: float) -> None:
-        self.marker, self.interval_s = marker, interval_s
-        self.samples: dict[str, list[tuple[float, float]]] = defaultdict(list)
-        self.started = time.perf_counter()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def __enter__(self) -> RssSeries:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _sample(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            now = time.perf_counter() - self.started
-            for pid, role in node_processes(self.marker).items():
-                try:
-                    status = Path(f"/proc/{pid}/status").read_text()
-                except OSError:  # it ended between the scan and the read
-                    continue
-                for line in status.splitlines():
-                    if line.startswith("VmRSS:"):
-                        self.samples[role].append((now, int(line.split()[1]) / 1024))
 
 
 def first_point_done(results: Path, started: float) -> float | None:
@@ -110,7 +77,7 @@ def main() -> int:
         command = [sys.executable, "-m", "semlink.cli", "run", str(scenario), "--out", str(out)]
         print(f"soak: {args.points} points x {per_point} frames over ZeroMQ ...", flush=True)
         warm_s: float | None = None
-        with RssSeries(str(out), args.interval) as series:
+        with NodeMemory(str(out), "VmRSS", args.interval) as series:
             run = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             deadline = series.started + args.timeout
             while run.poll() is None and time.perf_counter() < deadline:
