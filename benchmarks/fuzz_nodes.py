@@ -203,7 +203,8 @@ class Fuzzer:
     seed: int
     sent: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
-    renewed: int = 0
+    renewed: Counter[str] = field(default_factory=Counter)
+    """Connections replaced, by line (``main``: every kind but ``oversized``; ``big``: ``oversized``)."""
 
     def run(self, stop: threading.Event) -> None:
         """Send until the quota is met or ``stop`` is set (the run ended)."""
@@ -257,7 +258,7 @@ class Fuzzer:
             if time.perf_counter() - waited_since > STALLED_S:
                 sock.close()
                 self._socks[line] = self._connected()
-                self.renewed += 1
+                self.renewed[line] += 1
                 waited_since = time.perf_counter()
         return False
 
@@ -407,8 +408,9 @@ def report(clean: RunResult, fuzzed: RunResult, fuzzers: list[Fuzzer]) -> bool:
     seconds = max(f.seconds for f in fuzzers)
     print(f"messages sent: {total:,} in {seconds:.0f} s = {total / max(seconds, 1e-9):,.0f} messages/s")
     for fuzzer, name in zip(fuzzers, ("channel", "receiver"), strict=True):
+        renewed = f"{sum(fuzzer.renewed.values())} ({listing(fuzzer.renewed) or 'none'})"
         print(f"  at the {name}: {sum(fuzzer.sent.values()):,} ({listing(fuzzer.sent)}); connections renewed after "
-              f"{STALLED_S:g} s without progress: {fuzzer.renewed}")  # fmt: skip
+              f"{STALLED_S:g} s without progress: {renewed}")  # fmt: skip
     for role in ("channel", "receiver"):
         counted = fuzzed.counters.get(role, {})
         rejected = {k: v for k, v in counted.items() if k.startswith(("dropped:", "rejected:"))}

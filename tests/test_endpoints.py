@@ -71,3 +71,37 @@ def test_sockets_use_tcp_keepalives_and_no_zmtp_heartbeats() -> None:
             sock.close()
     finally:
         context.term()
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+def test_a_closed_connection_means_gone_only_once_the_peer_is_trusted(trusted: bool) -> None:
+    """A bound socket's watch ignores a stranger who connected and left until :meth:`PeerWatch.trust`."""
+    import socket
+    import time
+
+    import zmq
+
+    from semlink.sim.liveness import GONE_AFTER_S, PeerWatch, Waits
+    from semlink.sim.transport import make_socket
+
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    sock = make_socket(context, zmq.PULL, 10, 0)
+    watch = PeerWatch(sock, "the peer", trusted=False)
+    try:
+        port = sock.bind_to_random_port("tcp://127.0.0.1")
+        if trusted:
+            watch.trust()
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        deadline = time.monotonic() + 10  # the watch's thread sees the connection come and go
+        while watch.connected_since == watch.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(2 * GONE_AFTER_S + 0.5)
+        assert watch.ever_connected and not watch.connected
+        assert watch.gone is trusted
+        problem = watch.problem(watch.started, Waits(peer_timeout_s=0.1, stall_timeout_s=60), "has sent nothing")
+        expected = "went away" if trusted else "a connection came and went without a message of this run"
+        assert problem is not None and expected in problem
+    finally:
+        watch.close()
+        sock.close(linger=0)
+        context.term()

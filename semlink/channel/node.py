@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from semlink.wire import (
     read_message,
     relay_view,
 )
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,9 @@ class ChannelStage:
         self.counters: Counter[str] = Counter()
         self.point_dropped: Counter[str] = Counter()  # drops while the current point is open
         self.ended = False
+        self.heard_run = False
+        """Whether a control message of this run has arrived (its sender is the real transmitter)."""
+        self._fates_at_start: dict[str, int] = {}
 
     def process_message(self, frames: list[bytes]) -> list[bytes]:
         """One socket message (its ZeroMQ parts, see :mod:`semlink.wire.batch`) -> the parts to forward."""
@@ -89,6 +95,7 @@ class ChannelStage:
                 if control.run_id != self.run_id:
                     self._drop("foreign-run")
                     return []
+                self.heard_run = True
                 return self._control(control, parts)
         return self._packets(parts)
 
@@ -103,6 +110,7 @@ class ChannelStage:
         self._apply(control)
         if not isinstance(control, PointEnd):
             return parts
+        self._log_point(control.point)
         stats = self.model.stats() if self.model is not None else {}
         dropped, self.point_dropped = dict(self.point_dropped), Counter()
         if not stats and not dropped:
@@ -112,6 +120,17 @@ class ChannelStage:
         except WireError:  # no room left under the wire's limit: the row goes without the radio's columns
             self.counters["radio-stats-dropped"] += 1
         return parts
+
+    def _log_point(self, point: int) -> None:
+        """Log a point's packet fates and drops as it ends."""
+        fates = {name: self.counters[name] - self._fates_at_start.get(name, 0) for name in FATE_NAMES}
+        dropped = " ".join(f"{name}={count}" for name, count in sorted(self.point_dropped.items()))
+        LOG.info(
+            "point %d relayed: %s%s",
+            point,
+            ", ".join(f"{count} {name}" for name, count in fates.items()),
+            f"; {dropped}" if dropped else "",
+        )
 
     def _apply(self, control: ControlMessage) -> None:
         if isinstance(control, End):
@@ -125,6 +144,7 @@ class ChannelStage:
             self.model = None
             return
         self.point_dropped = Counter()
+        self._fates_at_start = {name: self.counters[name] for name in FATE_NAMES}
         self.model = plan.make_model()
         self.model.reset()
         self.impairments = plan.impairments

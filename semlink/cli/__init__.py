@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 from semlink import __version__
 from semlink.cli.channel import is_tool, main_tools
-from semlink.cli.common import USER_ERRORS, OneLineParser
+from semlink.cli.common import USER_ERRORS, OneLineParser, add_logging_options, apply_logging_options
 from semlink.cli.data import add_data
 from semlink.cli.evaluate import add_eval
 from semlink.cli.keys import add_keys
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train(sub)
     add_data(sub)
     add_keys(sub)
+    add_logging_options(parser)
     return parser
 
 
@@ -44,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.argv = typed  # the command as typed, for training records
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
+        apply_logging_options(args)
         return handler(args)
     except Exception as error:
         if os.environ.get("SEMLINK_DEBUG") or not isinstance(error, USER_ERRORS):

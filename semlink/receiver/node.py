@@ -122,6 +122,8 @@ class ReceiverStage:
         self.finished = False
         self.on_frame: Callable[[int, int], None] | None = None
         self._point: _OpenPoint | None = None
+        self.heard_run = False
+        """Whether a control message of this run has arrived (its sender is the real channel)."""
 
     def handle_message(self, frames: list[bytes]) -> None:
         """One socket message (its ZeroMQ parts, see :mod:`semlink.wire.batch`)."""
@@ -150,6 +152,7 @@ class ReceiverStage:
         if message.run_id != self.run_id:
             self._reject("foreign-run")
         elif not isinstance(message, Packet):
+            self.heard_run = True
             self._control(message)
         elif self._point is None or message.point != self._point.index:
             self.counters["stale"] += 1

@@ -25,6 +25,7 @@ monitor events but nothing that turns them into a peer's state.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ GONE_AFTER_S = 0.5
 """A peer whose last connection closed and did not come back within this long is reported gone
 (a connecting socket reconnects within a fraction of a second when its peer is still there)."""
 WATCH_POLL_MS = 100
+LOG = logging.getLogger(__name__)
 
 _EVENTS = zmq.EVENT_CONNECTED | zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED
 
@@ -74,11 +76,20 @@ class PeerWatch:
     ``EVENT_ACCEPTED`` to its ``EVENT_DISCONNECTED``, matched by file descriptor, so a stranger's
     connection that comes and goes never makes the real peer look gone.
 
+    A bound socket cannot tell its peer's connection from a stranger's, so its watch starts
+    untrusted: until the node calls :meth:`trust` (after the first message of its own run), a
+    closed connection means nothing and the peer counts as not there yet
+    (``network.peer_timeout_s``); otherwise a stranger who connected and left before the real
+    peer would fail the run as "went away".
+
     :param sock: the socket to follow. :param peer: how messages name the peer.
+    :param trusted: whether every connection is the peer's (True for a socket that connects to
+        the peer's address; False for a bound one).
     """
 
-    def __init__(self, sock: zmq.Socket[bytes], peer: str) -> None:
+    def __init__(self, sock: zmq.Socket[bytes], peer: str, trusted: bool = True) -> None:
         self.sock, self.peer = sock, peer
+        self.trusted = trusted
         self.started = time.monotonic()
         self._monitor = sock.get_monitor_socket(_EVENTS)
         self._open: set[int] = set()
@@ -103,11 +114,20 @@ class PeerWatch:
             return
         with self._lock:
             if kind in (zmq.EVENT_CONNECTED, zmq.EVENT_ACCEPTED):
+                if not self._ever:
+                    LOG.info("%s: connected", self.peer)
                 self._open.add(descriptor)
                 self._ever = True
             elif kind == zmq.EVENT_DISCONNECTED:
                 self._open.discard(descriptor)
+                LOG.debug("%s: a connection closed (%d open)", self.peer, len(self._open))
             self._last_change = time.monotonic()
+
+    def trust(self) -> None:
+        """The peer has sent a message of this run: from now on its connections are its own."""
+        if not self.trusted:
+            LOG.debug("%s: its first message of this run arrived", self.peer)
+        self.trusted = True
 
     @property
     def connected(self) -> bool:
@@ -129,9 +149,10 @@ class PeerWatch:
 
     @property
     def gone(self) -> bool:
-        """The peer was connected and has had no connection for :data:`GONE_AFTER_S`."""
+        """The (trusted) peer was connected and has had no connection for :data:`GONE_AFTER_S`."""
         with self._lock:
-            return self._ever and not self._open and time.monotonic() - self._last_change >= GONE_AFTER_S
+            closed_for = time.monotonic() - self._last_change
+            return self.trusted and self._ever and not self._open and closed_for >= GONE_AFTER_S
 
     def problem(self, quiet_since: float, waits: Waits, doing: str) -> str | None:
         """What is wrong with the peer after nothing moved since ``quiet_since``, or None.
@@ -144,13 +165,14 @@ class PeerWatch:
                 f"{self.peer} went away (its connection closed): it stopped, crashed or was killed, "
                 "or its host is unreachable; see its log"
             )
-        if not self.ever_connected:
-            if now - self.started >= waits.peer_timeout_s:
-                return (
-                    f"{self.peer} never showed up within {waits.peer_timeout_s:g} s; is it running? "
-                    "(network.peer_timeout_s sets the wait)"
-                )
-            return None
+        if not self.ever_connected or not (self.trusted or self.connected):
+            if now - self.started < waits.peer_timeout_s:
+                return None
+            came_and_went = " (a connection came and went without a message of this run)" if self.ever_connected else ""
+            return (
+                f"{self.peer} never showed up within {waits.peer_timeout_s:g} s{came_and_went}; is it running? "
+                "(network.peer_timeout_s sets the wait)"
+            )
         if self.connected and now - max(quiet_since, self.connected_since) >= waits.stall_timeout_s:
             return (
                 f"{self.peer} is connected but {doing} for {waits.stall_timeout_s:g} s: it is alive but stalled "

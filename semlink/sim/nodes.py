@@ -7,6 +7,7 @@ the points' keys; the resolved scenario (frame size filled in) only sizes the re
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -46,6 +47,8 @@ from semlink.sim.transport import (
 )
 from semlink.wire import new_run_id
 
+LOG = logging.getLogger(__name__)
+
 
 def transmitter_node(scenario: Scenario, origin: str, only: set[int] | None = None) -> int:
     """Send every point's frames to the channel; returns the number of messages sent.
@@ -53,8 +56,9 @@ def transmitter_node(scenario: Scenario, origin: str, only: set[int] | None = No
     The socket connects before the codecs and segmenters load, so the channel sees its peer at
     once; each point's codec is built when its first frame is coded.
     """
-    use_threads(node_share("transmitter", scenario.threads))
+    threads = use_threads(node_share("transmitter", scenario.threads))
     net, ends, stop = scenario.network, node_endpoints(scenario.network), StopFlag().install()
+    LOG.info("transmitter started: pid %d, %d threads; sending to %s", os.getpid(), threads, ends.channel_connect)
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     sock = make_socket(context, zmq.PUSH, net.hwm, 0)
     watch = PeerWatch(sock, f"the channel at {ends.channel_connect}")
@@ -82,12 +86,19 @@ def transmitter_node(scenario: Scenario, origin: str, only: set[int] | None = No
 
 def channel_node(scenario: Scenario, origin: str) -> dict[str, int]:
     """Relay messages from the transmitter to the receiver through each point's channel; returns counters."""
-    use_threads(node_share("channel", scenario.threads))
+    threads = use_threads(node_share("channel", scenario.threads))
     net, ends, stop = scenario.network, node_endpoints(scenario.network), StopFlag().install()
+    LOG.info(
+        "channel started: pid %d, %d threads; listening on %s, forwarding to %s",
+        os.getpid(),
+        threads,
+        ends.channel_bind,
+        ends.receiver_connect,
+    )
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     inbound = make_socket(context, zmq.PULL, net.hwm, 0)
     outbound = make_socket(context, zmq.PUSH, net.hwm, 0)
-    sender = PeerWatch(inbound, f"the transmitter (bound {ends.channel_bind})")
+    sender = PeerWatch(inbound, f"the transmitter (bound {ends.channel_bind})", trusted=False)
     receiver = PeerWatch(outbound, f"the receiver at {ends.receiver_connect}")
     security = node_security(context, net.security, net.keys)
     stage = make_channel(scenario, node_points(scenario, origin), run_id(scenario))
@@ -98,6 +109,8 @@ def channel_node(scenario: Scenario, origin: str) -> dict[str, int]:
         connect(outbound, ends.receiver_connect, "channel")
         while parts := receive(inbound, sender, stop, waits(net)):
             out = stage.process_message(parts)
+            if stage.heard_run:
+                sender.trust()
             if out and not send(outbound, out, receiver, stop, waits(net)):
                 break
             if stage.ended:
@@ -118,11 +131,18 @@ def receiver_node(scenario: Scenario, origin: str, out: Path, progress: bool = F
 
     Points already in ``out/results.csv`` are not scored again (their packets are counted and dropped).
     """
-    use_threads(node_share("receiver", scenario.threads))
+    threads = use_threads(node_share("receiver", scenario.threads))
     net, ends, stop = scenario.network, node_endpoints(scenario.network), StopFlag().install()
+    LOG.info(
+        "receiver started: pid %d, %d threads; listening on %s; results in %s",
+        os.getpid(),
+        threads,
+        ends.receiver_bind,
+        out,
+    )
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     inbound = make_socket(context, zmq.PULL, net.hwm, 0)
-    watch = PeerWatch(inbound, f"the channel (bound {ends.receiver_bind})")
+    watch = PeerWatch(inbound, f"the channel (bound {ends.receiver_bind})", trusted=False)
     security = node_security(context, net.security, net.keys)
     counters: dict[str, int] = {}
     try:
@@ -132,6 +152,8 @@ def receiver_node(scenario: Scenario, origin: str, out: Path, progress: bool = F
         counters = stage.counters
         while not stage.finished and (parts := receive(inbound, watch, stop, waits(net))):
             stage.handle_message(parts)
+            if stage.heard_run:
+                watch.trust()
     finally:
         say_counters("receiver", counters)
         watch.close()
@@ -196,6 +218,18 @@ def reporter(writer: ResultsWriter, progress: bool) -> Callable[[PointReport], N
 
     def on_point(report: PointReport) -> None:
         writer.write(report)
+        complete = sum(record.complete for record in report.frames)
+        concealed = sum(record.concealed for record in report.frames)
+        counted = " ".join(f"{name}={count}" for name, count in sorted(report.counters.items()) if count)
+        LOG.info(
+            "point %d scored: %d frames (%d complete, %d concealed) of %d packets sent%s",
+            report.index,
+            len(report.frames),
+            complete,
+            concealed,
+            report.sent.packets_sent,
+            f"; {counted}" if counted else "",
+        )
         if progress:
             tell_parent({"point_done": report.index})
 

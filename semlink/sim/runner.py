@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -15,9 +16,9 @@ from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from semlink.errors import StageError
+from semlink.logs import child_flags, progress_display
 from semlink.metrics import build_metrics
 from semlink.sim.endpoints import private_endpoints
 from semlink.sim.plans import PARENT_ENV, RUN_ID_ENV, check_points, open_frames, resolve
@@ -27,6 +28,7 @@ from semlink.sim.threads import node_threads, run_budget, thread_environment
 from semlink.sim.transport import COUNTERS_PREFIX
 from semlink.wire import new_run_id
 
+LOG = logging.getLogger(__name__)
 ROLES = ("receiver", "channel", "transmitter")  # start order: listeners first
 PR_SET_PDEATHSIG = 1
 
@@ -67,9 +69,11 @@ class Run:
         metrics = build_metrics(resolved.metrics, source.label_set)
         writer = ResultsWriter(self.out, resolved, sweep, metrics)  # repairs what a killed run left
         if writer.repaired:
-            self.console.print(
-                f"dropped {writer.repaired} bytes an interrupted run left half-written in {self.out} "
-                "(a torn last line, frames of a point without its row); those points run again"
+            LOG.warning(
+                "dropped %d bytes an interrupted run left half-written in %s "
+                "(a torn last line, frames of a point without its row); those points run again",
+                writer.repaired,
+                self.out,
             )
         done = writer.done_keys()
         return resolved, {p.index for p in sweep if p.key not in done}, len(source)
@@ -80,7 +84,7 @@ class Run:
         scenario_path = self.out / "scenario.yaml"
         dump_scenario(resolved, scenario_path)
         if not todo:
-            self.console.print(f"all {len(check_points(resolved, self.origin))} points already in {self.out}")
+            LOG.info("all %d points already in %s", len(check_points(resolved, self.origin)), self.out)
             return 0
         with self.progress(len(todo) * resolved.repeat_count, frames) as bar:
             if resolved.transport == "inproc":
@@ -131,13 +135,13 @@ class Run:
             for handle in self._logs:
                 handle.close()
             for line in rejection_summary(logs):
-                self.console.print(line)
+                LOG.warning("%s", line)
 
     def spawn(
         self, role: str, scenario_path: Path, todo: set[int], logs: Path, environment: dict[str, str]
     ) -> subprocess.Popen[str]:
         """One node as a child process; stderr goes to ``logs/<role>.log``."""
-        command = [sys.executable, "-m", "semlink.cli", role, str(scenario_path)]
+        command = [sys.executable, "-m", "semlink.cli", role, str(scenario_path), *child_flags()]
         if role == "receiver":
             command += ["--out", str(self.out), "--progress"]
         if role == "transmitter":
@@ -208,7 +212,8 @@ def last_line(path: Path) -> str:
 
 
 class RunProgress:
-    """Points and frames progress bars, fed by the receiver's JSON lines or direct calls.
+    """Points and frames progress (bars on a terminal, log lines elsewhere), fed by the
+    receiver's JSON lines or direct calls.
 
     :param console: where to draw. :param points: points (realisations of points) to run.
     :param frames: frames per point.
@@ -216,31 +221,22 @@ class RunProgress:
 
     def __init__(self, console: Console, points: int, frames: int) -> None:
         self.frames = frames
-        self.bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        )
-        self.points_task = self.bar.add_task("points", total=points)
-        self.frames_task = self.bar.add_task("frames", total=points * frames)
+        self.display = progress_display({"points": points, "frames": points * frames}, "run", console)
         self._lock = threading.Lock()
 
     def __enter__(self) -> RunProgress:
-        self.bar.start()
+        self.display.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.bar.stop()
+        self.display.__exit__(*exc)
 
     def on_frame(self, point: int, done: int) -> None:
         """A frame of ``point`` was scored; a point is done after its last frame."""
         with self._lock:
-            self.bar.advance(self.frames_task)
+            self.display.advance("frames")
             if done == self.frames:
-                self.bar.advance(self.points_task)
+                self.display.advance("points")
 
     def follow(self, receiver: subprocess.Popen[str]) -> None:
         """Read the receiver's progress lines until it exits."""

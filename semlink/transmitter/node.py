@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ from semlink.wire import End, PointEnd, PointStart, encode_message
 Message = list[bytes]
 MAP_CACHE_FRAMES = 1000
 """Frames whose maps are kept for the next points (about 130 kB each at 256×512)."""
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,14 @@ class TransmitterStage:
                 totals.add(len(parts), 8 * chunk_bytes(packets), 8 * sum(len(p) for p in parts), settings)
                 yield parts
             yield [encode_message(totals.message(self.run_id, plan.index, plan.key))]
+            LOG.info(
+                "point %d sent: %d frames, %d packets, %d payload bits",
+                plan.index,
+                plan.frames,
+                totals.packets,
+                totals.payload_bits,
+            )
+            LOG.debug("point %d key: %s", plan.index, plan.key)
         yield [encode_message(End(self.run_id))]
 
 

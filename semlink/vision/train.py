@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict, dataclass
 from datetime import timedelta
@@ -16,11 +17,14 @@ from torch.utils.data import DataLoader
 
 from semlink.data.frame import FrameSource
 from semlink.data.labelset import LabelSet
+from semlink.logs import duration
 from semlink.training import LegClock, leg_peak_lr, write_record
 from semlink.vision.augment import CropStream
 from semlink.vision.checkpoint import load_resume, load_segmenter, save_resume, save_segmenter
 from semlink.vision.metrics import ConfusionMeter, SegmentationScores
 from semlink.vision.net import FastSegNet, SegNetConfig
+
+LOG = logging.getLogger(__name__)
 
 
 def class_weights(labels: np.ndarray, label_set: LabelSet, power: float = 0.5) -> torch.Tensor:
@@ -94,32 +98,55 @@ class SegmenterModule(L.LightningModule):
 
 
 class ProgressPrinter(L.Callback):
-    """Prints step, loss, learning rate and crops/s every ``every`` steps (readable in a log file).
+    """Logs step, loss, learning rate, crops/s and the leg's ETA every ``every`` steps (plain lines,
+    readable in a log file; the ``semlink`` logger, so ``-q`` and ``--log-file`` apply).
 
     :param every: steps between lines.
     :param batch: crops per step.
-    :param offset: steps of earlier legs (the printed step is the run's).
+    :param offset: steps of earlier legs (the logged step is the run's).
+    :param steps: the leg's step budget. :param max_minutes: the leg's time budget (None: none).
     """
 
-    def __init__(self, every: int = 50, batch: int = 8, offset: int = 0) -> None:
+    def __init__(
+        self,
+        every: int = 50,
+        batch: int = 8,
+        offset: int = 0,
+        steps: int | None = None,
+        max_minutes: float | None = None,
+    ) -> None:
         self.every, self.batch, self.offset = every, batch, offset
+        self.steps, self.max_minutes = steps, max_minutes
         self.started = time.monotonic()
 
     def on_train_batch_end(
         self, trainer: L.Trainer, module: L.LightningModule, outputs: object, batch: object, batch_idx: int
     ) -> None:
-        """Print a line every ``every`` steps."""
+        """Log a line every ``every`` steps."""
         step = trainer.global_step
         if step % self.every:
             return
         elapsed = time.monotonic() - self.started
         loss = float(trainer.callback_metrics.get("loss", float("nan")))
         lr = trainer.optimizers[0].param_groups[0]["lr"]
-        print(
-            f"step {self.offset + step} loss {loss:.4f} lr {lr:.2e} {elapsed / 60:.1f} min "
-            f"{step * self.batch / max(elapsed, 1e-9):.1f} crops/s",
-            flush=True,
+        LOG.info(
+            "training step %d (leg %d%s) · loss %.4f · lr %.2e · %.1f crops/s · %s · ETA %s",
+            self.offset + step,
+            step,
+            f"/{self.steps}" if self.steps else "",
+            loss,
+            lr,
+            step * self.batch / max(elapsed, 1e-9),
+            duration(elapsed),
+            duration(self.left_s(step, elapsed)),
         )
+
+    def left_s(self, step: int, elapsed: float) -> float:
+        """Seconds the leg still has: the sooner of its step and time budgets."""
+        left = [] if self.max_minutes is None else [60 * self.max_minutes - elapsed]
+        if self.steps and step:
+            left.append((self.steps - step) * elapsed / step)
+        return min(left) if left else 0.0
 
 
 THIN_CLASSES = frozenset(
@@ -225,7 +252,7 @@ class HoldoutSelector(L.Callback):
         if scores.miou > self.best:
             self.best, self.best_step = scores.miou, step
             self.best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-        print(f"step {step} held-out mIoU {scores.miou:.4f} (best {self.best:.4f})", flush=True)
+        LOG.info("step %d held-out mIoU %.4f (best %.4f)", step, scores.miou, self.best)
         return scores
 
     def on_train_batch_end(
@@ -305,7 +332,10 @@ def train_segmenter(
         log_every_n_steps=20,
         enable_progress_bar=False,
         enable_model_summary=False,
-        callbacks=[ProgressPrinter(batch=settings.batch, offset=offset), selector],
+        callbacks=[
+            ProgressPrinter(batch=settings.batch, offset=offset, steps=leg_steps, max_minutes=settings.max_minutes),
+            selector,
+        ],
     )
     trainer.fit(module, train_dataloaders=DataLoader(stream, batch_size=settings.batch, num_workers=0))
     steps = offset + int(trainer.global_step)

@@ -157,7 +157,7 @@ def test_garbage_at_the_receiver_is_counted_and_survived(tmp_path: Path) -> None
 
 def test_receiver_with_no_peer_exits_with_one_line(tmp_path: Path) -> None:
     path, _, _ = scenario(tmp_path, timeout=1.0)
-    result = semlink("receiver", str(path), "--out", str(tmp_path))
+    result = semlink("receiver", str(path), "--out", str(tmp_path), "-q")  # -q: no start-up log lines
     assert result.returncode == 1
     assert result.stderr.strip().startswith("semlink: error: the channel (bound tcp://127.0.0.1:")
     assert "never showed up within 1 s" in result.stderr

@@ -4,7 +4,9 @@ or silent one as stalled."""
 from __future__ import annotations
 
 import csv
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,7 +21,7 @@ pytestmark = pytest.mark.net
 SCENARIO = """
 name: live
 seed: 5
-data: {{source: synthetic, split: val, frames: 3, size: [64, 128]}}
+data: {{source: synthetic, split: val, frames: {frames}, size: [64, 128]}}
 codecs: [{codec}]
 channel: {{model: bernoulli, loss: 0.0}}
 link: {{window: {window}}}
@@ -36,17 +38,17 @@ JPEG = "{name: jpeg, quality: 50}"
 
 
 def write(tmp_path: Path, codec: str = JPEG, segmenter: str = "brightness_segmenter", peer: float = 30,
-          stall: float = 600, hwm: int = 1000, tcp: bool = True, window: int = 4) -> Path:  # fmt: skip
+          stall: float = 600, hwm: int = 1000, tcp: bool = True, window: int = 4, frames: int = 3) -> Path:  # fmt: skip
     path = tmp_path / "scenario.yaml"
     addresses = f"  channel_bind: tcp://127.0.0.1:{free_port()}\n  receiver_bind: tcp://127.0.0.1:{free_port()}\n"
     text = SCENARIO.format(codec=codec, segmenter=segmenter, peer=peer, stall=stall, hwm=hwm, window=window,
-                           addresses=addresses if tcp else "")  # fmt: skip
+                           frames=frames, addresses=addresses if tcp else "")  # fmt: skip
     path.write_text(text)
     return path
 
 
 def node(role: str, path: Path, *args: str) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "semlink.cli", role, str(path), *args]
+    command = [sys.executable, "-m", "semlink.cli", role, str(path), "-q", *args]  # -q: errors only
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
@@ -77,22 +79,52 @@ def test_a_receiver_slower_than_its_queue_loses_nothing(tmp_path: Path) -> None:
 def test_a_dead_or_frozen_channel_is_reported_by_the_receiver_in_one_line(
     how: signal.Signals, stall: float, report: str, tmp_path: Path
 ) -> None:
-    # a frozen process keeps its connections open: it is told from an idle one only by the stall timeout
-    path = write(tmp_path, stall=stall)
+    # a frozen process keeps its connections open: it is told from an idle one only by the stall timeout;
+    # the transmitter codes a frame every 0.2 s, so the run is still going when the channel stops
+    path = write(tmp_path, codec="{name: tests.fakes:SlowJpeg, quality: 50}", stall=stall, frames=300)
     receiver = node("receiver", path, "--out", str(tmp_path / "out"))
-    channel = node("channel", path)
+    others = [node("channel", path), node("transmitter", path)]
     try:
-        time.sleep(12)  # both started and connected (imports take a few seconds)
-        assert receiver.poll() is None and channel.poll() is None
-        channel.send_signal(how)  # SIGKILL closes its connections; SIGSTOP leaves them open and silent
+        time.sleep(15)  # all started, connected, and the point's first frames relayed (imports take seconds)
+        assert receiver.poll() is None and all(child.poll() is None for child in others)
+        others[0].send_signal(how)  # SIGKILL closes its connections; SIGSTOP leaves them open and silent
         stderr = receiver.communicate(timeout=60)[1]
     finally:
-        for child in (receiver, channel):
+        for child in (receiver, *others):
             child.kill()
             child.wait()
     assert receiver.returncode == 1
     assert "the channel (bound tcp://127.0.0.1:" in stderr and report in stderr, stderr
     assert len(stderr.strip().splitlines()) == 1, stderr
+
+
+def test_a_stranger_who_connects_and_leaves_before_the_peer_fails_nothing(tmp_path: Path) -> None:
+    # a bound socket cannot tell a stranger's connection from its peer's: until the peer's first message of
+    # the run, a connection that closes must not count as the peer going away
+    path = write(tmp_path)
+    port = int(re.findall(r"receiver_bind: tcp://127.0.0.1:(\d+)", path.read_text())[0])
+    receiver = node("receiver", path, "--out", str(tmp_path / "out"))
+    others: list[subprocess.Popen[str]] = []
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # the stranger: connect once the receiver listens, send junk, leave
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as stranger:
+                    stranger.sendall(b"\xff" * 64)
+                break
+            except OSError:
+                assert time.monotonic() < deadline and receiver.poll() is None, "the receiver never listened"
+                time.sleep(0.2)
+        time.sleep(2)  # well past the half second after which a trusted peer's closed connection means gone
+        assert receiver.poll() is None
+        others = [node("channel", path), node("transmitter", path)]
+        stderr = receiver.communicate(timeout=120)[1]
+    finally:
+        for child in (receiver, *others):
+            child.kill()
+            child.wait()
+    assert receiver.returncode == 0, stderr
+    assert len(list(csv.DictReader((tmp_path / "out" / "results.csv").open()))) == 1
 
 
 def test_a_connected_but_silent_peer_is_reported_as_stalled(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict, dataclass
 from datetime import timedelta
@@ -25,6 +26,8 @@ from semlink.vision.checkpoint import load_resume, save_resume
 from semlink.vision.metrics import ConfusionMeter
 from semlink.vision.segmenter import TorchSegmenter
 from semlink.vision.train import EvalSets, ProgressPrinter, class_weights, load_all
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,7 @@ def train_codec(
     legs: list[dict[str, Any]] = list(state["legs"]) if state else []
     offset = int(state["step"]) if state else 0
     label_set = train.label_set
-    print(f"loading {len(train)} training frames and segmenting them", flush=True)
+    LOG.info("loading %d training frames and segmenting them", len(train))
     images, _ = load_all(train)
     maps = segmenter.segment(images)
     map_model = fit_map_model(maps, label_set.num_classes, scales=(1, 2, 4))
@@ -185,7 +188,9 @@ def train_codec(
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        callbacks=[ProgressPrinter(batch=settings.batch, offset=offset)],
+        callbacks=[
+            ProgressPrinter(batch=settings.batch, offset=offset, steps=settings.steps, max_minutes=settings.max_minutes)
+        ],
     )
     trainer.fit(module, train_dataloaders=DataLoader(stream, batch_size=settings.batch, num_workers=0))
     net = module.net.float().cpu().eval()
