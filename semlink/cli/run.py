@@ -157,8 +157,11 @@ def run_receiver(args: argparse.Namespace) -> int:
 
 def add_report(sub: argparse._SubParsersAction[OneLineParser]) -> None:
     """``semlink report DIR``."""
-    report = sub.add_parser("report", help="draw the plots and report.md of a results folder")
-    report.add_argument("folder", type=Path, help="folder holding results.csv")
+    report = sub.add_parser(
+        "report", help="draw the plots, report.md and report.html of a results folder (or overlay several)"
+    )
+    report.add_argument("folders", type=Path, nargs="+", metavar="FOLDER", help="folder(s) holding results.csv")
+    report.add_argument("--out", type=Path, default=None, help="with several folders: where the overlay goes")
     report.add_argument("--x", default=None, help="plot the metric against this column (an axis such as link.mtu)")
     report.add_argument("--by", default=None, help="with --x: a line per value of this column (default: every axis)")
     report.add_argument("--y", default=None, help="the metric column to plot (default miou, else the first metric)")
@@ -171,6 +174,13 @@ def run_report(args: argparse.Namespace) -> int:
 
     if args.by is not None and args.x is None:
         raise UserError("--by needs --x (the column to plot the metric against)")
-    for path in write_report(args.folder, args.x, args.by, args.y):
+    folders: list[Path] = args.folders
+    if len(folders) > 1 and args.out is None:
+        raise UserError(f"overlaying {len(folders)} runs needs --out DIR (where their joint report goes)")
+    if len(folders) == 1:
+        written = write_report(args.out or folders[0], args.x, args.by, args.y, runs=folders if args.out else ())
+    else:
+        written = write_report(args.out, args.x, args.by, args.y, runs=folders)
+    for path in written:
         print(path)
     return 0

@@ -16,6 +16,10 @@ POLL_MS = 200
 COUNTERS_PREFIX = "counters:"
 """How a node's counters line starts in its log (``semlink run`` repeats the rejections it finds)."""
 MAX_PART_BYTES = MAX_BATCH_BYTES + 64  # one socket message: a frame's packets (semlink.wire.batch)
+RECEIVE_QUEUE_BYTES = 64 * 2**20
+"""What one connection's receive queue may hold at most: its length in messages is capped at this
+over the largest message, so ``network.hwm`` largest messages never pile up in a node's memory
+(a sender's own queue, ``SNDHWM``, still holds ``hwm`` messages: throughput is unchanged)."""
 
 
 class PeerError(RuntimeError):
@@ -50,15 +54,24 @@ class StopFlag:
 
 
 def make_socket(context: zmq.Context[zmq.Socket[bytes]], kind: int, hwm: int, linger_ms: int) -> zmq.Socket[bytes]:
-    """A socket with explicit high-water marks, linger and TCP keepalives."""
+    """A socket with explicit high-water marks (a receiving one's bounded in bytes, see
+    :data:`RECEIVE_QUEUE_BYTES`), linger and TCP keepalives."""
     sock = context.socket(kind)
+    receive_queue = hwm
     if kind == zmq.PULL:
         sock.setsockopt(zmq.MAXMSGSIZE, MAX_PART_BYTES)  # a larger part drops the connection, unbuffered
+        receive_queue = receive_queue_length(hwm)
     sock.setsockopt(zmq.SNDHWM, hwm)
-    sock.setsockopt(zmq.RCVHWM, hwm)
+    sock.setsockopt(zmq.RCVHWM, receive_queue)
     sock.setsockopt(zmq.LINGER, linger_ms)
     keepalive(sock)
     return sock
+
+
+def receive_queue_length(hwm: int) -> int:
+    """Messages one connection of a receiving socket may queue: ``hwm``, at most
+    :data:`RECEIVE_QUEUE_BYTES` of the largest messages, at least one."""
+    return max(1, min(hwm, RECEIVE_QUEUE_BYTES // MAX_PART_BYTES))
 
 
 def bind(sock: zmq.Socket[bytes], address: str, role: str) -> None:
