@@ -160,3 +160,27 @@ def test_channel_tools_refuse_bad_values_in_one_line(tmp_path: Path) -> None:
     result = semlink("channel", "tables", "--out", str(tmp_path / "t.json"), "--step", "0")
     assert result.returncode == 1 and "--step 0.0 must be > 0" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("codecs", ["jpeg", "sqgan", "webp"]),
+        ("channels", ["bernoulli", "gilbert_elliott", "phy"]),
+        ("metrics", ["miou", "psnr"]),
+        ("segmenters", ["shipped", "checkpoint"]),
+        ("scenarios", ["quickstart", "cell-edge", "link-level"]),
+    ],
+)
+def test_list_gives_one_line_per_component(kind: str, expected: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", kind]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    names = [line.split()[0] for line in lines]
+    assert set(expected) <= set(names) and len(names) == len(set(names))
+    assert all(len(line.split(maxsplit=1)) == 2 for line in lines)  # every name has its summary
+
+
+def test_list_shows_a_codec_s_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["list", "codecs"])
+    jpeg = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("jpeg "))
+    assert "Baseline JPEG" in jpeg and "quality=None" in jpeg and "target_bpp=None" in jpeg

@@ -13,6 +13,7 @@ from semlink.cli.common import USER_ERRORS, OneLineParser, add_logging_options, 
 from semlink.cli.data import add_data
 from semlink.cli.evaluate import add_eval
 from semlink.cli.keys import add_keys
+from semlink.cli.listing import add_list
 from semlink.cli.run import add_nodes, add_report, add_run
 from semlink.cli.train import add_train
 
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train(sub)
     add_data(sub)
     add_keys(sub)
+    add_list(sub)
     add_logging_options(parser)
     return parser
 
@@ -55,3 +57,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("semlink: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`semlink list codecs | head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

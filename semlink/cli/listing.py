@@ -1,0 +1,105 @@
+"""``semlink list codecs|channels|metrics|segmenters|scenarios``: what a scenario can name, one line each."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from semlink.cli.common import OneLineParser
+
+KINDS = ("codecs", "channels", "metrics", "segmenters", "scenarios")
+HIDDEN_SETTINGS = {"self", "label_set", "device", "radio"}
+"""Constructor parameters a scenario does not set itself (the run fills them in)."""
+
+
+def add_list(sub: argparse._SubParsersAction[OneLineParser]) -> None:
+    """``semlink list KIND``."""
+    listing = sub.add_parser("list", help="list the codecs, channel models, metrics, segmenters or shipped scenarios")
+    listing.add_argument("kind", choices=KINDS, help="what to list")
+    listing.set_defaults(handler=run_list)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """Print one line per component (its name, settings and summary) or shipped scenario."""
+    for line in scenario_lines() if args.kind == "scenarios" else component_lines(args.kind):
+        print(line)
+    return 0
+
+
+def registry_of(kind: str) -> Any:
+    """The registry of a kind, with its built-in components registered (their package imported)."""
+    module, registry = {
+        "codecs": ("semlink.codecs", "semlink.codecs.base:CODECS"),
+        "channels": ("semlink.channel", "semlink.channel.base:CHANNELS"),
+        "metrics": ("semlink.metrics", "semlink.metrics.base:METRICS"),
+        "segmenters": ("semlink.vision.segmenter", "semlink.vision.segmenter:SEGMENTERS"),
+    }[kind]
+    importlib.import_module(module)
+    path, _, name = registry.partition(":")
+    return getattr(importlib.import_module(path), name)
+
+
+def component_lines(kind: str) -> list[str]:
+    """``name  settings: a, b  — summary`` for each component of ``kind``."""
+    registry = registry_of(kind)
+    rows = [(name, settings_of(registry.get(name)), summary_of(registry.get(name))) for name in registry.names()]
+    width = max(len(name) for name, _, _ in rows)
+    lines = []
+    for name, settings, summary in rows:
+        knobs = f"  [{', '.join(settings)}]" if settings else ""
+        lines.append(f"{name:<{width}}  {summary}{knobs}")
+    return lines
+
+
+def settings_of(factory: Callable[..., Any]) -> list[str]:
+    """The keyword settings a scenario can give ``factory`` (``quality``, ``target_bpp=None``, ...)."""
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    shown = []
+    for parameter in parameters:
+        if parameter.kind is parameter.VAR_KEYWORD and parameter.name == "radio":
+            shown.append("the radio's settings: snr_db, mcs, harq_max_tx, ... (scenarios/README.md)")
+            continue
+        if parameter.name in HIDDEN_SETTINGS or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        default = "" if parameter.default is parameter.empty else f"={parameter.default!r}"
+        shown.append(f"{parameter.name}{default}")
+    return shown
+
+
+def summary_of(factory: Callable[..., Any]) -> str:
+    """The first sentence of the factory's docstring, without reST markup."""
+    doc = inspect.getdoc(factory) or ""
+    paragraph = " ".join(doc.split("\n\n")[0].split())
+    sentence = re.split(r"(?<=[^.]\.)\s", paragraph, maxsplit=1)[0].rstrip(".:")
+    plain = re.sub(r":\w+:`~?([^`]+)`", r"\1", sentence).replace("``", "")
+    return plain or "(no description)"
+
+
+def scenario_lines() -> list[str]:
+    """``name  first comment line`` for each shipped scenario."""
+    from semlink.cli.run import default_scenario
+
+    folder = default_scenario().parent
+    paths = sorted(Path(folder).glob("*.yaml"))
+    if not paths:
+        return [f"no scenarios in {folder}"]
+    width = max(len(path.stem) for path in paths)
+    return [f"{path.stem:<{width}}  {first_comment(path)}  ({path})" for path in paths]
+
+
+def first_comment(path: Path) -> str:
+    """The text of a YAML file's first comment line (its summary), or its name."""
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith("#"):
+            return line.lstrip("# ").strip()
+        if line.strip():
+            break
+    return path.stem
