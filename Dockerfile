@@ -1,7 +1,8 @@
 # The semlink image: one image for the transmitter, channel and receiver services (see docker-compose.yml).
 #   CPU (default):  docker build -t semlink:latest .
 #   CUDA:           docker build -t semlink:latest --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128 .
-FROM python:3.11-slim
+# A pinned base (Python 3.11.7 on Debian 12), as the project's CI machine has.
+FROM python:3.11.7-slim-bookworm
 
 # The PyTorch wheel index: the CPU wheels by default, a CUDA index (…/whl/cuXYZ) for a GPU image.
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
@@ -17,7 +18,12 @@ WORKDIR /app
 RUN pip install torch==2.13.0 --index-url "${TORCH_INDEX}"
 
 COPY . .
-RUN pip install -e .
+RUN pip install -e . \
+    && useradd --create-home --uid 10001 semlink \
+    && mkdir -p /results /data \
+    && chown semlink /results
+# Not root: the nodes only read the code, the scenarios and the data, and write /results and /tmp.
+USER semlink
 
 ENTRYPOINT ["semlink"]
 CMD ["--help"]

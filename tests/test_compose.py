@@ -15,6 +15,8 @@ from semlink.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 NODES = ("transmitter", "channel", "receiver")
+PIPELINES = ("", "-lossy")
+"""The default run's services and the ``lossy`` profile's (``receiver-lossy``, ...)."""
 SCENARIO_VARIABLE = re.compile(r"^\$\{SEMLINK_SCENARIO:-(?P<default>[^}]+)\}$")
 
 
@@ -62,27 +64,67 @@ def test_commands_parse_with_the_semlink_cli(services: dict[str, dict[str, Any]]
     choices = parser._subparsers._group_actions[0].choices
     assert isinstance(choices, dict)
     assert set(NODES) <= set(choices)
+    for suffix in PIPELINES:
+        for name in NODES:
+            command = services[name + suffix]["command"]
+            args = parser.parse_args([command[0], scenario_default(command), *command[2:]])
+            assert args.command == name
+
+
+@pytest.mark.parametrize("suffix", PIPELINES)
+def test_each_pipeline_s_overrides_give_one_valid_scenario(suffix: str, services: dict[str, dict[str, Any]]) -> None:
+    from semlink.sim.scenario import load_scenario
+
+    channels = set()
     for name in NODES:
-        command = services[name]["command"]
-        args = parser.parse_args([command[0], scenario_default(command), *command[2:]])
-        assert args.command == name
+        command = services[name + suffix]["command"]
+        overrides = [f"{k}={v}" for k, v in settings(command).items()]
+        channels.add(json.dumps(load_scenario(ROOT / scenario_default(command), overrides).channel, sort_keys=True))
+    assert len(channels) == 1  # the three nodes of a run agree on its channel (the points' keys depend on it)
 
 
-def test_addresses_meet(services: dict[str, dict[str, Any]]) -> None:
-    transmitter = settings(services["transmitter"]["command"])
-    channel = settings(services["channel"]["command"])
-    receiver = settings(services["receiver"]["command"])
+@pytest.mark.parametrize("suffix", PIPELINES)
+def test_addresses_meet(suffix: str, services: dict[str, dict[str, Any]]) -> None:
+    transmitter = settings(services["transmitter" + suffix]["command"])
+    channel = settings(services["channel" + suffix]["command"])
+    receiver = settings(services["receiver" + suffix]["command"])
     bind_host, channel_port = host_port(channel["network.channel_bind"])
     assert bind_host == "0.0.0.0" and channel_port is not None
-    assert host_port(transmitter["network.channel_connect"]) == ("channel", channel_port)
+    assert host_port(transmitter["network.channel_connect"]) == ("channel" + suffix, channel_port)
     bind_host, receiver_port = host_port(receiver["network.receiver_bind"])
     assert bind_host == "0.0.0.0" and receiver_port is not None
-    assert host_port(channel["network.receiver_connect"]) == ("receiver", receiver_port)
+    assert host_port(channel["network.receiver_connect"]) == ("receiver" + suffix, receiver_port)
 
 
-def test_transmitter_starts_last(services: dict[str, dict[str, Any]]) -> None:
-    assert {"receiver", "channel"} <= set(services["transmitter"]["depends_on"])
-    assert "receiver" in services["channel"]["depends_on"]
+@pytest.mark.parametrize("suffix", PIPELINES)
+def test_each_node_starts_once_its_peer_is_healthy(suffix: str, services: dict[str, dict[str, Any]]) -> None:
+    assert services["transmitter" + suffix]["depends_on"] == {"channel" + suffix: {"condition": "service_healthy"}}
+    assert services["channel" + suffix]["depends_on"] == {"receiver" + suffix: {"condition": "service_healthy"}}
+    for name in NODES:
+        service = services[name + suffix]
+        ready = service["environment"]["SEMLINK_READY_FILE"]
+        assert service["healthcheck"]["test"] == ["CMD", "test", "-f", ready]
+
+
+def test_nodes_write_the_ready_file_once_their_sockets_are_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from semlink.sim.nodes import READY_ENV, announce_ready
+
+    ready = tmp_path / "ready"
+    monkeypatch.delenv(READY_ENV, raising=False)
+    announce_ready("channel")
+    assert not ready.exists()
+    monkeypatch.setenv(READY_ENV, str(ready))
+    announce_ready("channel")
+    assert ready.read_text().startswith("channel ")
+
+
+def test_scenarios_and_data_are_mounted_read_only(services: dict[str, dict[str, Any]]) -> None:
+    for suffix in PIPELINES:
+        for name in NODES:
+            service = services[name + suffix]
+            assert "./scenarios:/app/scenarios:ro" in service["volumes"]
+            assert "${SEMLINK_DATA:-./data}:/data:ro" in service["volumes"]
+            assert service["environment"]["SEMLINK_CAMVID"] == "/data/camvid"
 
 
 def test_one_scenario_variable_with_a_default_under_scenarios(services: dict[str, dict[str, Any]]) -> None:
@@ -97,19 +139,25 @@ def test_default_scenario_file_exists() -> None:
     assert path.is_file(), f"docker-compose.yml's default scenario {path} does not exist"
 
 
-def test_receiver_writes_to_a_named_volume(services: dict[str, dict[str, Any]]) -> None:
-    command = services["receiver"]["command"]
-    assert command[command.index("--out") + 1] == "/results"
-    volume, target = services["receiver"]["volumes"][0].split(":")[:2]
-    assert target == "/results"
+@pytest.mark.parametrize("suffix", PIPELINES)
+def test_receiver_writes_results_and_report_to_a_named_volume(suffix: str, services: dict[str, dict[str, Any]]) -> None:
+    command = services["receiver" + suffix]["command"]
+    assert command[command.index("--out") + 1] == "/results" and "--report" in command
+    mounts = [entry.split(":")[:2] for entry in services["receiver" + suffix]["volumes"]]
+    volumes = [volume for volume, target in mounts if target == "/results"]
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    assert volume in compose["volumes"]
+    assert len(volumes) == 1 and volumes[0] in compose["volumes"]
+    assert services["receiver" + suffix].get("profiles", []) == ([] if not suffix else ["lossy"])
 
 
 def test_dockerfile_entrypoint_and_torch() -> None:
     lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()]
     instructions = [line for line in lines if line and not line.startswith("#")]
-    assert instructions[0] == "FROM python:3.11-slim"
+    assert instructions[0] == "FROM python:3.11.7-slim-bookworm"  # pinned
+    users = [line for line in instructions if line.startswith("USER ")]
+    assert users == ["USER semlink"] and instructions.index(users[0]) > max(
+        i for i, line in enumerate(instructions) if line.startswith("RUN ")
+    )  # installs as root, runs as semlink
     entrypoints = [line.removeprefix("ENTRYPOINT").strip() for line in instructions if line.startswith("ENTRYPOINT")]
     assert [json.loads(e) for e in entrypoints] == [["semlink"]]
     runs = [line for line in instructions if line.startswith("RUN ")]

@@ -109,6 +109,7 @@ def add_nodes(sub: argparse._SubParsersAction[OneLineParser]) -> None:
     add_scenario_options(rx, optional=False)
     rx.add_argument("--out", type=Path, required=True, help="output folder for results.csv and frames.jsonl")
     rx.add_argument("--progress", action="store_true", help="print a JSON line per scored frame on stdout")
+    rx.add_argument("--report", action="store_true", help="write the plots, report.md and report.html at the end")
     rx.set_defaults(handler=run_receiver)
 
 
@@ -152,6 +153,11 @@ def run_receiver(args: argparse.Namespace) -> int:
     die_with_parent()
     scenario, origin = load(args)
     receiver_node(scenario, origin, args.out, args.progress)
+    if args.report:
+        from semlink.sim.report import write_report
+
+        for path in write_report(args.out):
+            print(path)
     return 0
 
 

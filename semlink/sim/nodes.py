@@ -48,6 +48,16 @@ from semlink.sim.transport import (
 from semlink.wire import new_run_id
 
 LOG = logging.getLogger(__name__)
+READY_ENV = "SEMLINK_READY_FILE"
+"""A file a node writes once its sockets are bound and connected (docker compose's healthchecks test it)."""
+
+
+def announce_ready(role: str) -> None:
+    """Write ``$SEMLINK_READY_FILE`` (when set): this node's sockets are up."""
+    path = os.environ.get(READY_ENV)
+    if path:
+        Path(path).write_text(f"{role} {os.getpid()}\n")
+        LOG.debug("%s ready: wrote %s", role, path)
 
 
 def transmitter_node(scenario: Scenario, origin: str, only: set[int] | None = None) -> int:
@@ -67,6 +77,7 @@ def transmitter_node(scenario: Scenario, origin: str, only: set[int] | None = No
     try:
         security.client(sock)
         connect(sock, ends.channel_connect, "transmitter")
+        announce_ready("transmitter")
         sources = Sources(scenario)
         sweep = node_points(scenario, origin, open_frames(scenario).label_set.name)
         stage = make_transmitter(scenario, sweep, sources, run_id(scenario), only)
@@ -107,6 +118,7 @@ def channel_node(scenario: Scenario, origin: str) -> dict[str, int]:
         security.client(outbound)
         bind(inbound, ends.channel_bind, "channel")
         connect(outbound, ends.receiver_connect, "channel")
+        announce_ready("channel")
         while parts := receive(inbound, sender, stop, waits(net)):
             out = stage.process_message(parts)
             if stage.heard_run:
@@ -148,6 +160,7 @@ def receiver_node(scenario: Scenario, origin: str, out: Path, progress: bool = F
     try:
         security.server(inbound)
         bind(inbound, ends.receiver_bind, "receiver")
+        announce_ready("receiver")
         stage = receiver_stage(scenario, origin, out, progress)
         counters = stage.counters
         while not stage.finished and (parts := receive(inbound, watch, stop, waits(net))):

@@ -103,7 +103,7 @@ def test_a_stranger_who_connects_and_leaves_before_the_peer_fails_nothing(tmp_pa
     # the run, a connection that closes must not count as the peer going away
     path = write(tmp_path)
     port = int(re.findall(r"receiver_bind: tcp://127.0.0.1:(\d+)", path.read_text())[0])
-    receiver = node("receiver", path, "--out", str(tmp_path / "out"))
+    receiver = node("receiver", path, "--out", str(tmp_path / "out"), "--report")  # as in docker-compose.yml
     others: list[subprocess.Popen[str]] = []
     try:
         deadline = time.monotonic() + 60
@@ -125,6 +125,7 @@ def test_a_stranger_who_connects_and_leaves_before_the_peer_fails_nothing(tmp_pa
             child.wait()
     assert receiver.returncode == 0, stderr
     assert len(list(csv.DictReader((tmp_path / "out" / "results.csv").open()))) == 1
+    assert (tmp_path / "out" / "report.html").exists() and (tmp_path / "out" / "miou_vs_bpp.pdf").exists()
 
 
 def test_a_connected_but_silent_peer_is_reported_as_stalled(tmp_path: Path) -> None:
