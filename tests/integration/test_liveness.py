@@ -74,7 +74,7 @@ def test_a_receiver_slower_than_its_queue_loses_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("how", "stall", "report"), [(signal.SIGKILL, 600, "went away"), (signal.SIGSTOP, 20, "alive but stalled")]
+    ("how", "stall", "report"), [(signal.SIGKILL, 600, "went away"), (signal.SIGSTOP, 8, "alive but stalled")]
 )
 def test_a_dead_or_frozen_channel_is_reported_by_the_receiver_in_one_line(
     how: signal.Signals, stall: float, report: str, tmp_path: Path
