@@ -133,6 +133,7 @@ def test_a_run_into_a_pipe_logs_progress_and_every_node_its_milestones(tmp_path:
 
 
 @pytest.mark.net
+@pytest.mark.slow
 def test_quiet_runs_print_nothing_but_the_summary(tmp_path: Path) -> None:
     path = tmp_path / "scenario.yaml"
     path.write_text(SCENARIO)

@@ -76,7 +76,8 @@ def processes_mentioning(marker: str) -> list[int]:
     return found
 
 
-@pytest.mark.parametrize("security", ["none", "curve"])
+# CURVE's handshake and encryption are tested in test_security.py; here -m slow keeps the suite in budget
+@pytest.mark.parametrize("security", ["none", pytest.param("curve", marks=pytest.mark.slow)])
 def test_zmq_and_inproc_give_identical_results(security: str, tmp_path: Path) -> None:
     path, _, _ = scenario(tmp_path)
     settings = ["--set", f"network.security={security}"]

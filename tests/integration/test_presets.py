@@ -11,12 +11,6 @@ import pytest
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 PRESETS = sorted(path.stem for path in SCENARIOS.glob("*.yaml"))
-QUICK = {"link-level"}
-"""The preset that runs in CI (Sionna's link level across its waterfall: about 30 s at two frames;
-it keeps the suite within its time budget). The others take 30 s to many minutes each (the
-semantic codecs, CamVid's 360×480 frames, hundreds of radio points) and run with ``-m slow``; CI
-runs the quickstart through the README's own ``semlink run``."""
-
 SWEPT = {
     "quickstart": "loss",
     "link-study": "link.mtu",
@@ -61,12 +55,7 @@ def check_sweep_matters(name: str, rows: list[dict[str, str]]) -> None:
 
 
 @pytest.mark.net
-@pytest.mark.parametrize("name", sorted(QUICK))
+@pytest.mark.slow  # 30 s (link-level) to many minutes each: out of CI's ten minutes; CI runs the quickstart itself
+@pytest.mark.parametrize("name", PRESETS)
 def test_a_preset_runs_and_its_axis_changes_the_outcome(name: str, tmp_path: Path) -> None:
-    check_sweep_matters(name, run_preset(name, tmp_path / name))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(set(PRESETS) - QUICK))
-def test_a_long_preset_runs_and_its_axis_changes_the_outcome(name: str, tmp_path: Path) -> None:
     check_sweep_matters(name, run_preset(name, tmp_path / name))
