@@ -17,8 +17,9 @@ WORKDIR /app
 # torch first and from its own index: a bare `pip install -e .` would pull the default (CUDA) build.
 RUN pip install torch==2.13.0 --index-url "${TORCH_INDEX}"
 
+# Every other package at the version constraints.txt pins (the lock; `.ci/run` checks it for drift).
 COPY . .
-RUN pip install -e . \
+RUN pip install -c constraints.txt -e . \
     && useradd --create-home --uid 10001 semlink \
     && mkdir -p /results /data \
     && chown semlink /results

@@ -106,6 +106,11 @@ def run(
     ran = Run(resolved, origin, folder, console).execute()
     if report:
         write_report(folder)
+    if resolved.tracking.mlflow is not None:
+        from semlink.sim.mlflow_log import log_run, mlflow_target
+
+        experiment = resolved.tracking.experiment or resolved.name
+        log_run(folder, mlflow_target(folder, resolved.tracking.mlflow, experiment))
     return RunResult(folder, read_rows(folder / "results.csv"), ran)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -164,4 +165,24 @@ def test_dockerfile_entrypoint_and_torch() -> None:
     torch = [line for line in runs if "torch==2.13.0" in line]
     assert torch and "${TORCH_INDEX}" in torch[0]
     assert "ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu" in instructions
-    assert any("pip install -e ." in line for line in runs[runs.index(torch[0]) :])
+    assert any("pip install -c constraints.txt -e ." in line for line in runs[runs.index(torch[0]) :])
+
+
+def test_the_lock_pins_every_dependency_within_its_range() -> None:
+    """Offline half of `.ci/lock.py check` (which resolves with pip): each dependency of
+    pyproject.toml is pinned in constraints.txt at a version its range admits."""
+    import tomllib
+    from packaging.requirements import Requirement
+
+    sys.path.insert(0, str(ROOT / ".ci"))
+    try:
+        from lock import TORCH, canonical, read_lock
+    finally:
+        sys.path.pop(0)
+    pins = read_lock(ROOT / "constraints.txt")
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    for requirement in map(Requirement, dependencies):
+        name = canonical(requirement.name)
+        assert name in pins, f"{name} is not pinned in constraints.txt: python .ci/lock.py write"
+        assert requirement.specifier.contains(pins[name]), f"{name}=={pins[name]} is outside {requirement}"
+    assert pins["torch"] == TORCH.split("==")[1]  # the CPU build the Dockerfile installs first

@@ -14,7 +14,7 @@ from semlink.cli.data import add_data
 from semlink.cli.evaluate import add_eval
 from semlink.cli.keys import add_keys
 from semlink.cli.listing import add_list
-from semlink.cli.run import add_nodes, add_report, add_run
+from semlink.cli.run import add_nodes, add_report, add_run, add_track
 from semlink.cli.train import add_train
 
 __all__ = ["build_parser", "main"]
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run(sub)
     add_nodes(sub)
     add_report(sub)
+    add_track(sub)
     add_eval(sub)
     add_train(sub)
     add_data(sub)

@@ -87,7 +87,19 @@ def run_scenario(args: argparse.Namespace) -> int:
         f"{ran} points in {time.monotonic() - started:.0f} s; results: {out / 'results.csv'}; "
         f"report: {', '.join(str(p) for p in written)}"
     )
+    track(scenario, out)
     return 0
+
+
+def track(scenario: Scenario, out: Path) -> None:
+    """Log the finished run in ``out`` where the scenario's ``tracking`` says (nothing if it says nothing)."""
+    if scenario.tracking.mlflow is None:
+        return
+    from semlink.sim.mlflow_log import log_run, mlflow_target
+
+    target = mlflow_target(out, scenario.tracking.mlflow, scenario.tracking.experiment or scenario.name)
+    run_id = log_run(out, target)
+    print(f"MLflow: run {run_id} in experiment {target.experiment!r} at {target.uri}")
 
 
 def add_nodes(sub: argparse._SubParsersAction[OneLineParser]) -> None:
@@ -158,6 +170,7 @@ def run_receiver(args: argparse.Namespace) -> int:
 
         for path in write_report(args.out):
             print(path)
+        track(scenario, args.out)
     return 0
 
 
@@ -172,6 +185,37 @@ def add_report(sub: argparse._SubParsersAction[OneLineParser]) -> None:
     report.add_argument("--by", default=None, help="with --x: a line per value of this column (default: every axis)")
     report.add_argument("--y", default=None, help="the metric column to plot (default miou, else the first metric)")
     report.set_defaults(handler=run_report)
+
+
+def add_track(sub: argparse._SubParsersAction[OneLineParser]) -> None:
+    """``semlink track DIR``."""
+    track_parser = sub.add_parser("track", help="log a finished results folder to MLflow (semlink[tracking])")
+    track_parser.add_argument("folder", type=Path, metavar="FOLDER", help="a run's folder (results.csv, scenario.yaml)")
+    track_parser.add_argument(
+        "--mlflow",
+        default=None,
+        help="tracking URI, a folder, or 'local' (FOLDER/mlflow.db); default: the run's scenario, else local",
+    )
+    track_parser.add_argument("--experiment", default=None, help="MLflow experiment (default: the scenario's name)")
+    track_parser.set_defaults(handler=run_track)
+
+
+def run_track(args: argparse.Namespace) -> int:
+    """Log a results folder to MLflow."""
+    from semlink.sim.mlflow_log import LOCAL, log_run, mlflow_target
+    from semlink.sim.scenario import load_scenario
+
+    folder: Path = args.folder
+    if not (folder / "results.csv").is_file():
+        raise UserError(f"{folder} has no results.csv; give the folder of a finished `semlink run`")
+    saved = folder / "scenario.yaml"
+    scenario = load_scenario(saved) if saved.is_file() else None
+    uri = args.mlflow or (scenario.tracking.mlflow if scenario else None) or LOCAL
+    experiment = args.experiment or (scenario.tracking.experiment or scenario.name if scenario else folder.name)
+    target = mlflow_target(folder, uri, experiment)
+    run_id = log_run(folder, target)
+    print(f"MLflow: run {run_id} in experiment {target.experiment!r} at {target.uri}")
+    return 0
 
 
 def run_report(args: argparse.Namespace) -> int:

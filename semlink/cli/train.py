@@ -7,9 +7,12 @@ import os
 import shlex
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from semlink.cli.common import OneLineParser, UserError, positive_int, size_arg
+
+if TYPE_CHECKING:
+    from semlink.tracking import TensorBoardTracker
 
 
 def add_train(sub: argparse._SubParsersAction[OneLineParser]) -> None:
@@ -42,6 +45,7 @@ def add_train(sub: argparse._SubParsersAction[OneLineParser]) -> None:
     seg.add_argument(
         "--out", type=Path, required=True, help="checkpoint path (.pt); a .txt record is written beside it"
     )
+    add_tensorboard_option(seg)
     seg.set_defaults(handler=run_train_segmenter)
     add_train_codec(kinds)
 
@@ -64,6 +68,7 @@ def add_train_codec(kinds: argparse._SubParsersAction[OneLineParser]) -> None:
     codec.add_argument("--seed", type=int, default=None, help="seed of the run (default 0)")
     codec.add_argument("--resume", type=Path, default=None, help="continue the run of this checkpoint for one more leg")
     codec.add_argument("--out", type=Path, required=True, help="checkpoint path (.pt); a .txt record goes beside it")
+    add_tensorboard_option(codec)
     codec.set_defaults(handler=run_train_codec)
     maps = kinds.add_parser("map-model", help="refit the map coder's context model inside a codec checkpoint")
     maps.add_argument("--data", required=True, help="frame source of the checkpoint's label set")
@@ -74,6 +79,32 @@ def add_train_codec(kinds: argparse._SubParsersAction[OneLineParser]) -> None:
     maps.add_argument("--seed", type=int, default=0, help="seed of the data (default 0)")
     maps.add_argument("--checkpoint", type=Path, required=True, help="the codec checkpoint (.pt) to update")
     maps.set_defaults(handler=run_train_map_model)
+
+
+def add_tensorboard_option(parser: argparse.ArgumentParser) -> None:
+    """``--tensorboard [DIR]``: losses, scores and sample images to TensorBoard (semlink[tracking])."""
+    parser.add_argument(
+        "--tensorboard",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="DIR",
+        help="log losses, scores and sample images for TensorBoard into DIR/<checkpoint name> "
+        "(default DIR: a tensorboard folder beside --out; needs semlink[tracking])",
+    )
+
+
+def tensorboard_tracker(args: argparse.Namespace, offset: int) -> TensorBoardTracker | None:
+    """The leg's TensorBoard tracker if ``--tensorboard`` was given (made before any training, so a
+    missing extra is reported at once)."""
+    if args.tensorboard is None:
+        return None
+    from semlink.tracking import TensorBoardTracker, tensorboard_logger
+
+    directory = Path(args.tensorboard) if args.tensorboard else args.out.parent / "tensorboard"
+    tracker = TensorBoardTracker(tensorboard_logger(directory, args.out.stem), offset)
+    print(f"TensorBoard: {directory / args.out.stem} (tensorboard --logdir {directory})")
+    return tracker
 
 
 def run_train_map_model(args: argparse.Namespace) -> int:
@@ -122,7 +153,8 @@ def run_train_codec(args: argparse.Namespace) -> int:
         raise UserError("--segmenter must be a torch segmenter (the task loss needs its gradients)")
     command = "semlink " + shlex.join(args.argv)
     sets = EvalSets(held, val, note)
-    scores = train_codec(train, sets, segmenter, settings, args.out, command, args.resume, data)
+    tracker = tensorboard_tracker(args, int(state["step"]) if state else 0)
+    scores = train_codec(train, sets, segmenter, settings, args.out, command, args.resume, data, tracker)
     print("val mIoU: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
     print(f"checkpoint {args.out}, record {args.out.with_suffix('.txt')}")
     return 0
@@ -224,7 +256,9 @@ def run_train_segmenter(args: argparse.Namespace) -> int:
     if data.get("val_frames") is not None:
         val = Subset(val, data["val_frames"])
     command = "semlink " + shlex.join(args.argv)
-    scores = train_segmenter(train, EvalSets(held, val, note), settings, args.out, command, args.resume, data)
+    tracker = tensorboard_tracker(args, int(state["step"]) if state else 0)
+    sets = EvalSets(held, val, note)
+    scores = train_segmenter(train, sets, settings, args.out, command, args.resume, data, tracker)
     print(
         f"held-out mIoU {scores['held-out mIoU']:.4f}, val mIoU {scores['val mIoU']:.4f}; "
         f"checkpoint {args.out}, record {args.out.with_suffix('.txt')}"

@@ -9,6 +9,7 @@ codec's settings, a checkpoint's classes) is checked afterwards, when the points
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,8 @@ def scenario_problems(scenario: Scenario) -> Iterator[str]:
     for spec in as_list(scenario.segmenter):
         yield from segmenter_problems(spec)
     yield from key_problems(scenario.network.security, scenario.network.keys)
+    if scenario.tracking.mlflow is not None and importlib.util.find_spec("mlflow") is None:
+        yield "tracking.mlflow needs MLflow, which is not installed: pip install 'semlink[tracking]'"
 
 
 def named(kind: str, name: Any) -> Iterator[str]:

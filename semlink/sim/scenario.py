@@ -221,6 +221,18 @@ class NetworkSpec(Strict):
         return None if value is None else str(Path(value).expanduser().absolute())
 
 
+class TrackingSpec(Strict):
+    """Where a run is logged besides its folder (the optional extra ``semlink[tracking]``).
+
+    ``mlflow``: an MLflow tracking URI (``http://host:5000``, ``sqlite:///path/mlflow.db``), a
+    folder (an SQLite store inside it), or ``local`` (``OUT/mlflow.db``, artefacts in
+    ``OUT/mlartifacts``). ``experiment``: the MLflow experiment (default: the scenario's name).
+    """
+
+    mlflow: str | None = None
+    experiment: str | None = None
+
+
 DEFAULT_METRICS = ("miou", "pixel_accuracy", "psnr", "ms_ssim", "latency", "delivery")
 """The metrics of a scenario that names none (today's columns)."""
 
@@ -248,6 +260,7 @@ class Scenario(Strict):
     segmenter: str | list[str] | None = None
     device: str = "auto"
     out: str | None = None
+    tracking: TrackingSpec = TrackingSpec()
 
     @field_validator("channel")
     @classmethod

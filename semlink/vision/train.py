@@ -7,7 +7,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import numpy as np
@@ -23,6 +23,9 @@ from semlink.vision.augment import CropStream
 from semlink.vision.checkpoint import load_resume, load_segmenter, save_resume, save_segmenter
 from semlink.vision.metrics import ConfusionMeter, SegmentationScores
 from semlink.vision.net import FastSegNet, SegNetConfig
+
+if TYPE_CHECKING:
+    from semlink.tracking import TensorBoardTracker
 
 LOG = logging.getLogger(__name__)
 
@@ -221,6 +224,17 @@ def evaluate_arrays(
     return meter.scores()
 
 
+def segment_arrays(net: FastSegNet, images: np.ndarray, batch: int = 8) -> np.ndarray:
+    """Label maps ``[N, H, W]`` uint8 of ``net`` on ``images [N, H, W, 3]``; leaves ``net`` in eval mode."""
+    net.eval()
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(images), batch):
+            x = torch.from_numpy(images[start : start + batch]).permute(0, 3, 1, 2)
+            out.append(net(x.float().div(255.0).contiguous(memory_format=torch.channels_last)).argmax(1).byte())
+    return torch.cat(out).numpy()
+
+
 def evaluate_net(net: FastSegNet, source: FrameSource, batch: int = 8) -> SegmentationScores:
     """Dataset-wide scores of ``net`` on every frame of ``source``."""
     images, labels = load_all(source)
@@ -285,11 +299,13 @@ def train_segmenter(
     command: str,
     resume: Path | None = None,
     data: dict[str, object] | None = None,
+    tracker: TensorBoardTracker | None = None,
 ) -> dict[str, float]:
     """Train one leg on ``train`` (a new run, or continuing the run of ``resume``), select on
     the held-out frames, report val; write ``out``, its ``.txt`` record and its ``.resume`` state.
 
     :param data: how the frames were opened (kept in the resume state for the next leg).
+    :param tracker: also send losses, scores and sample segmentations to TensorBoard.
     :return: the leg's scores (held-out and val mIoU).
     """
     torch.set_num_threads(settings.threads)
@@ -335,6 +351,7 @@ def train_segmenter(
         callbacks=[
             ProgressPrinter(batch=settings.batch, offset=offset, steps=leg_steps, max_minutes=settings.max_minutes),
             selector,
+            *([tracker] if tracker else []),
         ],
     )
     trainer.fit(module, train_dataloaders=DataLoader(stream, batch_size=settings.batch, num_workers=0))
@@ -392,7 +409,31 @@ def train_segmenter(
         f"resume state: {out.with_suffix('.resume').name} beside this file (last weights + optimizer; not shipped)",
     ]
     write_record(out.with_suffix(".txt"), header, legs, label_set.classes)
-    return {"held-out mIoU": held.miou, "val mIoU": val.miou}
+    scores = {"held-out mIoU": held.miou, "val mIoU": val.miou}
+    if tracker is not None:
+        track_leg(tracker, selected, sets.val, settings, scores, steps)
+    return scores
+
+
+def track_leg(
+    tracker: TensorBoardTracker,
+    net: FastSegNet,
+    val: FrameSource,
+    settings: TrainSettings,
+    scores: dict[str, float],
+    step: int,
+) -> None:
+    """The leg's settings, scores and three val frames (frame | labels | segmentation) in TensorBoard."""
+    from semlink.tracking import side_by_side
+
+    images, labels = load_all(val, 3)
+    predicted = segment_arrays(net, images)
+    colour = val.label_set.colorize
+    sheet = side_by_side(images, np.stack([colour(x) for x in labels]), np.stack([colour(x) for x in predicted]))
+    tracker.log_settings(settings.to_dict())
+    tracker.log_scores(scores, step)
+    tracker.log_images("val/frame | labels | segmentation", sheet, step)
+    tracker.close()
 
 
 def crop_stream(

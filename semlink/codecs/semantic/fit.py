@@ -7,7 +7,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import numpy as np
@@ -26,6 +26,9 @@ from semlink.vision.checkpoint import load_resume, save_resume
 from semlink.vision.metrics import ConfusionMeter
 from semlink.vision.segmenter import TorchSegmenter
 from semlink.vision.train import EvalSets, ProgressPrinter, class_weights, load_all
+
+if TYPE_CHECKING:
+    from semlink.tracking import TensorBoardTracker
 
 LOG = logging.getLogger(__name__)
 
@@ -139,12 +142,14 @@ def train_codec(
     command: str,
     resume: Path | None = None,
     data: dict[str, object] | None = None,
+    tracker: TensorBoardTracker | None = None,
 ) -> dict[str, float]:
     """Train one leg on ``train`` with maps from ``segmenter`` (a new run, or continuing the run
     of ``resume``); score the first ``val_frames`` held-out and val frames; write ``out``, its
     ``.txt`` record (every leg) and its ``.resume`` state (float32 weights, discriminator,
     optimizers, data order). The checkpoint is the leg's last network; the held-out scores
-    are recorded beside the val ones for choosing between legs.
+    are recorded beside the val ones for choosing between legs. With ``tracker``, losses, scores and
+    sample reconstructions also go to TensorBoard.
 
     :return: the leg's val scores.
     """
@@ -189,7 +194,10 @@ def train_codec(
         enable_progress_bar=False,
         enable_model_summary=False,
         callbacks=[
-            ProgressPrinter(batch=settings.batch, offset=offset, steps=settings.steps, max_minutes=settings.max_minutes)
+            ProgressPrinter(
+                batch=settings.batch, offset=offset, steps=settings.steps, max_minutes=settings.max_minutes
+            ),
+            *([tracker] if tracker else []),
         ],
     )
     trainer.fit(module, train_dataloaders=DataLoader(stream, batch_size=settings.batch, num_workers=0))
@@ -236,7 +244,45 @@ def train_codec(
         "beside it (not shipped)",
     ]
     write_record(out.with_suffix(".txt"), header, legs)
+    if tracker is not None:
+        named = {**prefixed("held-out", held), **prefixed("val", scores)}
+        track_leg(tracker, net, segmenter, sets.val, settings, named, module.steps_done)
     return scores
+
+
+def prefixed(prefix: str, scores: dict[str, float]) -> dict[str, float]:
+    """``scores`` with each name led by ``prefix`` (held-out and val apart in one plot)."""
+    return {f"{prefix} mIoU, {name}": value for name, value in scores.items()}
+
+
+SAMPLE_POINTS = ("map only (ssm)", "map + 30% tokens", "all tokens, no map (gan)")
+"""Operating points shown beside the original in TensorBoard's sample reconstructions."""
+
+
+def track_leg(
+    tracker: TensorBoardTracker,
+    net: SemanticCodecNet,
+    segmenter: TorchSegmenter,
+    val: FrameSource,
+    settings: CodecTrainSettings,
+    scores: dict[str, float],
+    step: int,
+) -> None:
+    """The leg's settings, scores and three val frames (original | ssm | map + 30 % tokens | gan)."""
+    from semlink.tracking import side_by_side
+
+    images, _ = load_all(val, 3)
+    maps = torch.from_numpy(segmenter.segment(images)).long()
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255
+    columns = [images]
+    for name in SAMPLE_POINTS:
+        ratio, with_map, with_lowres = OPERATING_POINTS[name]
+        out = reconstruct(net, x, maps, ratio, with_map, with_lowres)
+        columns.append((out * 255).round().byte().permute(0, 2, 3, 1).numpy())
+    tracker.log_settings(settings.to_dict())
+    tracker.log_scores(scores, step)
+    tracker.log_images("val/original | " + " | ".join(SAMPLE_POINTS), side_by_side(*columns), step)
+    tracker.close()
 
 
 def refit_map_model(train: FrameSource, segmenter: TorchSegmenter, checkpoint: Path, command: str) -> np.ndarray:
