@@ -6,6 +6,8 @@ FROM python:3.11.7-slim-bookworm
 
 # The PyTorch wheel index: the CPU wheels by default, a CUDA index (…/whl/cuXYZ) for a GPU image.
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# Optional extras, e.g. "[ray]" for the Ray services of docker-compose.yml (`--profile ray`).
+ARG EXTRAS=""
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -19,10 +21,10 @@ RUN pip install torch==2.13.0 --index-url "${TORCH_INDEX}"
 
 # Every other package at the version constraints.txt pins (the lock; `.ci/run` checks it for drift).
 COPY . .
-RUN pip install -c constraints.txt -e . \
+RUN pip install -c constraints.txt -e ".${EXTRAS}" \
     && useradd --create-home --uid 10001 semlink \
-    && mkdir -p /results /data \
-    && chown semlink /results
+    && mkdir -p /results /data /cache \
+    && chown semlink /results /cache
 # Not root: the nodes only read the code, the scenarios and the data, and write /results and /tmp.
 USER semlink
 

@@ -3,7 +3,8 @@
     python .ci/lock.py check   # CI: the lock still resolves with pyproject.toml and pins all of it
     python .ci/lock.py write   # after changing a dependency: resolve again and rewrite the lock
 
-Both ask pip to resolve the image's install (``torch==2.13.0`` and ``-e .``) from a clean slate
+Both ask pip to resolve the image's install (``torch==2.13.0`` and ``-e .[ray]``: the Ray image's,
+of which the default image's is a part) from a clean slate
 (``--dry-run --ignore-installed``, nothing is installed). ``check`` resolves under the lock and
 fails, naming the packages, when pyproject.toml asks for something the lock does not pin (a new
 dependency), for a version outside a pin, or when a pin is no longer needed. pip does the
@@ -24,7 +25,7 @@ LOCK = ROOT / "constraints.txt"
 TORCH = "torch==2.13.0"
 """The CPU build the image installs first (from its own index)."""
 HEADER = """\
-# The Docker image's lock: every package `pip install -e .` pulls in, pinned (Linux x86_64, Python 3.11).
+# The Docker image's lock: every package `pip install -e .[ray]` pulls in, pinned (Linux x86_64, Python 3.11).
 # The Dockerfile installs with `-c constraints.txt`; `.ci/run` checks it with `python .ci/lock.py check`.
 # Regenerate after changing a dependency in pyproject.toml: python .ci/lock.py write
 """
@@ -49,7 +50,7 @@ def resolve(constraints: Path | None) -> dict[str, str]:
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder) / "report.json"
         command = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet"]
-        command += ["--report", str(report), TORCH, "-e", str(ROOT)]
+        command += ["--report", str(report), TORCH, "-e", f"{ROOT}[ray]"]
         if constraints is not None:
             command += ["-c", str(constraints)]
         done = subprocess.run(command, capture_output=True, text=True, check=False)

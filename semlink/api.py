@@ -81,6 +81,9 @@ def run(
     transport: Transport | None = None,
     report: bool = True,
     console: Console | None = None,
+    workers: int = 1,
+    executor: Literal["local", "ray"] = "local",
+    address: str | None = None,
 ) -> RunResult:
     """Run every pending point of a scenario and return its records.
 
@@ -90,6 +93,9 @@ def run(
         over ZeroMQ); default: the scenario's.
     :param report: also write the report (``report.md`` and plots).
     :param console: where progress goes (default: stderr).
+    :param workers: pipelines running independent points at once (``semlink run --workers``).
+    :param executor: ``local`` or ``ray`` (``semlink run --executor``); ``address``: the Ray cluster
+        (``auto``, ``HOST:PORT``; None starts a local instance of ``workers`` CPUs).
     :raises ScenarioError: for a scenario that does not validate (one line, naming the field).
     """
     from semlink.sim.precheck import precheck
@@ -103,7 +109,7 @@ def run(
     if transport is not None:
         resolved = validate({**resolved.model_dump(by_alias=True), "transport": transport}, origin)
     folder = Path(out) if out is not None else Path(resolved.out or Path("results") / resolved.name)
-    ran = Run(resolved, origin, folder, console).execute()
+    ran = Run(resolved, origin, folder, console, workers=workers, executor=executor, address=address).execute()
     if report:
         write_report(folder)
     if resolved.tracking.mlflow is not None:

@@ -96,6 +96,9 @@ class ProgressDisplay(Protocol):
     def advance(self, name: str, amount: int = 1) -> None:
         """Count ``amount`` more of counter ``name``."""
 
+    def note(self, text: str) -> None:
+        """Show ``text`` beside the counters (e.g. the work cache's hit rate) from now on."""
+
 
 class RichBars:
     """:class:`ProgressDisplay` as rich progress bars (for a terminal).
@@ -128,6 +131,12 @@ class RichBars:
         with self._lock:
             self.bar.advance(self.tasks[name], amount)
 
+    def note(self, text: str) -> None:
+        """Show ``text`` in the first bar's description."""
+        with self._lock:
+            first = next(iter(self.tasks))
+            self.bar.update(self.tasks[first], description=f"{first} ({text})")
+
 
 class PlainLines:
     """:class:`ProgressDisplay` as a log line every ``every_s`` seconds (for logs and pipes).
@@ -144,6 +153,7 @@ class PlainLines:
     ) -> None:
         self.totals, self.what, self.every_s, self.logger = dict(totals), what, every_s, logger
         self.done = dict.fromkeys(totals, 0)
+        self.extra = ""
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._started = time.monotonic()
@@ -165,6 +175,11 @@ class PlainLines:
         with self._lock:
             self.done[name] += amount
 
+    def note(self, text: str) -> None:
+        """Add ``text`` to the lines, after the rate."""
+        with self._lock:
+            self.extra = text
+
     def _tick(self) -> None:
         while not self._stop.wait(self.every_s):
             self.logger.info("%s %s", self.what, self.line())
@@ -172,12 +187,14 @@ class PlainLines:
     def line(self, final: bool = False) -> str:
         """The counts, the rate of the last counter and an ETA (or the time taken, when ``final``)."""
         with self._lock:
-            done = dict(self.done)
+            done, extra = dict(self.done), self.extra
         elapsed = time.monotonic() - self._started
         words = [f"{name} {done[name]}/{total}" for name, total in self.totals.items()]
         finest = list(self.totals)[-1]
         rate = done[finest] / elapsed if elapsed > 0 else 0.0
         words.append(f"{rate:.3g} {finest}/s")
+        if extra:
+            words.append(extra)
         if final:
             words.append(f"took {duration(elapsed)}")
         else:

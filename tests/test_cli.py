@@ -112,6 +112,7 @@ def test_eval_takes_several_codecs_with_their_own_knobs_and_plots(tmp_path: Path
         ("identity", "", ""),
     ]
     assert float(rows[0]["bpp"]) <= 0.5
+    assert float(rows[3]["map_consistency"]) == 1.0  # identity shows exactly the scene the map says
     assert (tmp_path / "miou_vs_bpp.png").stat().st_size > 0
 
 

@@ -165,7 +165,24 @@ def test_dockerfile_entrypoint_and_torch() -> None:
     torch = [line for line in runs if "torch==2.13.0" in line]
     assert torch and "${TORCH_INDEX}" in torch[0]
     assert "ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu" in instructions
-    assert any("pip install -c constraints.txt -e ." in line for line in runs[runs.index(torch[0]) :])
+    assert any('pip install -c constraints.txt -e ".${EXTRAS}"' in line for line in runs[runs.index(torch[0]) :])
+    assert 'ARG EXTRAS=""' in instructions
+
+
+def test_the_ray_profile_runs_the_scenario_on_a_head_and_a_worker(services: dict[str, dict[str, Any]]) -> None:
+    ray = {name: service for name, service in services.items() if "ray" in service.get("profiles", [])}
+    assert set(ray) == {"ray-head", "ray-worker", "ray-driver"}
+    assert {service["image"] for service in ray.values()} == {"semlink:ray"}
+    assert [name for name, service in ray.items() if "build" in service] == ["ray-head"]
+    assert ray["ray-head"]["build"]["args"]["EXTRAS"] == "[ray]"
+    assert ray["ray-worker"]["command"][:2] == ["start", "--address=ray-head:6379"]
+    assert "--head" in ray["ray-head"]["command"] and "--port=6379" in ray["ray-head"]["command"]
+    driver = ray["ray-driver"]["command"]
+    args = build_parser().parse_args([driver[0], scenario_default(driver), *driver[2:]])
+    assert args.command == "run" and args.executor == "ray" and args.address == "ray-head:6379"
+    assert settings(driver) == {"cache": "/cache"}
+    assert all("cache:/cache" in service["volumes"] for service in ray.values())  # one cache for all
+    assert ray["ray-worker"]["depends_on"] == {"ray-head": {"condition": "service_healthy"}}
 
 
 def test_the_lock_pins_every_dependency_within_its_range() -> None:

@@ -39,6 +39,16 @@ def test_plain_lines_report_counts_rate_eta_and_the_time_taken() -> None:
     assert re.search(r"points 2/2 · frames 8/8 · [\d.]+ frames/s · took \d+ s$", text[-1]), text
 
 
+def test_plain_lines_carry_a_note_such_as_the_cache_hit_rate() -> None:
+    stream = io.StringIO()
+    configure_logging(0, stream=stream)
+    with PlainLines({"points": 1, "frames": 2}, "run", every_s=60) as lines:
+        lines.advance("frames", 2)
+        lines.advance("points")
+        lines.note("cache 75 % hits")
+    assert re.search(r"frames 2/2 · \S+ frames/s · cache 75 % hits · took \d+ s$", stream.getvalue()), stream.getvalue()
+
+
 def test_no_final_line_after_an_error() -> None:
     stream = io.StringIO()
     configure_logging(0, stream=stream)
@@ -130,6 +140,7 @@ def test_a_run_into_a_pipe_logs_progress_and_every_node_its_milestones(tmp_path:
     assert "receiver started: pid" in logs["receiver"] and "point 1 scored: 2 frames" in logs["receiver"]
     for role, text in logs.items():
         assert all(re.match(STAMP, line) or line.startswith("counters:") for line in text.splitlines()), (role, text)
+        assert "stages" in (out / "logs" / f"{role}.work.json").read_text(), role  # the node's work, for the summary
 
 
 @pytest.mark.net

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from semlink import __version__
+from semlink.cli.cache import add_cache
 from semlink.cli.channel import is_tool, main_tools
 from semlink.cli.common import USER_ERRORS, OneLineParser, add_logging_options, apply_logging_options
 from semlink.cli.data import add_data
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data(sub)
     add_keys(sub)
     add_list(sub)
+    add_cache(sub)
     add_logging_options(parser)
     return parser
 

@@ -9,10 +9,15 @@ import yaml
 
 from semlink.cli.common import OneLineParser, UserError, add_data_options, positive_int
 
+EVAL_METRICS = ("map_consistency",)
+"""Metrics ``semlink eval`` reports besides the defaults: whether the reconstruction shows the sent map."""
+
 
 def add_eval(sub: argparse._SubParsersAction[OneLineParser]) -> None:
     """``semlink eval``."""
-    ev = sub.add_parser("eval", help="codec-only evaluation: mIoU, PSNR, MS-SSIM against bpp (no channel)")
+    ev = sub.add_parser(
+        "eval", help="codec-only evaluation: mIoU, map consistency, PSNR, MS-SSIM against bpp (no channel)"
+    )
     add_data_options(ev)
     ev.add_argument("--frames", type=positive_int, default=50, help="frames to score (default 50)")
     ev.add_argument(
@@ -37,6 +42,7 @@ def add_eval(sub: argparse._SubParsersAction[OneLineParser]) -> None:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Codec-only evaluation of the given codecs over their knob values."""
+    from semlink.metrics.base import DEFAULT_METRICS
     from semlink.sim.evaluate import evaluate, evaluation_scenario
 
     defaults = [(k, v) for k, values in (("target_bpp", args.target_bpp), ("quality", args.quality)) for v in values]
@@ -46,7 +52,8 @@ def run_eval(args: argparse.Namespace) -> int:
     data: dict[str, object] = {"source": args.data, "split": args.split, "frames": args.frames, "root": args.root}
     if args.size is not None:
         data["size"] = list(args.size)
-    scenario = evaluation_scenario(data, codecs, args.segmenter, args.device, seed=args.seed)
+    metrics = [*DEFAULT_METRICS, *EVAL_METRICS]
+    scenario = evaluation_scenario(data, codecs, args.segmenter, args.device, metrics, seed=args.seed)
     evaluate(scenario, args.out)
     print(f"results: {args.out / 'results.csv'}; report: {args.out / 'report.md'}")
     return 0

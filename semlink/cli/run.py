@@ -53,6 +53,23 @@ def add_run(sub: argparse._SubParsersAction[OneLineParser]) -> None:
         default=None,
         help="zmq: three processes (default); inproc: the same stages in one process",
     )
+    run.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="run independent points at once, each worker a complete pipeline (default 1)",
+    )
+    run.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="where units of points run: local child processes (default) or Ray tasks (semlink[ray])",
+    )
+    run.add_argument(
+        "--address", default=None, help="with --executor ray: auto, or HOST:PORT of a cluster (default: start one here)"
+    )
+    run.add_argument("--points", default=None, help="run only these comma-separated sweep indices")
+    run.add_argument("--no-report", action="store_true", help="write results only (no plots, report.md, report.html)")
     run.set_defaults(handler=run_scenario)
 
 
@@ -80,13 +97,19 @@ def run_scenario(args: argparse.Namespace) -> int:
     from semlink.sim.runner import Run
 
     out = args.out or Path(scenario.out or Path("results") / scenario.name)
+    from semlink.workcache import work_lines
+
     started = time.monotonic()
-    ran = Run(scenario, origin, out).execute()
-    written = write_report(out)
-    print(
-        f"{ran} points in {time.monotonic() - started:.0f} s; results: {out / 'results.csv'}; "
-        f"report: {', '.join(str(p) for p in written)}"
-    )
+    if args.address is not None and args.executor != "ray":
+        raise UserError("--address is for --executor ray; add --executor ray or drop --address")
+    only = parse_points(args.points)
+    run = Run(scenario, origin, out, workers=args.workers, only=only, executor=args.executor, address=args.address)
+    ran = run.execute()
+    written = [] if args.no_report else write_report(out)
+    report = f"; report: {', '.join(str(p) for p in written)}" if written else ""
+    print(f"{ran} points in {time.monotonic() - started:.0f} s; results: {out / 'results.csv'}{report}")
+    if run.work:
+        print("work: " + "; ".join(work_lines(run.work)))
     track(scenario, out)
     return 0
 

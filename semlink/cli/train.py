@@ -67,6 +67,9 @@ def add_train_codec(kinds: argparse._SubParsersAction[OneLineParser]) -> None:
     codec.add_argument("--threads", type=positive_int, default=2, help="CPU threads (default 2)")
     codec.add_argument("--seed", type=int, default=None, help="seed of the run (default 0)")
     codec.add_argument("--resume", type=Path, default=None, help="continue the run of this checkpoint for one more leg")
+    codec.add_argument(
+        "--init", type=Path, default=None, help="start a new run from the network of this codec checkpoint (.pt)"
+    )
     codec.add_argument("--out", type=Path, required=True, help="checkpoint path (.pt); a .txt record goes beside it")
     add_tensorboard_option(codec)
     codec.set_defaults(handler=run_train_codec)
@@ -136,6 +139,10 @@ def run_train_codec(args: argparse.Namespace) -> int:
     from semlink.vision.train import EvalSets
 
     check_writable(args.out)
+    if args.init is not None and args.resume is not None:
+        raise UserError("--init starts a new run and --resume continues one: give one of them")
+    if args.init is not None and not args.init.is_file():
+        raise UserError(f"--init {args.init}: no such codec checkpoint; pass the .pt of a codec run")
     state = load_resume(args.resume, "codec") if args.resume is not None else None
     given = shape_args(args, ("crop", "batch", "lr", "seed", "val_frames"))
     per_leg = {"max_minutes": args.max_minutes, "threads": args.threads}
@@ -154,8 +161,8 @@ def run_train_codec(args: argparse.Namespace) -> int:
     command = "semlink " + shlex.join(args.argv)
     sets = EvalSets(held, val, note)
     tracker = tensorboard_tracker(args, int(state["step"]) if state else 0)
-    scores = train_codec(train, sets, segmenter, settings, args.out, command, args.resume, data, tracker)
-    print("val mIoU: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+    scores = train_codec(train, sets, segmenter, settings, args.out, command, args.resume, data, tracker, args.init)
+    print("val: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
     print(f"checkpoint {args.out}, record {args.out.with_suffix('.txt')}")
     return 0
 

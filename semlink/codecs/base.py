@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -93,6 +93,14 @@ class Codec(ABC):
     """True if :meth:`compress` needs the frame's segmentation map (the transmitter then segments)."""
     uses_label_set: ClassVar[bool] = False
     """True if the codec models the frames' classes: it is built with ``label_set`` and ``device``."""
+    cache_version: ClassVar[str] = ""
+    """Part of the work cache's keys: a codec whose code changes what it outputs bumps it, so its
+    cached bitstreams and reconstructions are not reused (the package version is in the keys too)."""
+
+    def model_identity(self) -> str:
+        """What else shapes this codec's output besides its class and settings (e.g. a hash of its
+        checkpoint); part of the work cache's keys. Default: nothing."""
+        return ""
 
     @abstractmethod
     def compress(self, image: np.ndarray, ssm: np.ndarray | None = None) -> Bitstream:
@@ -101,6 +109,16 @@ class Codec(ABC):
     @abstractmethod
     def decompress(self, received: ReceivedBitstream) -> np.ndarray:
         """Rebuild a ``[H, W, 3]`` uint8 image from whatever arrived."""
+
+    def compress_batch(self, images: Sequence[np.ndarray], ssms: Sequence[np.ndarray | None]) -> list[Bitstream]:
+        """Code several frames (``[H, W, 3]`` uint8 each, with their maps or None): one bitstream
+        each, the same as :meth:`compress` gives. The base class codes them one by one; a codec
+        with a network overrides it to run one forward pass over the batch."""
+        return [self.compress(image, ssm) for image, ssm in zip(images, ssms, strict=True)]
+
+    def decompress_batch(self, received: Sequence[ReceivedBitstream]) -> list[np.ndarray]:
+        """Rebuild several frames (:meth:`decompress` of each; the base class loops)."""
+        return [self.decompress(one) for one in received]
 
 
 class UndecodableError(ValueError):

@@ -30,8 +30,9 @@ from semlink.data.labelset import LabelSet
 from semlink.errors import did_you_mean
 from semlink.registry import Registry
 
-NEEDS = frozenset({"image", "labels", "timing"})
-"""What a metric may need: the original image, the label maps, the link's timing and counters."""
+NEEDS = frozenset({"image", "labels", "map", "timing"})
+"""What a metric may need: the original image, the label maps, the sent segmentation map (the
+segmenter's labels of the original frame), the link's timing and counters."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class FrameSample:
     :param packets_received: packets of the frame that arrived.
     :param complete: every chunk of the frame arrived.
     :param concealed: the receiver concealed the frame (nothing usable arrived in time).
+    :param sent_map: ``[H, W]`` uint8 the segmenter's labels of the original ``image``: the map the
+        transmitter sends (at full resolution); None unless a metric needs ``map``.
     """
 
     index: int
@@ -58,6 +61,7 @@ class FrameSample:
     packets_received: int
     complete: bool
     concealed: bool
+    sent_map: np.ndarray | None = None
 
 
 class Metric(ABC):
@@ -79,6 +83,9 @@ class Metric(ABC):
     """True if the columns are counts summed over frames: a results row gives them per realisation."""
     defaults: ClassVar[Mapping[str, Any]] = {}
     """The settings the metric accepts and their defaults."""
+    cache_version: ClassVar[str] = ""
+    """Part of the work cache's keys of frame values: bump it when the metric's code changes what
+    :meth:`frame` returns (its class, settings and the package version are in the keys too)."""
 
     def __init__(self, label_set: LabelSet, **settings: Any) -> None:
         unknown = sorted(set(settings) - set(self.defaults))

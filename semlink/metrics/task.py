@@ -1,4 +1,5 @@
-"""Task metrics: mIoU with per-class IoU, and pixel accuracy, from dataset-wide confusion counts."""
+"""Task metrics from dataset-wide confusion counts: mIoU with per-class IoU, pixel accuracy, and
+the map consistency (mIoU of the segmenter's view of the reconstruction against the sent map)."""
 
 from __future__ import annotations
 
@@ -98,3 +99,35 @@ class PixelAccuracy(Metric):
         counts = np.asarray(values, dtype=np.float64).reshape(-1, 2)
         correct, scored = float(w @ counts[:, 0]), float(w @ counts[:, 1])
         return {"pixel_accuracy": correct / scored if scored > 0 else math.nan}
+
+
+@METRICS.register("map_consistency")
+class MapConsistency(MeanIoU):
+    """Whether the reconstruction shows the scene the map said: mIoU of the segmenter's labels of
+    the reconstruction against the sent map (the segmenter's labels of the original frame, what
+    a semantic codec transmits), with each class's IoU.
+
+    Needs the sent map, not the ground truth, so it also scores frames without labels. Where a
+    semantic codec's map arrives whole at ``map_scale`` 1 the sent map is the received one; a
+    coarser ``map_scale`` or lost strips count against the codec. Frame value and combination as
+    :class:`MeanIoU` (the sent map in the place of the truth). Columns: ``map_consistency``, then
+    ``map_consistency_<class>`` for every class of the label set (NaN for a class absent from both).
+    """
+
+    name: ClassVar[str] = "map_consistency"
+    needs: ClassVar[frozenset[str]] = frozenset({"map"})
+
+    def columns(self) -> tuple[str, ...]:
+        """``map_consistency``, then ``map_consistency_<class>`` in label-set order."""
+        return ("map_consistency", *(f"map_consistency_{name}" for name in self.label_set.classes))
+
+    def frame(self, sample: FrameSample) -> list[list[int]]:
+        """Nonzero confusion cells ``[sent class, predicted class, count]``, row-major.
+
+        :raises ValueError: if the sample carries no sent map.
+        """
+        if sample.sent_map is None:
+            raise ValueError("map_consistency needs the sent map; the evaluator gives it to metrics that need map")
+        matrix = frame_confusion(self.label_set, sample.sent_map, sample.prediction)
+        truth, pred = np.nonzero(matrix)
+        return [[int(t), int(p), int(matrix[t, p])] for t, p in zip(truth, pred, strict=True)]

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, Protocol
 
+import msgpack
 import numpy as np
 
 from semlink.data.frame import Frame
 from semlink.data.labelset import LabelSet
 from semlink.metrics.base import FrameSample, Metric
 from semlink.vision.segmenter import Segmenter
+from semlink.workcache import WorkCache, array_key, digest, pack_array, unpack_array
 
 EMPTY = np.empty((0, 0), dtype=np.uint8)
 
@@ -31,26 +35,45 @@ class Evaluator:
 
     Batches are cut by count only, so the same frames give the same batches (and the same
     numbers) whichever transport delivered them. Metrics that need pixels or labels are computed
-    as each batch is segmented; metrics that need the timing are computed in :meth:`values`,
+    as each batch is segmented; those that need the sent map also get the segmenter's labels of
+    the original frames (the transmitter's map; cached like the others, so segmented once per
+    frame where the work cache is on). Metrics that need the timing are computed in :meth:`values`,
     from the frames' final fates (a frame is complete only once the point's end says every
-    packet of it arrived), and see empty arrays. Nothing is segmented if no metric needs labels.
+    packet of it arrived), and see empty arrays. Nothing is segmented if no metric needs labels
+    or the map.
 
     :param segmenter: labels the reconstructions.
     :param label_set: the frames' classes (must match the segmenter's).
     :param metrics: the metrics to compute.
     :param batch: reconstructions segmented together.
+    :param cache: the work cache of segmentations (keyed by the reconstruction's pixels and
+        ``segmenter_key``); None: none, only counting.
+    :param segmenter_key: the segmenter's identity; empty: segmentations are not cached.
     """
 
-    def __init__(self, segmenter: Segmenter, label_set: LabelSet, metrics: Sequence[Metric], batch: int = 8) -> None:
+    def __init__(
+        self,
+        segmenter: Segmenter,
+        label_set: LabelSet,
+        metrics: Sequence[Metric],
+        batch: int = 8,
+        cache: WorkCache | None = None,
+        segmenter_key: str = "",
+    ) -> None:
         if segmenter.label_set != label_set:
             raise ValueError(
                 f"segmenter predicts {segmenter.label_set.name} classes but the frames use "
                 f"{label_set.name}; choose a segmenter for {label_set.name}"
             )
         self.segmenter, self.batch = segmenter, batch
+        self.cache, self.segmenter_key = cache or WorkCache(None), segmenter_key
+        self.label_set = label_set
+        self._metrics_key: str | None = None
+        self._frame_keys: dict[int, str] = {}
         self.pixel_metrics = [m for m in metrics if "timing" not in m.needs]
         self.timing_metrics = [m for m in metrics if "timing" in m.needs]
-        self.needs_labels = any("labels" in m.needs for m in self.pixel_metrics)
+        self.needs_map = any("map" in m.needs for m in self.pixel_metrics)
+        self.needs_labels = self.needs_map or any("labels" in m.needs for m in self.pixel_metrics)
         self._pending: list[tuple[Frame, np.ndarray, FrameFate]] = []
         self._values: dict[str, list[Any]] = {m.name: [] for m in self.pixel_metrics}
 
@@ -63,14 +86,48 @@ class Evaluator:
     def _flush(self) -> None:
         if not self._pending:
             return
-        recons = np.stack([recon for _, recon, _ in self._pending])
-        predictions = self.segmenter.segment(recons) if self.needs_labels else None
+        recons = [recon for _, recon, _ in self._pending]
+        recon_keys = [array_key(recon) for recon in recons] if self.segmenter_key else []
+        predictions = self.segmentations(recons, recon_keys) if self.needs_labels else None
+        sent = None
+        if self.needs_map:
+            images = [frame.image for frame, _, _ in self._pending]
+            sent = self.segmentations(images, [array_key(image) for image in images] if self.segmenter_key else [])
         for i, (frame, recon, fate) in enumerate(self._pending):
             prediction = predictions[i] if predictions is not None else EMPTY
-            sample = sample_of(frame.image, recon, frame.labels, prediction, fate)
-            for metric in self.pixel_metrics:
-                self._values[metric.name].append(metric.frame(sample))
+            sample = sample_of(frame.image, recon, frame.labels, prediction, fate, sent[i] if sent else None)
+            key = self.score_key(frame, recon_keys[i]) if recon_keys else None
+            values = self.cache.get_or_compute("score", key, partial(self.scores, sample), pack_values, msgpack.unpackb)
+            for metric, value in zip(self.pixel_metrics, values, strict=True):
+                self._values[metric.name].append(value)
         self._pending = []
+
+    def scores(self, sample: FrameSample) -> list[Any]:
+        """Every pixel metric's value of one frame, in the order of :attr:`pixel_metrics`."""
+        return [metric.frame(sample) for metric in self.pixel_metrics]
+
+    def score_key(self, frame: Frame, recon_key: str) -> str:
+        """The work cache's key of a frame's metric values: the metrics and their settings, the
+        frame's pixels and labels, its reconstruction and the segmenter (which makes the prediction)."""
+        if self._metrics_key is None:
+            described = [
+                [type(m).__module__, type(m).__qualname__, m.describe(), m.cache_version] for m in self.pixel_metrics
+            ]
+            self._metrics_key = digest(json.dumps(described, sort_keys=True, default=str), self.label_set.name)
+        if frame.index not in self._frame_keys:
+            self._frame_keys[frame.index] = digest(array_key(frame.image), array_key(frame.labels))
+        return digest("score", self._metrics_key, self._frame_keys[frame.index], recon_key, self.segmenter_key)
+
+    def segmentations(self, recons: list[np.ndarray], recon_keys: list[str]) -> list[np.ndarray]:
+        """The segmenter's maps of ``recons`` (whose content keys are ``recon_keys``, none: not
+        cached): cached ones read, the rest segmented in one batch."""
+        keys: list[str | None] = [digest("segment", self.segmenter_key, key) for key in recon_keys]
+        keys = keys or [None] * len(recons)
+
+        def compute(positions: list[int]) -> list[np.ndarray]:
+            return list(self.segmenter.segment(np.stack([recons[i] for i in positions])))
+
+        return self.cache.get_many("segment", keys, compute, pack_array, unpack_array)
 
     def values(self, fates: Sequence[FrameFate]) -> dict[str, list[Any]]:
         """Finish pending batches; metric name -> one value per frame, in the order frames were added.
@@ -84,8 +141,18 @@ class Evaluator:
         return out
 
 
+def pack_values(values: list[Any]) -> bytes:
+    """A frame's metric values as msgpack (JSON-like values, as metrics return)."""
+    return bytes(msgpack.packb(values))
+
+
 def sample_of(
-    image: np.ndarray, recon: np.ndarray, labels: np.ndarray, prediction: np.ndarray, fate: FrameFate
+    image: np.ndarray,
+    recon: np.ndarray,
+    labels: np.ndarray,
+    prediction: np.ndarray,
+    fate: FrameFate,
+    sent_map: np.ndarray | None = None,
 ) -> FrameSample:
     """A :class:`FrameSample` from the arrays and the frame's fate."""
     return FrameSample(
@@ -98,4 +165,5 @@ def sample_of(
         packets_received=fate.packets_received,
         complete=fate.complete,
         concealed=fate.concealed,
+        sent_map=sent_map,
     )

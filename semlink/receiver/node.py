@@ -10,13 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from semlink.codecs.base import Codec, grey
+from semlink.codecs.base import Codec, ReceivedBitstream, grey
 from semlink.data.frame import FrameSource
 from semlink.metrics.base import Metric
 from semlink.receiver.evaluator import Evaluator
 from semlink.receiver.reassembly import FrameArrival, Reassembler
 from semlink.vision.segmenter import Segmenter
 from semlink.wire import ControlMessage, End, Packet, PointEnd, PointStart, WireError, decode_message, read_message
+from semlink.workcache import WorkCache, digest, environment, pack_array, unpack_array
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class RxPlan:
     :param frames: frames in the unit. :param deliver_corrupt: accept packets whose CRC failed.
     :param source: the frames (labels travel out of band). :param segmenter: labels the reconstructions.
     :param timing: reassembly timing.
+    :param codec_key: the codec's name and settings as the work cache keys them (empty: not cached).
+    :param segmenter_key: the segmenter's identity (empty: its maps are not cached).
     """
 
     key: str
@@ -46,6 +49,8 @@ class RxPlan:
     source: FrameSource
     segmenter: Segmenter
     timing: LinkTiming
+    codec_key: str = ""
+    segmenter_key: str = ""
 
 
 @dataclass
@@ -104,6 +109,7 @@ class ReceiverStage:
     :param on_point: receives each finished unit.
     :param run_id: the run whose messages this stage takes.
     :param skip: keys of units already scored (their packets are counted and dropped).
+    :param cache: the work cache of reconstructions and their segmentations (default: none, only counting).
     """
 
     def __init__(
@@ -113,8 +119,10 @@ class ReceiverStage:
         on_point: Callable[[PointReport], None],
         run_id: int,
         skip: set[str] | None = None,
+        cache: WorkCache | None = None,
     ) -> None:
         self.plans, self.metrics, self.run_id = plans, list(metrics), run_id
+        self.cache = cache or WorkCache(None)
         self.on_point = on_point
         self.skip = skip or set()
         self.counters: Counter[str] = Counter()
@@ -200,8 +208,15 @@ class _OpenPoint:
         timing = plan.timing
         self.index, self.plan, self.stage = index, plan, stage
         self.codec = plan.make_codec()
+        self.codec_id = (
+            digest(plan.codec_key, self.codec.cache_version, self.codec.model_identity(), environment())
+            if plan.codec_key
+            else ""
+        )
         self.reassembler = Reassembler(plan.frames, timing.frame_interval_us, timing.deadline_us, timing.window)
-        self.evaluator = Evaluator(plan.segmenter, plan.source.label_set, stage.metrics)
+        self.evaluator = Evaluator(
+            plan.segmenter, plan.source.label_set, stage.metrics, cache=stage.cache, segmenter_key=plan.segmenter_key
+        )
         self.records: list[FrameRecord] = []
         self.last_good: np.ndarray | None = None
 
@@ -231,9 +246,14 @@ class _OpenPoint:
             self.stage.on_frame(self.index, len(self.records))
 
     def _decompress(self, arrival: FrameArrival, shape: tuple[int, int]) -> np.ndarray | None:
-        """The codec's reconstruction, or None when what arrived cannot be decoded (counted)."""
+        """The codec's reconstruction (once per codec and pattern of received bytes, through the
+        work cache), or None when what arrived cannot be decoded (counted)."""
+        received = arrival.received(shape)
+        key = received_key(self.codec_id, received) if self.codec_id else None
         try:
-            return self.codec.decompress(arrival.received(shape))
+            return self.stage.cache.get_or_compute(
+                "decode", key, lambda: self.codec.decompress(received), pack_array, unpack_array
+            )
         except Exception:  # a damaged or a user's codec must not stop the receiver
             self.stage.counters["decode-failed"] += 1
             return None
@@ -246,3 +266,13 @@ class _OpenPoint:
         counters = dict(self.reassembler.counters)
         values = self.evaluator.values(self.records)
         return PointReport(self.index, self.plan.key, values, sent, self.records, counters)
+
+
+def received_key(codec_id: str, received: ReceivedBitstream) -> str:
+    """The work cache's key of a decode: the codec and every chunk that arrived, in place (a lost
+    chunk and a damaged one are part of the pattern), so equal deliveries decode once."""
+    parts: list[bytes | str] = ["decode", codec_id, f"{received.shape}"]
+    for name in sorted(received.chunks):
+        parts.append(name)
+        parts.extend(b"-" if chunk is None else b"+" + chunk for chunk in received.chunks[name])
+    return digest(*parts)

@@ -69,7 +69,7 @@ def results_table(rows: Sequence[Mapping[str, str]]) -> Table:
     first_metric = header.index("frames")
     settings = [c for c in header[1 : header.index("channel")]]
     classes = [c for c in header[first_metric:] if c.startswith("iou_") and not c.endswith(("_lo", "_hi"))]
-    shown = [c for c in ("bpp", "miou", "psnr", "ms_ssim") if c in header]
+    shown = [c for c in ("bpp", "miou", "map_consistency", "psnr", "ms_ssim") if c in header]
     table = Table(title="codec-only evaluation")
     for column in ["codec", *settings, "frames", *shown, *(c[4:10] for c in classes)]:
         table.add_column(column, justify="right")

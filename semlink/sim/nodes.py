@@ -29,6 +29,7 @@ from semlink.sim.plans import (
     open_frames,
     resolve,
     run_id,
+    work_cache,
 )
 from semlink.sim.results import ResultsWriter
 from semlink.sim.scenario import NetworkSpec, Scenario, dump_scenario
@@ -46,8 +47,11 @@ from semlink.sim.transport import (
     wait_until_peer_leaves,
 )
 from semlink.wire import new_run_id
+from semlink.workcache import WorkStats
 
 LOG = logging.getLogger(__name__)
+WORK_ENV = "SEMLINK_WORK_FILE"
+"""Where a node writes its :class:`~semlink.workcache.WorkStats` as JSON when it ends (set by ``semlink run``)."""
 READY_ENV = "SEMLINK_READY_FILE"
 """A file a node writes once its sockets are bound and connected (docker compose's healthchecks test it)."""
 
@@ -73,6 +77,7 @@ def transmitter_node(scenario: Scenario, origin: str, only: set[int] | None = No
     sock = make_socket(context, zmq.PUSH, net.hwm, 0)
     watch = PeerWatch(sock, f"the channel at {ends.channel_connect}")
     security = node_security(context, net.security, net.keys)
+    cache = work_cache(scenario, None)
     sent = 0
     try:
         security.client(sock)
@@ -80,7 +85,7 @@ def transmitter_node(scenario: Scenario, origin: str, only: set[int] | None = No
         announce_ready("transmitter")
         sources = Sources(scenario)
         sweep = node_points(scenario, origin, open_frames(scenario).label_set.name)
-        stage = make_transmitter(scenario, sweep, sources, run_id(scenario), only)
+        stage = make_transmitter(scenario, sweep, sources, run_id(scenario), only, cache)
         for parts in stage.messages():
             if not send(sock, parts, watch, stop, waits(net)):
                 break
@@ -88,6 +93,7 @@ def transmitter_node(scenario: Scenario, origin: str, only: set[int] | None = No
         else:
             finish(watch, stop, net, "transmitter")
     finally:
+        say_work("transmitter", cache.stats)
         watch.close()
         sock.close(linger=0)  # the peer left (it read everything) or the run failed: nothing to wait for
         security.close()
@@ -113,6 +119,7 @@ def channel_node(scenario: Scenario, origin: str) -> dict[str, int]:
     receiver = PeerWatch(outbound, f"the receiver at {ends.receiver_connect}")
     security = node_security(context, net.security, net.keys)
     stage = make_channel(scenario, node_points(scenario, origin), run_id(scenario))
+    stats = WorkStats()
     try:
         security.server(inbound)
         security.client(outbound)
@@ -120,7 +127,8 @@ def channel_node(scenario: Scenario, origin: str) -> dict[str, int]:
         connect(outbound, ends.receiver_connect, "channel")
         announce_ready("channel")
         while parts := receive(inbound, sender, stop, waits(net)):
-            out = stage.process_message(parts)
+            with stats.timed("channel"):
+                out = stage.process_message(parts)
             if stage.heard_run:
                 sender.trust()
             if out and not send(outbound, out, receiver, stop, waits(net)):
@@ -129,6 +137,7 @@ def channel_node(scenario: Scenario, origin: str) -> dict[str, int]:
                 finish(receiver, stop, net, "channel")
                 break
     finally:
+        say_work("channel", stats)
         say_counters("channel", stage.counters)
         for watch, sock in ((sender, inbound), (receiver, outbound)):
             watch.close()
@@ -157,17 +166,20 @@ def receiver_node(scenario: Scenario, origin: str, out: Path, progress: bool = F
     watch = PeerWatch(inbound, f"the channel (bound {ends.receiver_bind})", trusted=False)
     security = node_security(context, net.security, net.keys)
     counters: dict[str, int] = {}
+    stats: WorkStats | None = None
     try:
         security.server(inbound)
         bind(inbound, ends.receiver_bind, "receiver")
         announce_ready("receiver")
         stage = receiver_stage(scenario, origin, out, progress)
-        counters = stage.counters
+        counters, stats = stage.counters, stage.cache.stats
         while not stage.finished and (parts := receive(inbound, watch, stop, waits(net))):
             stage.handle_message(parts)
             if stage.heard_run:
                 watch.trust()
     finally:
+        if stats is not None:
+            say_work("receiver", stats)
         say_counters("receiver", counters)
         watch.close()
         inbound.close(linger=0)
@@ -185,11 +197,16 @@ def receiver_stage(scenario: Scenario, origin: str, out: Path, progress: bool) -
     metrics = build_metrics(scenario.metrics, source.label_set)
     writer = ResultsWriter(out, resolved, sweep, metrics)
     dump_scenario(resolved, out / "scenario.yaml")
-    stage = make_receiver(
-        scenario, sweep, sources, metrics, reporter(writer, progress), run_id(scenario), skip=writer.done_keys()
-    )
+    on_point = reporter(writer, progress)
+    cache = work_cache(scenario, out)
+    stage = make_receiver(scenario, sweep, sources, metrics, on_point, run_id(scenario), writer.done_keys(), cache)
     if progress:
-        stage.on_frame = lambda point, frame: tell_parent({"point": point, "frame": frame})
+
+        def on_frame(point: int, frame: int) -> None:
+            hits, lookups = cache.stats.hit_counts()
+            tell_parent({"point": point, "frame": frame, "hits": hits, "lookups": lookups})
+
+        stage.on_frame = on_frame
     return stage
 
 
@@ -216,6 +233,18 @@ def finish(watch: PeerWatch, stop: StopFlag, network: NetworkSpec, role: str) ->
             file=sys.stderr,
             flush=True,
         )
+
+
+def say_work(role: str, stats: WorkStats) -> None:
+    """Write what a node's stages did (counts, cache hits, seconds) as JSON to ``$SEMLINK_WORK_FILE``
+    (``semlink run`` sets it per node and adds them up); nothing when it is not set or the stages
+    did nothing. A file, not a line on stderr: a node's error stays its only line there."""
+    path = os.environ.get(WORK_ENV)
+    if not path or not any(work.computed or work.hits or work.seconds for work in stats.stages.values()):
+        return
+    temporary = Path(f"{path}.tmp")
+    temporary.write_text(json.dumps(stats.to_dict()))
+    temporary.replace(path)
 
 
 def say_counters(role: str, counters: Mapping[str, int]) -> None:
@@ -268,8 +297,10 @@ def inproc_run(
     out: Path,
     only: set[int] | None,
     on_frame: Callable[[int, int], None] | None = None,
+    stats: WorkStats | None = None,
 ) -> dict[str, int]:
-    """The same stages called directly in one process; returns the receiver's counters."""
+    """The same stages called directly in one process; returns the receiver's counters and adds
+    what the stages did to ``stats``."""
     use_threads(node_share("inproc", scenario.threads))
     sources = Sources(scenario)
     source = open_frames(scenario)
@@ -278,13 +309,17 @@ def inproc_run(
     metrics = build_metrics(scenario.metrics, source.label_set)
     writer = ResultsWriter(out, resolved, sweep, metrics)
     run = new_run_id()
-    transmitter = make_transmitter(scenario, sweep, sources, run, only)
+    cache = work_cache(scenario, out)
+    if stats is not None:
+        cache.stats = stats
+    transmitter = make_transmitter(scenario, sweep, sources, run, only, cache)
     channel = make_channel(scenario, sweep, run)
-    receiver = make_receiver(scenario, sweep, sources, metrics, reporter(writer, False), run)
+    receiver = make_receiver(scenario, sweep, sources, metrics, reporter(writer, False), run, cache=cache)
     if on_frame is not None:
         receiver.on_frame = on_frame
     for parts in transmitter.messages():
-        forwarded = channel.process(parts)
+        with cache.stats.timed("channel"):
+            forwarded = channel.process(parts)
         if forwarded:
             receiver.handle(forwarded)
     return dict(receiver.counters)

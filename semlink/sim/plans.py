@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import os
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from semlink.channel import build_channel
 from semlink.channel.base import ChannelModel
@@ -23,8 +25,9 @@ from semlink.sim.scenario import Scenario, ScenarioError
 from semlink.sim.sweep import Point, points
 from semlink.transmitter.node import TransmitterStage, TxPlan
 from semlink.transmitter.packetizer import resolve_mtu
-from semlink.vision.segmenter import Segmenter, segmenter_for
+from semlink.vision.segmenter import Segmenter, segmenter_for, segmenter_identity
 from semlink.wire import RUN_IDS
+from semlink.workcache import WorkCache
 
 # Named random streams drawn from the run's one seed (numpy SeedSequence entropy words).
 STREAM_CHANNEL = 1
@@ -142,6 +145,32 @@ def point_codec(point: Point, label_set: str | None = None, device: str = "auto"
     return codec_factory(point.codec, point.codec_args, label_set, device)
 
 
+def codec_key(factory: Callable[[], Codec]) -> str:
+    """A codec factory's class and arguments as the work cache keys them (see :func:`codec_factory`)."""
+    assert isinstance(factory, functools.partial)
+    cls = factory.func
+    name = f"{getattr(cls, '__module__', '?')}:{getattr(cls, '__qualname__', repr(cls))}"
+    return json.dumps([name, factory.keywords], sort_keys=True, default=str)
+
+
+def frame_batch(scenario: Scenario) -> int:
+    """Frames coded together: the scenario's ``batch``, else 8 on CUDA and 4 on the CPU."""
+    if scenario.batch is not None:
+        return scenario.batch
+    from semlink.device import pick_device
+
+    return 8 if pick_device(scenario.device).type == "cuda" else 4
+
+
+def work_cache(scenario: Scenario, out: Path | None) -> WorkCache:
+    """The run's work cache: the scenario's ``cache`` folder, ``OUT/cache`` (when the node knows
+    ``out``), or none (``cache: false``, or a node without an output folder)."""
+    if scenario.cache is False:
+        return WorkCache(None)
+    root = Path(scenario.cache) if isinstance(scenario.cache, str) else None if out is None else out / "cache"
+    return WorkCache(root, int(scenario.cache_max_gb * (1 << 30)))
+
+
 def check_points(scenario: Scenario, origin: str, label_set: str | None = None) -> list[Point]:
     """Expand the sweep and build every codec and channel once, so bad values fail before any work.
 
@@ -243,6 +272,7 @@ class Segmenters:
     def __init__(self, device: str) -> None:
         self.device = device
         self._loaded: dict[tuple[str, str | None], Segmenter] = {}
+        self._keys: dict[tuple[str, str | None], str] = {}
 
     def get(self, source: FrameSource, spec: str | None) -> Segmenter:
         """The segmenter ``spec`` for the source's label set."""
@@ -251,6 +281,13 @@ class Segmenters:
             self._loaded[key] = segmenter_for(source.label_set, spec, self.device)
         return self._loaded[key]
 
+    def key(self, source: FrameSource, spec: str | None) -> str:
+        """The segmenter's identity for the work cache (checkpoint hash, device, versions)."""
+        key = (source.label_set.name, spec)
+        if key not in self._keys:
+            self._keys[key] = segmenter_identity(source.label_set, spec, self.device)
+        return self._keys[key]
+
 
 def uses_map(point: Point) -> bool:
     """Whether the point's codec sends the segmentation map (then the transmitter segments frames)."""
@@ -258,28 +295,36 @@ def uses_map(point: Point) -> bool:
 
 
 def make_transmitter(
-    scenario: Scenario, sweep: list[Point], sources: Sources, run_id: int, only: set[int] | None = None
+    scenario: Scenario,
+    sweep: list[Point],
+    sources: Sources,
+    run_id: int,
+    only: set[int] | None = None,
+    cache: WorkCache | None = None,
 ) -> TransmitterStage:
     """The transmitter stage for the points in ``only`` (all if None): each realisation with its
-    source, MTU, timing and (for codecs that send a map) segmenter."""
+    source, MTU, timing and (for codecs that send a map) segmenter; ``cache``: the work cache."""
     segmenters = Segmenters(scenario.device)
     plans = []
     for trial in trials(scenario, [p for p in sweep if only is None or p.index in only]):
         p, source = trial.point, sources.of(trial.point)
+        factory = point_codec(p, source.label_set.name, scenario.device)
         plans.append(
             TxPlan(
                 trial.index,
                 trial.key,
-                point_codec(p, source.label_set.name, scenario.device),
+                factory,
                 len(source),
                 source=source,
                 mtu=resolve_mtu(p.link.mtu),
                 frame_interval_us=frame_interval_us(p.link.fps),
                 segmenter=segmenters.get(source, p.segmenter) if uses_map(p) else None,
                 reuse_key=p.key,
+                codec_key=codec_key(factory),
+                segmenter_key=segmenters.key(source, p.segmenter) if uses_map(p) else "",
             )
         )
-    return TransmitterStage(plans, run_id)
+    return TransmitterStage(plans, run_id, cache, frame_batch(scenario))
 
 
 def make_channel(scenario: Scenario, sweep: list[Point], run: int) -> ChannelStage:
@@ -300,26 +345,30 @@ def make_receiver(
     on_point: Callable[[PointReport], None],
     run: int,
     skip: set[str] | None = None,
+    cache: WorkCache | None = None,
 ) -> ReceiverStage:
     """The receiver stage of run ``run``: each realisation's decoder, source, timing and segmenter;
-    realisations whose points' keys are in ``skip`` are not scored."""
+    realisations whose points' keys are in ``skip`` are not scored; ``cache``: the work cache."""
     segmenters = Segmenters(scenario.device)
     plans = {}
     for trial in trials(scenario, sweep):
         p, source = trial.point, sources.of(trial.point)
         link = p.link
         deadline = None if link.deadline_ms is None else round(link.deadline_ms * 1000)
+        factory = point_codec(p, source.label_set.name, scenario.device)
         plans[trial.index] = RxPlan(
             trial.key,
-            point_codec(p, source.label_set.name, scenario.device),
+            factory,
             len(source),
             bool(p.params.get("deliver_corrupt", False)),
             source=source,
             segmenter=segmenters.get(source, p.segmenter),
             timing=LinkTiming(frame_interval_us(link.fps), deadline, link.window, link.conceal),
+            codec_key=codec_key(factory),
+            segmenter_key=segmenters.key(source, p.segmenter),
         )
     skipped = {t.key for t in trials(scenario, sweep) if t.point.key in (skip or set())}
-    return ReceiverStage(plans, metrics, on_point, run, skipped)
+    return ReceiverStage(plans, metrics, on_point, run, skipped, cache)
 
 
 def make_stages(

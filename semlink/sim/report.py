@@ -15,6 +15,7 @@ error bars or bands. The drawing is in :mod:`semlink.sim.plots`, the row handlin
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from semlink.sim.rows import (
     read_results,
     slug,
 )
+from semlink.workcache import WORK_FILE, work_lines
 
 __all__ = ["MissingResultsError", "ReportError", "cell", "write_report"]
 
@@ -167,10 +169,26 @@ def write_markdown(folder: Path, title: str, header: Sequence[str], rows: Sequen
     lines = [f"# semlink report: {title}", "", f"{len(rows)} points from `results.csv`.", ""]
     for plot in plots:
         lines.append(f"![{plot.stem.replace('_', ' ')}]({plot.name}) ([PDF]({plot.with_suffix('.pdf').name}))")
-    lines += ["", *markdown_table(header, rows), "", *rejection_lines(rows)]
+    lines += ["", *markdown_table(header, rows), "", *rejection_lines(rows), *work_section(folder)]
     path = folder / REPORT
     path.write_text("\n".join(lines))
     return path
+
+
+def work_section(folder: Path) -> list[str]:
+    """The report's account of the last run's work (``work.json``): per stage, values computed,
+    cache hits and seconds; nothing for a folder without one."""
+    path = folder / WORK_FILE
+    if not path.is_file():
+        return []
+    try:
+        work = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    cache = work.get("cache")
+    lines = ["## Work of the last run", "", f"Wall time {float(work.get('wall_s', 0)):.1f} s; work cache: "]
+    lines[-1] += f"`{cache}`." if cache else "off."
+    return [*lines, "", *(f"- {line}" for line in work_lines(work)), ""]
 
 
 PAGE_STYLE = (

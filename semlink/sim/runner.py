@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 
@@ -21,14 +21,18 @@ from semlink.errors import StageError
 from semlink.logs import child_flags, progress_display
 from semlink.metrics import build_metrics
 from semlink.sim.endpoints import private_endpoints
+from semlink.sim.nodes import WORK_ENV
 from semlink.sim.plans import PARENT_ENV, RUN_ID_ENV, check_points, open_frames, resolve
-from semlink.sim.results import ResultsWriter
+from semlink.sim.results import ResultsWriter, row_key
 from semlink.sim.scenario import Scenario, dump_scenario
 from semlink.sim.threads import node_threads, run_budget, thread_environment
 from semlink.sim.transport import COUNTERS_PREFIX
+from semlink.sim.workers import Merger, WorkerPool, unit_tag, units_of
 from semlink.wire import new_run_id
+from semlink.workcache import WORK_FILE, WorkStats
 
 LOG = logging.getLogger(__name__)
+WORK_SUFFIX = ".work.json"
 ROLES = ("receiver", "channel", "transmitter")  # start order: listeners first
 PR_SET_PDEATHSIG = 1
 
@@ -53,13 +57,30 @@ class Run:
 
     :param scenario: the validated scenario. :param origin: its file (for messages).
     :param out: output folder. :param console: where progress goes.
+    :param workers: pipelines running points at once (:mod:`semlink.sim.workers`).
+    :param only: run only these sweep indices (None: every pending point).
+    :param executor: ``local`` (child processes here) or ``ray`` (tasks on a Ray cluster).
+    :param address: with ``ray``: ``auto``, ``HOST:PORT``, or None for a local instance of ``workers`` CPUs.
     """
 
-    def __init__(self, scenario: Scenario, origin: str, out: Path, console: Console | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        origin: str,
+        out: Path,
+        console: Console | None = None,
+        workers: int = 1,
+        only: set[int] | None = None,
+        executor: str = "local",
+        address: str | None = None,
+    ) -> None:
         self.scenario, self.origin, self.out = scenario, origin, out
         self.console = console or Console(stderr=True)
+        self.workers, self.only = workers, only
+        self.executor, self.address = executor, address
         self.run_id = new_run_id()  # handed to the nodes; other processes cannot guess it
         self._logs: list[TextIO] = []
+        self.work: dict[str, Any] = {}
 
     def pending(self) -> tuple[Scenario, set[int], int]:
         """The resolved scenario, the points still to run, and the frames per point."""
@@ -76,25 +97,83 @@ class Run:
                 self.out,
             )
         done = writer.done_keys()
-        return resolved, {p.index for p in sweep if p.key not in done}, len(source)
+        self.merger = Merger(self.out, [row_key(resolved, p) for p in sweep], writer.columns)
+        todo = {p.index for p in sweep if p.key not in done and (self.only is None or p.index in self.only)}
+        return resolved, todo, len(source)
 
     def execute(self) -> int:
-        """Run the pending points; returns how many ran."""
+        """Run the pending points; returns how many ran. What the stages did is in :attr:`work`
+        (and ``OUT/work.json``)."""
         resolved, todo, frames = self.pending()
+        if resolved.cache is True:  # the nodes find the run's cache folder in the scenario copy
+            resolved = resolved.model_copy(update={"cache": str((self.out / "cache").absolute())})
         scenario_path = self.out / "scenario.yaml"
         dump_scenario(resolved, scenario_path)
         if not todo:
             LOG.info("all %d points already in %s", len(check_points(resolved, self.origin)), self.out)
             return 0
+        started = time.monotonic()
+        if self.pooled:
+            todo = self.merge_earlier_units(resolved, todo)
         with self.progress(len(todo) * resolved.repeat_count, frames) as bar:
-            if resolved.transport == "inproc":
+            if self.pooled:
+                self.work = self.run_workers(scenario_path, resolved, todo, bar)
+            elif resolved.transport == "inproc":
                 from semlink.sim.nodes import inproc_run
 
-                inproc_run(resolved, self.origin, self.out, todo, bar.on_frame)
+                stats = WorkStats()
+
+                def on_frame(point: int, done: int) -> None:
+                    bar.on_frame(point, done)
+                    bar.cache_rate(*stats.hit_counts())
+
+                inproc_run(resolved, self.origin, self.out, todo, on_frame, stats)
+                self.work = stats.to_dict()
             else:
                 self.processes(scenario_path, todo, bar)
+                self.work = work_summary(self.out / "logs")
+        self.work["wall_s"] = round(time.monotonic() - started, 2)
+        self.work["cache"] = resolved.cache if resolved.cache is not False else None
+        write_work(self.out, self.work)
         self.check_finished(resolved)
         return len(todo)
+
+    @property
+    def pooled(self) -> bool:
+        """Whether points run as units on a pool (``--workers`` > 1, or Ray)."""
+        return self.workers > 1 or self.executor == "ray"
+
+    def merge_earlier_units(self, resolved: Scenario, todo: set[int]) -> set[int]:
+        """Merge what the units of a stopped ``--workers`` run finished; the points still to run."""
+        pool = self.pool(Path(), resolved, None)
+        if self.merger.merge(pool.folders()):
+            LOG.info("merged the rows that an earlier run's workers finished")
+        waiting = self.merger.waiting(pool.folders())
+        sweep = check_points(resolved, self.origin)
+        return {p.index for p in sweep if p.index in todo and row_key(resolved, p) not in waiting}
+
+    def pool(self, scenario_path: Path, resolved: Scenario, bar: RunProgress | None) -> WorkerPool:
+        """The worker pool of this run; each merged row advances ``bar`` by a point's realisations."""
+        repeats = resolved.repeat_count
+
+        def on_rows(count: int) -> None:
+            if bar is not None and count:
+                bar.points_done(count * repeats)
+                bar.cache_rate(*pool.finished_work().hit_counts())
+
+        pool = WorkerPool(scenario_path, self.out, self.merger, self.workers, resolved.threads, on_rows)
+        return pool
+
+    def run_workers(self, scenario_path: Path, resolved: Scenario, todo: set[int], bar: RunProgress) -> dict[str, Any]:
+        """Run ``todo`` on the worker pool; the unit folders go once every row is merged."""
+        pool = self.pool(scenario_path, resolved, bar)
+        units = units_of(sorted(todo), self.workers, unit_tag())
+        work: dict[str, Any] = {}
+        if units:
+            work = pool.run_ray(units, self.address) if self.executor == "ray" else pool.run(units)
+        if not self.merger.waiting(pool.folders()):
+            pool.clean()
+        return work
 
     def check_finished(self, resolved: Scenario) -> None:
         """Every point of the sweep has a row now, or the run failed somewhere."""
@@ -102,7 +181,7 @@ class Run:
         sweep = check_points(resolved, self.origin)
         metrics = build_metrics(resolved.metrics, source.label_set)
         done = ResultsWriter(self.out, resolved, sweep, metrics).done_keys()
-        missing = [p.index for p in sweep if p.key not in done]
+        missing = [p.index for p in sweep if p.key not in done and (self.only is None or p.index in self.only)]
         if missing:
             raise StageError(f"points {missing} got no results; see {self.out / 'logs'} for the nodes' messages")
 
@@ -148,12 +227,18 @@ class Run:
             command += ["--points", ",".join(str(i) for i in sorted(todo))]
         stderr = (logs / f"{role}.log").open("w")
         self._logs.append(stderr)
+        work = logs / f"{role}{WORK_SUFFIX}"
+        work.unlink(missing_ok=True)  # an earlier run's: only this run's work is added up
         return subprocess.Popen(
             command,
             stdout=subprocess.PIPE if role == "receiver" else subprocess.DEVNULL,
             stderr=stderr,
             text=True,
-            env={**environment, **thread_environment(node_threads(role, run_budget(self.scenario.threads)))},
+            env={
+                **environment,
+                **thread_environment(node_threads(role, run_budget(self.scenario.threads))),
+                WORK_ENV: str(work),
+            },
         )
 
     def wait(self, children: dict[str, subprocess.Popen[str]], logs: Path) -> None:
@@ -202,6 +287,21 @@ def rejection_summary(logs: Path) -> list[str]:
     return out
 
 
+def work_summary(logs: Path) -> dict[str, Any]:
+    """The nodes' work files (``logs/<role>.work.json``) added up: per stage, values computed,
+    cache hits and seconds."""
+    total = WorkStats()
+    for role in ROLES:
+        with contextlib.suppress(OSError, ValueError):
+            total.merge(json.loads((logs / f"{role}{WORK_SUFFIX}").read_text()))
+    return total.to_dict()
+
+
+def write_work(out: Path, work: dict[str, Any]) -> None:
+    """``OUT/work.json``: what this invocation's stages did (the report shows it)."""
+    (out / WORK_FILE).write_text(json.dumps(work, indent=1) + "\n")
+
+
 def last_line(path: Path) -> str:
     """The last non-empty line of a log (the node's one-line error)."""
     try:
@@ -231,6 +331,17 @@ class RunProgress:
     def __exit__(self, *exc: object) -> None:
         self.display.__exit__(*exc)
 
+    def cache_rate(self, hits: int, lookups: int) -> None:
+        """Show the work cache's hit rate so far (``hits`` of ``lookups``)."""
+        if lookups:
+            self.display.note(f"cache {100 * hits / lookups:.0f} % hits")
+
+    def points_done(self, count: int) -> None:
+        """``count`` points (realisations) finished whole, their frames with them."""
+        with self._lock:
+            self.display.advance("frames", count * self.frames)
+            self.display.advance("points", count)
+
     def on_frame(self, point: int, done: int) -> None:
         """A frame of ``point`` was scored; a point is done after its last frame."""
         with self._lock:
@@ -246,3 +357,5 @@ class RunProgress:
                 event = json.loads(line)
                 if isinstance(event, dict) and "frame" in event:
                     self.on_frame(int(event["point"]), int(event["frame"]))
+                    if "hits" in event:
+                        self.cache_rate(int(event["hits"]), int(event["lookups"]))

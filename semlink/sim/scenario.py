@@ -261,6 +261,14 @@ class Scenario(Strict):
     device: str = "auto"
     out: str | None = None
     tracking: TrackingSpec = TrackingSpec()
+    cache: bool | str = True
+    """The work cache (:mod:`semlink.workcache`): True keeps it in ``OUT/cache``, a path shares one
+    folder between runs, False computes everything again."""
+    batch: int | None = Field(None, ge=1, le=1024)
+    """Frames the transmitter segments and codes together (``Codec.compress_batch``); None: 8 where
+    the networks run on CUDA, 4 on the CPU. The bitstreams do not depend on it."""
+    cache_max_gb: float = Field(2.0, gt=0)
+    """The cache folder's bound; the least recently used entries go beyond it."""
 
     @field_validator("channel")
     @classmethod

@@ -6,13 +6,15 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import msgpack
 import numpy as np
 
-from semlink.codecs.base import Bitstream, Codec
+from semlink.codecs.base import Bitstream, Codec, Stream
 from semlink.data.frame import Frame, FrameSource
 from semlink.transmitter.packetizer import chunk_bytes, packetize
 from semlink.vision.segmenter import Segmenter
 from semlink.wire import End, PointEnd, PointStart, encode_message
+from semlink.workcache import WorkCache, array_key, digest, environment, pack_array, unpack_array
 
 Message = list[bytes]
 MAP_CACHE_FRAMES = 1000
@@ -32,6 +34,8 @@ class TxPlan:
     :param segmenter: makes the maps of codecs that send one (``codec.uses_ssm``).
     :param reuse_key: units with the same key in a row send the same bitstreams (realisations of
         one point differ only in the channel), so the frames are coded once.
+    :param codec_key: the codec's name and settings as the work cache keys them.
+    :param segmenter_key: the segmenter's identity (:func:`~semlink.vision.segmenter.segmenter_identity`).
     """
 
     index: int
@@ -43,6 +47,21 @@ class TxPlan:
     frame_interval_us: int
     segmenter: Segmenter | None = None
     reuse_key: str | None = None
+    codec_key: str = ""
+    segmenter_key: str = ""
+
+
+def pack_bitstream(bitstream: Bitstream) -> bytes:
+    """A bitstream as msgpack bytes (for the work cache)."""
+    streams = [[s.name, s.priority, list(s.chunks)] for s in bitstream.streams]
+    return msgpack.packb({"shape": list(bitstream.shape), "settings": dict(bitstream.settings), "streams": streams})
+
+
+def unpack_bitstream(payload: bytes) -> Bitstream:
+    """The bitstream of :func:`pack_bitstream`."""
+    raw = msgpack.unpackb(payload)
+    streams = tuple(Stream(name, priority, tuple(chunks)) for name, priority, chunks in raw["streams"])
+    return Bitstream(streams, (int(raw["shape"][0]), int(raw["shape"][1])), raw["settings"])
 
 
 class TransmitterStage:
@@ -53,37 +72,93 @@ class TransmitterStage:
 
     :param plans: the units to send, in order.
     :param run_id: tags every message of this run.
+    :param cache: the work cache of source segmentations and bitstreams (default: none, only counting).
+    :param batch: frames segmented and coded together (:meth:`Codec.compress_batch`); the bitstreams
+        do not depend on it.
     """
 
-    def __init__(self, plans: list[TxPlan], run_id: int) -> None:
-        self.plans, self.run_id = plans, run_id
-        self._maps: dict[tuple[int, int, int], np.ndarray] = {}
+    def __init__(self, plans: list[TxPlan], run_id: int, cache: WorkCache | None = None, batch: int = 1) -> None:
+        self.plans, self.run_id, self.batch = plans, run_id, max(1, batch)
+        self.cache = cache or WorkCache(None)
+        self._maps: dict[tuple[int, int, int], tuple[np.ndarray, str]] = {}
+        self._overflow: dict[tuple[int, int, int], tuple[np.ndarray, str]] = {}
+        self._frame_keys: dict[tuple[int, int], str] = {}
+        self._codec_id: tuple[str | None, str] = (None, "")
         self._coded_key: str | None = None
         self._coded: dict[int, tuple[Bitstream, dict[str, float]]] = {}
         self._codec: Codec | None = None
 
-    def segmentation(self, plan: TxPlan, frame: Frame) -> np.ndarray:
-        """The segmenter's map of ``frame``, computed once per frame and segmenter for every point."""
-        if plan.segmenter is None:
-            raise ValueError("a codec needs the segmentation map but the transmitter has no segmenter")
-        key = (id(plan.segmenter), id(plan.source), frame.index)
-        cached = self._maps.get(key)
-        if cached is None:
-            cached = plan.segmenter.segment(frame.image[None])[0]
-            if len(self._maps) < MAP_CACHE_FRAMES:
-                self._maps[key] = cached
-        return cached
+    def frame_key(self, plan: TxPlan, frame: Frame) -> str:
+        """The work cache's key of the frame's pixels, hashed once per frame."""
+        key = (id(plan.source), frame.index)
+        if key not in self._frame_keys:
+            self._frame_keys[key] = array_key(frame.image)
+        return self._frame_keys[key]
 
-    def coded(self, plan: TxPlan, codec: Codec, frame: Frame) -> tuple[Bitstream, dict[str, float]]:
-        """The frame's bitstream and the settings the codec chose, coded once per point."""
-        cached = self._coded.get(frame.index)
-        if cached is None:
-            ssm = self.segmentation(plan, frame) if codec.uses_ssm else None
-            bitstream = codec.compress(frame.image, ssm)
-            cached = (bitstream, dict(bitstream.settings))
-            if plan.reuse_key is not None:
-                self._coded[frame.index] = cached
-        return cached
+    def segmentations(self, plan: TxPlan, frames: list[Frame]) -> list[tuple[np.ndarray, str]]:
+        """The segmenter's maps of ``frames`` and their cache keys: each computed once per frame and
+        segmenter (kept in memory for the run's points, and in the work cache for other runs), the
+        missing ones in one batch."""
+        segmenter = plan.segmenter
+        if segmenter is None:
+            raise ValueError("a codec needs the segmentation map but the transmitter has no segmenter")
+        memory = [(id(segmenter), id(plan.source), frame.index) for frame in frames]
+        todo = [i for i, key in enumerate(memory) if key not in self._maps]
+        if todo:
+            keys = [digest("segment-source", plan.segmenter_key, self.frame_key(plan, frames[i])) for i in todo]
+
+            def compute(positions: list[int]) -> list[np.ndarray]:
+                return list(segmenter.segment(np.stack([frames[todo[p]].image for p in positions])))
+
+            stored: list[str | None] = list(keys) if plan.segmenter_key else [None] * len(keys)
+            maps = self.cache.get_many("segment-source", stored, compute, pack_array, unpack_array)
+            for i, ssm, key in zip(todo, maps, keys, strict=True):
+                if len(self._maps) < MAP_CACHE_FRAMES:
+                    self._maps[memory[i]] = (ssm, key)
+                else:  # beyond the memory bound: keep it for this call only
+                    self._overflow[memory[i]] = (ssm, key)
+        found = [self._maps.get(key) or self._overflow.pop(key) for key in memory]
+        return found
+
+    def codec_identity(self, plan: TxPlan, codec: Codec) -> str:
+        """The codec's part of the work cache's keys: its settings, version, model and the code's versions."""
+        if self._codec_id[0] != plan.key:
+            parts = (plan.codec_key, codec.cache_version, codec.model_identity(), environment())
+            self._codec_id = (plan.key, digest(*parts))
+        return self._codec_id[1]
+
+    def coded(self, plan: TxPlan, codec: Codec, frames: list[Frame]) -> list[tuple[Bitstream, dict[str, float]]]:
+        """The frames' bitstreams and the settings the codec chose: coded once per point, once per
+        (frame, codec setting, map) across points and runs through the work cache, and the missing
+        ones together (:meth:`Codec.compress_batch`)."""
+        todo = [i for i, frame in enumerate(frames) if frame.index not in self._coded]
+        if todo:
+            maps = self.segmentations(plan, [frames[i] for i in todo]) if codec.uses_ssm else [(None, "")] * len(todo)
+            keyed = bool(plan.codec_key) and (not codec.uses_ssm or bool(plan.segmenter_key))
+            identity = self.codec_identity(plan, codec)
+            keys: list[str | None] = [
+                digest("encode", identity, self.frame_key(plan, frames[i]), map_key) if keyed else None
+                for i, (_, map_key) in zip(todo, maps, strict=True)
+            ]
+
+            def compute(positions: list[int]) -> list[Bitstream]:
+                images = [frames[todo[p]].image for p in positions]
+                return codec.compress_batch(images, [maps[p][0] for p in positions])
+
+            bitstreams = self.cache.get_many("encode", keys, compute, pack_bitstream, unpack_bitstream)
+            for i, bitstream in zip(todo, bitstreams, strict=True):
+                self._coded[frames[i].index] = (bitstream, dict(bitstream.settings))
+        out = [self._coded[frame.index] for frame in frames]
+        if plan.reuse_key is None:  # nothing shares these bitstreams: keep none of them
+            self._coded = {}
+        return out
+
+    def coded_frames(self, plan: TxPlan, codec: Codec) -> Iterator[tuple[Frame, tuple[Bitstream, dict[str, float]]]]:
+        """The unit's frames with their bitstreams, coded ``batch`` frames at a time."""
+        frames = list(plan.source.take(plan.frames))
+        for start in range(0, len(frames), self.batch):
+            chunk = frames[start : start + self.batch]
+            yield from zip(chunk, self.coded(plan, codec, chunk), strict=True)
 
     def codec_of(self, plan: TxPlan) -> Codec:
         """The unit's codec: built for each new point, shared by the realisations of one point."""
@@ -97,8 +172,7 @@ class TransmitterStage:
             yield [encode_message(PointStart(self.run_id, plan.index, plan.key, plan.frames))]
             totals = PointTotals()
             codec = self.codec_of(plan)
-            for frame in plan.source.take(plan.frames):
-                bitstream, settings = self.coded(plan, codec, frame)
+            for frame, (bitstream, settings) in self.coded_frames(plan, codec):
                 packets = packetize(
                     bitstream, self.run_id, plan.index, frame.index, plan.mtu, frame.index * plan.frame_interval_us
                 )

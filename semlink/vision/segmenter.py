@@ -139,6 +139,18 @@ def named_segmenter(name: str, label_set: LabelSet, device: str) -> Segmenter:
     return segmenter
 
 
+def segmenter_identity(label_set: LabelSet, spec: str | None, device: str) -> str:
+    """What shapes a segmenter's output, for the work cache's keys: its checkpoint's hash (or its
+    spec, for a name or a function), the label set, the device type and the code's versions."""
+    from semlink.workcache import environment, file_hash
+
+    path = CHECKPOINTS / SHIPPED[label_set.name] if spec is None and label_set.name in SHIPPED else None
+    if spec is not None and Path(spec).is_file():
+        path = Path(spec)
+    what = f"file {file_hash(path)}" if path is not None else f"spec {spec}"
+    return f"{what} {label_set.name} {pick_device(device).type} {environment()}"
+
+
 def segmenter_for(label_set: LabelSet, spec: str | None = None, device: str = "auto") -> Segmenter:
     """The segmenter a run uses: ``spec`` if given, else the shipped one for ``label_set``.
 

@@ -126,7 +126,10 @@ class ProgressPrinter(L.Callback):
         self, trainer: L.Trainer, module: L.LightningModule, outputs: object, batch: object, batch_idx: int
     ) -> None:
         """Log a line every ``every`` steps."""
-        step = trainer.global_step
+        # the leg's training steps: a module that optimises two networks in turn counts its own
+        # (the trainer's global step counts every optimiser step)
+        steps_done = getattr(module, "steps_done", None)
+        step = int(steps_done) - self.offset if steps_done is not None else trainer.global_step
         if step % self.every:
             return
         elapsed = time.monotonic() - self.started

@@ -8,6 +8,8 @@ Streams and their chunks (each decodable alone):
   a lost strip becomes *unknown* for the decoder.
 - ``vq`` (priority 1): kept tokens of the 16×-downsampled grid, in bands of ``band_rows`` grid
   rows (:mod:`~semlink.codecs.semantic.token_coder`); a lost band's tokens become mask tokens.
+  With ``positions: derived`` a band carries its indices only: the receiver ranks the blocks
+  from the map it decoded (:mod:`~semlink.codecs.semantic.positions`) as the transmitter did.
 - ``lowres`` (priority 2): the frame downsampled ×``lowres_divisor`` and coded with WebP.
 - ``ssm_backup`` (priority 3, with ``map_backup``): a coarser copy of the map, sent last so that
   it travels in other packets than the map; it fills the strips of the map that were lost.
@@ -29,6 +31,7 @@ from semlink.codecs.semantic.checkpoint import load_codec, shipped_codec_path
 from semlink.codecs.semantic.lowres import DIVISORS, decode_lowres, encode_lowres
 from semlink.codecs.semantic.map_coder import MapCoder
 from semlink.codecs.semantic.net import GRID, SemanticCodecNet, onehot_map
+from semlink.codecs.semantic.positions import band_positions, block_scores, derived_order
 from semlink.codecs.semantic.token_coder import TokenCoder
 from semlink.data.labelset import LabelSet
 from semlink.device import pick_device
@@ -70,6 +73,9 @@ class SemanticCodec(Codec):
         sent first, positions coded explicitly: dearer, but a lost packet loses the least
         important tokens).
     :param group_tokens: tokens per chunk with ``importance`` order.
+    :param positions: ``sent`` (the network's scorer picks the tokens and their positions are
+        coded) or ``derived`` (both ends rank the blocks from the decoded map, so positions cost
+        no bits; spatial order and a sent map only; a band whose map rows were lost loses its tokens).
     :param map_backup: 0, or also send the map at 1/``map_backup`` resolution (2, 4 or 8) as a
         last stream (``ssm_backup``), which lands in the frame's last packets: where a strip of
         the map is lost, its coarse copy stands in.
@@ -99,6 +105,7 @@ class SemanticCodec(Codec):
         map_backup: int = 0,
         token_order: str = "spatial",
         group_tokens: int = 24,
+        positions: str = "sent",
     ) -> None:
         self.check_knobs({"tokens": tokens, "quality": quality, "map_scale": map_scale}, target_bpp)
         self.target_bpp = None if target_bpp is None else check_positive(self.name, "target_bpp", target_bpp)
@@ -118,12 +125,33 @@ class SemanticCodec(Codec):
             )
         if lowres_divisor not in DIVISORS:
             raise ValueError(f"lowres_divisor {lowres_divisor} must be one of {DIVISORS}")
+        self.check_positions(positions, token_order)
+        self.positions = positions
         path = checkpoint or str(shipped_codec_path(label_set))
+        self.checkpoint_path = path
         self.net, self.label_set, self.map_coder, self.token_coder = shared_model(path, device)
         self.device = next(self.net.parameters()).device
         self.strip_rows, self.band_rows = strip_rows, band_rows
         self.lowres_divisor, self.map_backup = lowres_divisor, map_backup
         self.token_order, self.group_tokens = token_order, group_tokens
+
+    def model_identity(self) -> str:
+        """The checkpoint's hash and the device the network runs on (part of the work cache's keys)."""
+        from semlink.workcache import file_hash
+
+        return f"{file_hash(self.checkpoint_path)} {self.device.type}"
+
+    def check_positions(self, positions: str, token_order: str) -> None:
+        """Refuse a ``positions`` setting the codec cannot honour.
+
+        :raises ValueError: in one line, with what to write instead.
+        """
+        if positions not in ("sent", "derived"):
+            raise ValueError(f"{self.name}: positions {positions!r} must be sent or derived")
+        if positions == "derived" and not self.sends_map:
+            raise ValueError(f"{self.name} sends no map to derive token positions from; use positions: sent")
+        if positions == "derived" and token_order != "spatial":
+            raise ValueError(f"{self.name}: positions: derived needs token_order: spatial")
 
     def check_knobs(self, given: dict[str, float | None], target_bpp: float | None) -> None:
         """Refuse a knob this codec has no use for, and its knob given together with ``target_bpp``.
@@ -205,6 +233,9 @@ class SemanticCodec(Codec):
         """``(chunks, fraction)``: kept tokens in bands, the top ``tokens`` by score, or as many as
         ``target_bpp`` allows."""
         indices, order = self.analyse(image, ssm)
+        if self.positions == "derived":
+            assert ssm is not None
+            order = derived_order(self.map_as_decoded(ssm))
         if self.target_bpp is None:
             kept = round(self.tokens * order.size)
             return self.encode_tokens(indices, order[:kept]), kept / order.size
@@ -218,6 +249,11 @@ class SemanticCodec(Codec):
             else:
                 high = middle - 1
         return best, best_kept / order.size
+
+    def map_as_decoded(self, ssm: np.ndarray) -> np.ndarray:
+        """``ssm [H, W]`` as the receiver decodes it when every strip arrives (at ``map_scale``)."""
+        s = self.map_scale
+        return ssm[::s, ::s].repeat(s, 0).repeat(s, 1)[: ssm.shape[0], : ssm.shape[1]]
 
     @torch.inference_mode()
     def analyse(self, image: np.ndarray, ssm: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -252,6 +288,11 @@ class SemanticCodec(Codec):
         flat[kept] = True
         keep = flat.reshape(indices.shape)
         bands = range(0, indices.shape[0], self.band_rows)
+        if self.positions == "derived":
+            return tuple(
+                self.token_coder.encode_kept(indices[top : top + self.band_rows][keep[top : top + self.band_rows]])
+                for top in bands
+            )
         return tuple(
             self.token_coder.encode(
                 keep[top : top + self.band_rows].ravel(), indices[top : top + self.band_rows].ravel()
@@ -266,11 +307,12 @@ class SemanticCodec(Codec):
         h, w = received.shape
         grid = (-(-h // GRID), -(-w // GRID))
         labels = self.received_map(received.stream("ssm"), (h, w))
+        primary = labels.copy()  # derived token positions come from the map itself, never its backup
         if self.map_backup:
             backup = self.received_map(received.stream("ssm_backup"), (h, w), self.map_backup)
             unknown = labels == self.label_set.num_classes
             labels[unknown] = backup[unknown]
-        keep, indices = self.received_tokens(received.stream("vq"), grid)
+        keep, indices = self.received_tokens(received.stream("vq"), grid, primary)
         lowres = self.received_lowres(received.stream("lowres"), (h, w))
         return self.reconstruct(labels, keep, indices, lowres)
 
@@ -303,12 +345,18 @@ class SemanticCodec(Codec):
             return None
         return coarse.repeat(scale, 0).repeat(scale, 1)[: shape[0], : shape[1]]
 
-    def received_tokens(self, chunks: list[bytes | None], grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """``(keep [h, w], indices [h, w])`` from the bands that arrived intact."""
+    def received_tokens(
+        self, chunks: list[bytes | None], grid: tuple[int, int], labels: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(keep [h, w], indices [h, w])`` from the bands that arrived intact (with derived
+        positions, placed by the received map ``labels [H, W]``)."""
         keep = np.zeros(grid, dtype=bool)
         indices = np.zeros(grid, dtype=np.int64)
         if self.token_order == "importance":
             return self.received_groups(chunks, grid)
+        if self.positions == "derived":
+            assert labels is not None
+            return self.received_derived(chunks, grid, labels)
         for number, chunk in enumerate(chunks[: -(-grid[0] // self.band_rows)]):
             if chunk is None:
                 continue
@@ -320,6 +368,28 @@ class SemanticCodec(Codec):
                 continue
             keep[top : top + rows] = band_keep.reshape(rows, grid[1])
             indices[top : top + rows] = band_indices.reshape(rows, grid[1])
+        return keep, indices
+
+    def received_derived(
+        self, chunks: list[bytes | None], grid: tuple[int, int], labels: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(keep [h, w], indices [h, w])`` of bands of indices only, placed where the received map
+        ``labels [H, W]`` ranks highest; a band whose map rows are not all known is dropped."""
+        keep = np.zeros(grid, dtype=bool)
+        indices = np.zeros(grid, dtype=np.int64)
+        scores = block_scores(labels)
+        unknown = self.label_set.num_classes
+        for number, chunk in enumerate(chunks[: -(-grid[0] // self.band_rows)]):
+            top = number * self.band_rows
+            rows = min(self.band_rows, grid[0] - top)
+            if chunk is None or (labels[top * GRID : (top + rows) * GRID] == unknown).any():
+                continue
+            try:
+                values = self.token_coder.decode_kept(chunk, rows * grid[1])
+            except ValueError:
+                continue
+            row, col = np.divmod(band_positions(scores[top : top + rows], len(values), top), grid[1])
+            keep[top + row, col], indices[top + row, col] = True, values
         return keep, indices
 
     def received_groups(self, chunks: list[bytes | None], grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

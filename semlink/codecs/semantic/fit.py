@@ -14,9 +14,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from semlink.codecs.semantic.checkpoint import load_codec, replace_map_model, save_codec
+from semlink.codecs.semantic.checkpoint import CodecCheckpointError, load_codec, replace_map_model, save_codec
 from semlink.codecs.semantic.map_coder import fit_map_model
 from semlink.codecs.semantic.net import GRID, CodecNetConfig, SemanticCodecNet, onehot_map
+from semlink.codecs.semantic.quantizer import usage
 from semlink.codecs.semantic.train import CodecModule
 from semlink.data.frame import FrameSource
 from semlink.data.labelset import LabelSet
@@ -71,6 +72,7 @@ OPERATING_POINTS: dict[str, tuple[float, bool, bool]] = {
     "map only (ssm)": (0.0, True, False),
     "map + 10% tokens": (0.1, True, False),
     "map + 30% tokens": (0.3, True, False),
+    "map + 100% tokens": (1.0, True, False),
     "map + low-res x8 (spic)": (0.0, True, True),
     "all tokens, no map (gan)": (1.0, False, False),
 }
@@ -113,9 +115,12 @@ def reconstruct(
 def validate(
     net: SemanticCodecNet, segmenter: TorchSegmenter, images: np.ndarray, labels: np.ndarray, label_set: LabelSet
 ) -> dict[str, float]:
-    """mIoU against the ground truth of the segmenter on each operating point's reconstruction."""
+    """Scores of each operating point's reconstruction of ``images [N, H, W, 3]``: ``mIoU`` of the
+    segmenter against the ground truth ``labels``, ``consistency`` (mIoU of the segmenter's view
+    against the sent map) and ``PSNR`` (dB, over all frames); then the codebook's use on the frames
+    (:func:`~semlink.codecs.semantic.quantizer.usage`), each name led by ``codebook``."""
     maps = segmenter.segment(images)
-    scores = {"clean image": _miou(segmenter, images, labels, label_set)}
+    scores = {"mIoU, clean image": _miou(segmenter, images, labels, label_set)}
     for name, (ratio, with_map, with_lowres) in OPERATING_POINTS.items():
         recon = []
         for start in range(0, len(images), 4):
@@ -123,14 +128,39 @@ def validate(
             m = torch.from_numpy(maps[start : start + 4]).long()
             out = reconstruct(net, x, m, ratio, with_map, with_lowres)
             recon.append((out * 255).round().byte().permute(0, 2, 3, 1).numpy())
-        scores[name] = _miou(segmenter, np.concatenate(recon), labels, label_set)
+        decoded = np.concatenate(recon)
+        seen = segmenter.segment(decoded)
+        scores[f"mIoU, {name}"] = _miou_of(seen, labels, label_set)
+        scores[f"consistency, {name}"] = _miou_of(seen, maps, label_set)
+        scores[f"PSNR, {name}"] = psnr_db(decoded, images)
+    scores.update({f"codebook {k}": v for k, v in codebook_usage(net, images).items()})
     return scores
 
 
-def _miou(segmenter: TorchSegmenter, images: np.ndarray, labels: np.ndarray, label_set: LabelSet) -> float:
+def psnr_db(decoded: np.ndarray, images: np.ndarray) -> float:
+    """PSNR in dB of uint8 ``decoded`` against ``images`` (same shape), over all their pixels."""
+    mse = float(np.mean((decoded.astype(np.float64) - images.astype(np.float64)) ** 2))
+    return float(10 * np.log10(255.0**2 / max(mse, 1e-10)))
+
+
+@torch.inference_mode()
+def codebook_usage(net: SemanticCodecNet, images: np.ndarray) -> dict[str, float]:
+    """:func:`~semlink.codecs.semantic.quantizer.usage` of the token indices of ``images [N, H, W, 3]``."""
+    indices = []
+    for start in range(0, len(images), 4):
+        x = torch.from_numpy(images[start : start + 4]).permute(0, 3, 1, 2).float() / 255
+        indices.append(net.quantizer.indices(net.encoder(pad16(x))).flatten())
+    return usage(torch.cat(indices), net.quantizer.prior())
+
+
+def _miou_of(predicted: np.ndarray, labels: np.ndarray, label_set: LabelSet) -> float:
     meter = ConfusionMeter(label_set)
-    meter.update(torch.from_numpy(segmenter.segment(images)), labels)
+    meter.update(torch.from_numpy(predicted), labels)
     return meter.scores().miou
+
+
+def _miou(segmenter: TorchSegmenter, images: np.ndarray, labels: np.ndarray, label_set: LabelSet) -> float:
+    return _miou_of(segmenter.segment(images), labels, label_set)
 
 
 def train_codec(
@@ -143,9 +173,11 @@ def train_codec(
     resume: Path | None = None,
     data: dict[str, object] | None = None,
     tracker: TensorBoardTracker | None = None,
+    init: Path | None = None,
 ) -> dict[str, float]:
     """Train one leg on ``train`` with maps from ``segmenter`` (a new run, or continuing the run
-    of ``resume``); score the first ``val_frames`` held-out and val frames; write ``out``, its
+    of ``resume``; a new run starts from the network of the codec checkpoint ``init`` if given);
+    score the first ``val_frames`` held-out and val frames; write ``out``, its
     ``.txt`` record (every leg) and its ``.resume`` state (float32 weights, discriminator,
     optimizers, data order). The checkpoint is the leg's last network; the held-out scores
     are recorded beside the val ones for choosing between legs. With ``tracker``, losses, scores and
@@ -180,6 +212,8 @@ def train_codec(
             optimizer_states=list(state["optimizers"]) if state else None,
         )
     stream = CropStream(images, maps, settings.crop, scale=(0.8, 1.25), seed=stream_seed)
+    if init is not None:
+        module.net.load_state_dict(init_weights(init, module.net.config, label_set))
     if state:
         module.net.load_state_dict(state["net"])
         module.disc.load_state_dict(state["disc"])
@@ -210,11 +244,8 @@ def train_codec(
             "seed": settings.seed,
             "minutes": round((time.time() - started) / 60.0, 1),
             "steps": module.steps_done,
-            "notes": {"leg": f"{module.steps_done - offset} steps, peak lr {lr:.2e}, {settings.threads} CPU threads"},
-            "scores": {
-                **{f"held-out mIoU, {name}": value for name, value in held.items()},
-                **{f"val mIoU, {name}": value for name, value in scores.items()},
-            },
+            "notes": leg_notes(module, offset, lr, settings, init),
+            "scores": {**prefixed("held-out", held), **prefixed("val", scores)},
         }
     )
     meta: dict[str, object] = {"command": command, "seed": settings.seed, "steps": module.steps_done, "legs": legs}
@@ -238,7 +269,8 @@ def train_codec(
     header = [
         f"semlink semantic codec checkpoint: {len(legs)} leg(s), {module.steps_done} steps; every leg below",
         f"data: {sets.note}; scored on the first {settings.val_frames} held-out and val frames "
-        "(in-network decode, every stream arriving)",
+        "(in-network decode, every stream arriving; mIoU against the ground truth, consistency: mIoU "
+        "against the sent map, PSNR in dB; codebook use of the frames' tokens)",
         f"settings (latest leg): {settings}",
         f"checkpoint size: {out.stat().st_size / 1e6:.2f} MB; resume state: {out.with_suffix('.resume').name} "
         "beside it (not shipped)",
@@ -252,7 +284,33 @@ def train_codec(
 
 def prefixed(prefix: str, scores: dict[str, float]) -> dict[str, float]:
     """``scores`` with each name led by ``prefix`` (held-out and val apart in one plot)."""
-    return {f"{prefix} mIoU, {name}": value for name, value in scores.items()}
+    return {f"{prefix} {name}": value for name, value in scores.items()}
+
+
+def leg_notes(
+    module: CodecModule, offset: int, lr: float, settings: CodecTrainSettings, init: Path | None
+) -> dict[str, str]:
+    """The record's notes of a leg: its steps, learning rate and threads, and where it started."""
+    notes = {"leg": f"{module.steps_done - offset} steps, peak lr {lr:.2e}, {settings.threads} CPU threads"}
+    if init is not None:
+        notes["init"] = f"network initialised from {init}"
+    return notes
+
+
+def init_weights(path: Path, config: CodecNetConfig, label_set: LabelSet) -> dict[str, torch.Tensor]:
+    """The network weights of the codec checkpoint ``path``, checked to fit a new run's ``config``.
+
+    :raises CodecCheckpointError: if it is for another label set or network shape (one line, the fix).
+    """
+    net, its_labels, _ = load_codec(path)
+    if its_labels.name != label_set.name:
+        raise CodecCheckpointError(
+            f"--init {path} is for {its_labels.name} frames, --data gives {label_set.name}; "
+            f"pass a {label_set.name} codec"
+        )
+    if net.config != config:
+        raise CodecCheckpointError(f"--init {path} has another network shape ({net.config}); pass one of {config}")
+    return net.state_dict()
 
 
 SAMPLE_POINTS = ("map only (ssm)", "map + 30% tokens", "all tokens, no map (gan)")

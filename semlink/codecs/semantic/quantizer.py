@@ -33,6 +33,7 @@ class EmaQuantizer(nn.Module):
         self.register_buffer("codebook", torch.randn(codes, dim) * 0.1)
         self.register_buffer("counts", torch.ones(codes))
         self.register_buffer("sums", self.codebook.clone())
+        self.restarts = 0  # codewords restarted by the last training update (the dead codes it found)
 
     @property
     def codes(self) -> int:
@@ -72,6 +73,7 @@ class EmaQuantizer(nn.Module):
         smoothed = (self.counts + 1e-5) / (total + self.codes * 1e-5) * total
         self.codebook.copy_(self.sums / smoothed[:, None])
         dead = self.counts < self.restart_below
+        self.restarts = int(dead.sum())
         if dead.any():
             picks = torch.randint(len(flat), (int(dead.sum()),), device=flat.device)
             self.codebook[dead] = flat[picks]
@@ -82,3 +84,30 @@ class EmaQuantizer(nn.Module):
         """``[K]`` probabilities of the codewords from their usage counts (floored, sums to 1)."""
         p = self.counts.clamp_min(0) + 1e-3 * self.counts.sum() / self.codes
         return p / p.sum()
+
+
+def perplexity(indices: torch.Tensor, codes: int) -> float:
+    """Perplexity (2 ** entropy in bits) of the codeword histogram of ``indices`` (any shape) over
+    ``codes`` codewords: how many codewords are in effective use."""
+    counts = torch.bincount(indices.flatten().cpu(), minlength=codes).double()
+    p = counts[counts > 0] / counts.sum()
+    return float(2 ** -(p * p.log2()).sum())
+
+
+def usage(indices: torch.Tensor, prior: torch.Tensor) -> dict[str, float]:
+    """How a set of codeword ``indices`` (any shape) uses a codebook with ``prior [K]``.
+
+    :return: ``perplexity`` of the indices, ``unused codes`` (no index among them),
+        ``entropy bits`` (empirical entropy of the indices per token) and ``prior bits`` (bits per
+        token that coding them under ``prior`` costs: the token coder's rate).
+    """
+    codes = int(prior.shape[0])
+    counts = torch.bincount(indices.flatten().cpu(), minlength=codes).double()
+    p = counts / counts.sum()
+    used = p > 0
+    return {
+        "perplexity": perplexity(indices, codes),
+        "unused codes": float((~used).sum()),
+        "entropy bits": float(-(p[used] * p[used].log2()).sum()),
+        "prior bits": float(-(p[used] * prior.double().cpu()[used].log2()).sum()),
+    }

@@ -31,13 +31,20 @@ class DropoutPolicy:
 
     map_absent: float = 0.1
     map_strips: float = 0.1
-    tokens_none: float = 0.3
-    tokens_all: float = 0.15
+    tokens_none: float = 0.2
+    tokens_all: float = 0.2
     tokens_random: float = 0.3
     tokens_lost: float = 0.2
     lowres: float = 0.4
     map_half: float = 0.3
     strip_rows: int = 32
+
+
+WARMUP_POLICY = DropoutPolicy(
+    map_absent=0.0, map_strips=0.0, tokens_none=0.0, tokens_all=0.5, tokens_lost=0.0, lowres=0.0
+)
+"""The streams of the token warm-up (the start of a leg): the true map and many tokens, never lost,
+so the image branch learns what tokens add to the map before it learns to do without them."""
 
 
 def uniform(n: int, g: torch.Generator) -> torch.Tensor:
@@ -106,6 +113,11 @@ def lowres_images(
         small = (small * 255).round() / 255 + 0.015 * torch.randn(small.shape, generator=g)
         out[i] = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)[0].clamp(0, 1)
     return out
+
+
+def block_mask(keep: torch.Tensor) -> torch.Tensor:
+    """``keep [N, h, w]`` bool -> ``[N, 1, 16h, 16w]`` float: 1 on the blocks whose token arrived."""
+    return keep[:, None].float().repeat_interleave(GRID, 2).repeat_interleave(GRID, 3)
 
 
 def block_error(recon: torch.Tensor, images: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,8 @@ grid rows as a varint, then one range-coded word sequence: the keep bitmap of th
 Bernoulli model at the band's own keep ratio (so it costs about n·H(k/n) bits), then the indices
 under the codebook's learned prior (its usage counts). A *group* chunk (importance order) holds
 a group of tokens anywhere in the grid: their count, then each position under a uniform model
-(log2 n bits) and its index under the prior.
+(log2 n bits) and its index under the prior. A *kept* chunk (``positions: derived``) holds a
+band's count and its indices under the prior only: the receiver derives the positions from the map.
 Written here: the bitmap and prior models are a few lines over constriction's range coder.
 """
 
@@ -74,6 +75,37 @@ class TokenCoder:
         except (ValueError, RuntimeError, IndexError, AssertionError) as error:  # constriction asserts on bad data
             raise ValueError(f"token chunk cannot be decoded: {error}") from None
         return keep, indices
+
+    def encode_kept(self, indices: np.ndarray) -> bytes:
+        """Code a band's kept ``indices [k]`` without their positions (the receiver derives them)."""
+        if len(indices) == 0:
+            return varint(0)
+        encoder = constriction.stream.queue.RangeEncoder()
+        encoder.encode(indices.astype(np.int32), self.family, self._prior_rows(len(indices)))
+        return varint(len(indices)) + encoder.get_compressed().tobytes()
+
+    def decode_kept(self, chunk: bytes, n: int) -> np.ndarray:
+        """The indices ``[k]`` of a kept chunk of a band of ``n`` positions.
+
+        :raises ValueError: if the chunk is damaged.
+        """
+        count, start = read_varint(chunk, 0)
+        if count > n:
+            raise ValueError(f"token chunk claims {count} tokens in a band of {n}")
+        if count == 0:
+            return np.zeros(0, dtype=np.int64)
+        words = chunk[start:]
+        if len(words) % 4:
+            raise ValueError("token chunk is not whole 32-bit words")
+        try:
+            decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(words, dtype=np.uint32).copy())
+            indices = decoder.decode(self.family, self._prior_rows(count))
+        except (ValueError, RuntimeError, IndexError, AssertionError) as error:  # constriction asserts on bad data
+            raise ValueError(f"token chunk cannot be decoded: {error}") from None
+        return indices.astype(np.int64)
+
+    def _prior_rows(self, count: int) -> np.ndarray:
+        return np.broadcast_to(self.prior, (count, self.codes)).copy()
 
     def encode_group(self, positions: np.ndarray, indices: np.ndarray, n: int) -> bytes:
         """Code a group: flat grid ``positions`` (< ``n``) and their codeword ``indices``."""

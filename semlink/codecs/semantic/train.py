@@ -1,10 +1,15 @@
 """Training the semantic codec network with Lightning: one run per label set serves every
 semantic codec, because the decoder is trained on random patterns of arriving streams.
 
-Losses: class-weighted L1, a task loss (cross-entropy of the frozen shipped segmenter on the
+Losses: class-weighted L1 (heavier on the blocks whose token arrived, so that a sent token must
+pay off where it was sent), a task loss (cross-entropy of the frozen shipped segmenter on the
 reconstruction against the transmitted map: what the receiver's evaluator will do), the VQ
 commitment loss, the scorer's regression loss and, after a warm-up, a hinge PatchGAN loss with
 feature matching. No pretrained perceptual network is used (none can be fetched here).
+
+Each leg starts with a token warm-up (:data:`~semlink.codecs.semantic.streams_sim.WARMUP_POLICY`):
+the true map with many tokens, so the encoder, codebook and decoder learn the appearance the
+map cannot carry before the decoder learns to do without tokens.
 """
 
 from __future__ import annotations
@@ -19,9 +24,12 @@ from torch import nn
 
 from semlink.codecs.semantic.discriminator import PatchDiscriminator
 from semlink.codecs.semantic.net import CodecNetConfig, SemanticCodecNet, onehot_map
+from semlink.codecs.semantic.quantizer import perplexity
 from semlink.codecs.semantic.streams_sim import (
+    WARMUP_POLICY,
     DropoutPolicy,
     block_error,
+    block_mask,
     drop_map,
     keep_tokens,
     lowres_images,
@@ -34,21 +42,25 @@ class LossWeights:
     """Weights of the generator's loss terms.
 
     :param l1: class-weighted L1.
+    :param token_l1: extra L1 weight (relative) on the blocks whose token arrived.
     :param task: cross-entropy of the frozen segmenter on the reconstruction.
     :param commitment: VQ commitment.
     :param scorer: the scorer's regression to the block errors.
     :param adversarial: hinge generator loss (after ``gan_start`` of training).
     :param feature_matching: L1 between discriminator features of real and fake.
     :param gan_start: fraction of training after which the GAN terms switch on.
+    :param token_warmup: fraction of each leg trained with the token warm-up's streams.
     """
 
     l1: float = 10.0
+    token_l1: float = 2.0
     task: float = 1.0
     commitment: float = 0.25
     scorer: float = 1.0
     adversarial: float = 0.05
     feature_matching: float = 1.0
     gan_start: float = 0.3
+    token_warmup: float = 0.2
 
 
 class CodecModule(L.LightningModule):
@@ -101,6 +113,7 @@ class CodecModule(L.LightningModule):
         self.offset = self.steps_done = offset
         self.gan_started = gan_started
         self.optimizer_states = optimizer_states
+        self.codebook_stats: dict[str, float] = {}
 
     def train(self, mode: bool = True) -> CodecModule:
         """Switch modes, keeping the frozen segmenter in eval mode (its batch norm statistics)."""
@@ -143,6 +156,8 @@ class CodecModule(L.LightningModule):
         self.log("loss", total.detach(), prog_bar=True)
         for name, value in losses.items():
             self.log(name, value.detach())
+        for name, number in self.codebook_stats.items():
+            self.log(name, number)
 
     def _generator_losses(
         self, images: torch.Tensor, maps: torch.Tensor, g: torch.Generator, gan_on: bool
@@ -150,13 +165,18 @@ class CodecModule(L.LightningModule):
         c, w = self.net.config.num_classes, self.weights
         onehot_true = onehot_map(maps, c)
         latent = self.net.encoder(images)
-        quantised, _, commitment = self.net.quantizer(latent)
+        quantised, indices, commitment = self.net.quantizer(latent)
         scores = self.net.scorer(latent.detach(), onehot_true)
-        keep = keep_tokens(scores.detach().cpu(), self.policy, g).to(images.device)
-        received = drop_map(maps.cpu(), c, self.policy, g).to(images.device)
-        lowres = lowres_images(images.cpu(), self.policy, g).to(images.device)
+        policy = WARMUP_POLICY if self.progress() < w.token_warmup else self.policy
+        keep = keep_tokens(scores.detach().cpu(), policy, g).to(images.device)
+        received = drop_map(maps.cpu(), c, policy, g).to(images.device)
+        lowres = lowres_images(images.cpu(), policy, g).to(images.device)
         recon = self.net.decode_codewords(quantised, keep, onehot_map(received, c), lowres)
-        pixel_weights = self.class_weights[maps].clamp_min(0.2)[:, None]
+        pixel_weights = self.class_weights[maps].clamp_min(0.2)[:, None] * (1 + w.token_l1 * block_mask(keep))
+        self.codebook_stats = {
+            "perplexity": perplexity(indices, self.net.config.codes),
+            "restarts": float(self.net.quantizer.restarts),
+        }
         losses = {
             "l1": w.l1 * ((recon - images).abs() * pixel_weights).mean(),
             "task": w.task
