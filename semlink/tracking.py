@@ -5,7 +5,6 @@ folder); MLflow for runs is :mod:`semlink.sim.mlflow_log`.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +14,6 @@ import numpy as np
 if TYPE_CHECKING:
     from lightning.pytorch.loggers import TensorBoardLogger
 
-LOG = logging.getLogger(__name__)
 EXTRA = "pip install 'semlink[tracking]'"
 """How to install what tracking needs."""
 
@@ -83,6 +81,15 @@ class TensorBoardTracker(L.Callback):
         """Frames ``[N, H, W, 3]`` uint8 as one image grid (stacked vertically) under ``tag``."""
         self.logger.experiment.add_image(tag, np.concatenate(list(images), axis=0), step, dataformats="HWC")
         self.logger.experiment.flush()
+
+    def log_leg(
+        self, settings: dict[str, object], scores: dict[str, float], tag: str, images: np.ndarray, step: int
+    ) -> None:
+        """The end of a leg: its settings, scores and sample images (``[N, H, W, 3]`` uint8), then close."""
+        self.log_settings(settings)
+        self.log_scores(scores, step)
+        self.log_images(tag, images, step)
+        self.close()
 
     def close(self) -> None:
         """Flush and close the event files."""

@@ -88,11 +88,12 @@ class Evaluator:
             return
         recons = [recon for _, recon, _ in self._pending]
         recon_keys = [array_key(recon) for recon in recons] if self.segmenter_key else []
-        predictions = self.segmentations(recons, recon_keys) if self.needs_labels else None
+        predictions = self.segmentations(recons, recon_keys, "segment") if self.needs_labels else None
         sent = None
         if self.needs_map:
             images = [frame.image for frame, _, _ in self._pending]
-            sent = self.segmentations(images, [array_key(image) for image in images] if self.segmenter_key else [])
+            image_keys = [array_key(image) for image in images] if self.segmenter_key else []
+            sent = self.segmentations(images, image_keys, "segment-source")  # the transmitter's maps, shared
         for i, (frame, recon, fate) in enumerate(self._pending):
             prediction = predictions[i] if predictions is not None else EMPTY
             sample = sample_of(frame.image, recon, frame.labels, prediction, fate, sent[i] if sent else None)
@@ -118,16 +119,17 @@ class Evaluator:
             self._frame_keys[frame.index] = digest(array_key(frame.image), array_key(frame.labels))
         return digest("score", self._metrics_key, self._frame_keys[frame.index], recon_key, self.segmenter_key)
 
-    def segmentations(self, recons: list[np.ndarray], recon_keys: list[str]) -> list[np.ndarray]:
-        """The segmenter's maps of ``recons`` (whose content keys are ``recon_keys``, none: not
-        cached): cached ones read, the rest segmented in one batch."""
-        keys: list[str | None] = [digest("segment", self.segmenter_key, key) for key in recon_keys]
-        keys = keys or [None] * len(recons)
+    def segmentations(self, images: list[np.ndarray], content_keys: list[str], stage: str) -> list[np.ndarray]:
+        """The segmenter's maps of ``images`` (whose content keys are ``content_keys``; none: not
+        cached), under ``stage`` (``segment`` for reconstructions, ``segment-source`` for the
+        originals, whose keys are the transmitter's): cached ones read, the rest in one batch."""
+        keys: list[str | None] = [digest(stage, self.segmenter_key, key) for key in content_keys]
+        keys = keys or [None] * len(images)
 
         def compute(positions: list[int]) -> list[np.ndarray]:
-            return list(self.segmenter.segment(np.stack([recons[i] for i in positions])))
+            return list(self.segmenter.segment(np.stack([images[i] for i in positions])))
 
-        return self.cache.get_many("segment", keys, compute, pack_array, unpack_array)
+        return self.cache.get_many(stage, keys, compute, pack_array, unpack_array)
 
     def values(self, fates: Sequence[FrameFate]) -> dict[str, list[Any]]:
         """Finish pending batches; metric name -> one value per frame, in the order frames were added.

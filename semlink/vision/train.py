@@ -433,10 +433,7 @@ def track_leg(
     predicted = segment_arrays(net, images)
     colour = val.label_set.colorize
     sheet = side_by_side(images, np.stack([colour(x) for x in labels]), np.stack([colour(x) for x in predicted]))
-    tracker.log_settings(settings.to_dict())
-    tracker.log_scores(scores, step)
-    tracker.log_images("val/frame | labels | segmentation", sheet, step)
-    tracker.close()
+    tracker.log_leg(settings.to_dict(), scores, "val/frame | labels | segmentation", sheet, step)
 
 
 def crop_stream(

@@ -337,10 +337,9 @@ def track_leg(
         ratio, with_map, with_lowres = OPERATING_POINTS[name]
         out = reconstruct(net, x, maps, ratio, with_map, with_lowres)
         columns.append((out * 255).round().byte().permute(0, 2, 3, 1).numpy())
-    tracker.log_settings(settings.to_dict())
-    tracker.log_scores(scores, step)
-    tracker.log_images("val/original | " + " | ".join(SAMPLE_POINTS), side_by_side(*columns), step)
-    tracker.close()
+    tracker.log_leg(
+        settings.to_dict(), scores, "val/original | " + " | ".join(SAMPLE_POINTS), side_by_side(*columns), step
+    )
 
 
 def refit_map_model(train: FrameSource, segmenter: TorchSegmenter, checkpoint: Path, command: str) -> np.ndarray:
