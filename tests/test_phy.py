@@ -79,6 +79,54 @@ def test_fading_autocorrelation_follows_clarke() -> None:
     assert np.abs(acf.imag).max() < 0.08
 
 
+@pytest.mark.parametrize("profile", ["flat", "D"])
+def test_tabulated_fading_matches_the_exact_sum(profile: str) -> None:
+    taps = FLAT if profile == "flat" else tdl_profile(profile, 100.0)
+    process = FadingProcess(taps, 765.0, np.random.default_rng(4))
+    # sparse instants far apart, a dense run, and instants on group boundaries
+    step = 1.0 / (32 * 765.0)
+    times = np.concatenate(
+        [np.random.default_rng(5).uniform(0.0, 30.0, 50), 2.0 + np.arange(3000) * 7e-6, np.arange(5) * 64 * step]
+    )
+    got = process.taps(times)
+    exact = process.exact(times) * np.sqrt(taps.powers)
+    if taps.los:  # the LoS tap turns at the Doppler shift; compare the faded ones
+        got, exact = got[:, 1:], exact[:, 1:]
+    error = np.abs(got - exact) / np.sqrt(taps.powers[-got.shape[1] :])
+    assert error.max() < 0.02  # linear interpolation on 32 points a Doppler period
+
+
+def test_sampled_snrs_weigh_repeated_symbols_as_many() -> None:
+    # Transmissions of 3 and 40 OFDM symbols in one call: the weighted samples give the EESM of
+    # the 16 evenly spaced symbols, computed here directly from the fading process.
+    channel = build_channel("phy", fading="tdl", profile="A", snr_db=10.0, mcs=9, speed_kmh=100)
+    channel.reset()
+    channel.transmit(batch(1), np.random.default_rng(0))  # draws the fading
+    subcarriers = channel.numerology.subcarriers
+    starts = np.array([100.0, 5000.0, 9000.0])
+    symbols = np.array([3, 40, 3]) * subcarriers
+    samples = channel.snr_samples(starts, symbols)
+    np.testing.assert_allclose(samples.weights.sum(axis=1), 1.0)
+    got = channel.effective_snr_db(samples, np.full(3, 9))
+    positions = (np.arange(16) + 0.5) / 16
+    k = np.linspace(0, subcarriers - 1, 16).round()
+    offsets = channel.numerology.offsets_hz(k)
+    for row, (start, span) in enumerate(zip(starts, [3, 40, 3], strict=True)):
+        times = start + np.floor(positions * span) * channel.numerology.data_symbol_us
+        t = np.repeat(times, 16) * 1e-6
+        gains = channel._process.response(t, np.tile(offsets, 16))
+        snr = 10.0 * np.abs(gains) ** 2
+        want = 10 * np.log10(effective_snr(snr[None, :], np.array([channel_beta(9)]))[0])
+        assert got[row] == pytest.approx(want, abs=1e-5)  # the grid is kept in single precision
+
+
+def channel_beta(index: int) -> float:
+    """EESM beta of an MCS."""
+    from semlink.channel.phy.eesm import betas
+
+    return betas()[index]
+
+
 def test_tdl_profile_is_normalised_and_has_los_where_3gpp_says() -> None:
     a, d = tdl_profile("A", 100.0), tdl_profile("D", 100.0)
     assert a.powers.sum() == pytest.approx(1.0) and not a.los and d.los

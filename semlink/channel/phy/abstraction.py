@@ -18,7 +18,7 @@ import numpy as np
 from semlink.channel.base import CHANNELS
 from semlink.channel.phy.fading import FLAT, TapProfile, tdl_profile
 from semlink.channel.phy.mcs import coverage_bits, mcs
-from semlink.channel.phy.radio import Attempts, Outcome, RadioChannel
+from semlink.channel.phy.radio import Attempts, Outcome, RadioChannel, SnrSamples
 
 FADINGS = ("awgn", "rayleigh", "tdl")
 
@@ -105,16 +105,17 @@ class Combiner:
     def __init__(self, radio: PhyAbstraction, schemes: np.ndarray, block_bits: np.ndarray) -> None:
         self.radio, self.schemes, self.block_bits = radio, schemes, block_bits
         self.held: np.ndarray = np.zeros((0, 1))
+        self.chased: SnrSamples | None = None
         self.attempts = 0
 
-    def add(self, rows: np.ndarray, samples: np.ndarray) -> np.ndarray:
+    def add(self, rows: np.ndarray, samples: SnrSamples) -> np.ndarray:
         """Add one attempt of packets ``rows`` (the same ones that :meth:`keep` left); [len(rows)] SNR in dB."""
         schemes = self.schemes[rows]
         first = self.attempts == 0
         self.attempts += 1
         if self.radio.harq == "chase":
-            self.held = samples if first else self.held + samples
-            return self.radio.effective_snr_db(self.held, schemes)
+            self.chased = samples if self.chased is None else self.chased.plus(samples)
+            return self.radio.effective_snr_db(self.chased, schemes)
         snr_db = self.radio.effective_snr_db(samples, schemes)
         if first:
             self.held = snr_db[:, None]
@@ -156,4 +157,7 @@ class Combiner:
 
     def keep(self, still: np.ndarray) -> None:
         """Keep what is held for the packets still undecoded (a mask over the last rows added)."""
-        self.held = self.held[still]
+        if self.chased is not None:
+            self.chased = self.chased.take(still)
+        else:
+            self.held = self.held[still]

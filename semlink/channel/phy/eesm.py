@@ -33,16 +33,33 @@ def betas() -> dict[int, float]:
     return {index: float(beta) for index, beta in enumerate(values)}
 
 
-def effective_snr(snr: np.ndarray, beta: np.ndarray) -> np.ndarray:
+@functools.lru_cache(maxsize=1)
+def beta_array() -> np.ndarray:
+    """The betas of :func:`betas` as an array indexed by MCS index (read-only)."""
+    table = betas()
+    out = np.array([table[index] for index in range(max(table) + 1)], dtype=np.float64)
+    out.flags.writeable = False
+    return out
+
+
+def effective_snr(snr: np.ndarray, beta: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """EESM over the last axis.
 
     :param snr: [N, R] linear SNRs of each packet's resource elements.
     :param beta: [N] beta of each packet's MCS.
+    :param weights: [N, R] or [1, R] weight of each sample in the mean (rows summing to 1); None: equal.
     :return: [N] linear effective SNRs.
     """
     b = np.asarray(beta, dtype=np.float64)[:, None]
-    scaled = -np.asarray(snr, dtype=np.float64) / b
-    # log-mean-exp, shifted by the largest term so deep fades do not underflow to log(0).
+    scaled = np.asarray(snr, dtype=np.float64) / -b
+    # log-mean-exp, shifted by the largest term so deep fades do not underflow to log(0); in place,
+    # as a million packets' samples are a large array.
     top = scaled.max(axis=1, keepdims=True)
-    mean = np.log(np.exp(scaled - top).mean(axis=1)) + top[:, 0]
-    return -b[:, 0] * mean
+    scaled -= top
+    np.exp(scaled, out=scaled)
+    if weights is None:
+        mean = scaled.mean(axis=1)
+    else:
+        scaled *= weights
+        mean = scaled.sum(axis=1)
+    return -b[:, 0] * (np.log(mean) + top[:, 0])

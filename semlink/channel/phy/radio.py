@@ -28,6 +28,7 @@ frame of a point and runs on across its frames.
 
 from __future__ import annotations
 
+import functools
 from abc import abstractmethod
 from dataclasses import dataclass
 
@@ -46,7 +47,7 @@ from semlink.channel.base import (
     check_probability,
 )
 from semlink.channel.impairments import fifo_departures
-from semlink.channel.phy.eesm import betas, effective_snr
+from semlink.channel.phy.eesm import beta_array, effective_snr
 from semlink.channel.phy.fading import FadingProcess, TapProfile, doppler_hz
 from semlink.channel.phy.mcs import Blocks, code_blocks, mcs
 from semlink.channel.phy.numerology import Numerology
@@ -58,6 +59,8 @@ CSI_SUBCARRIERS = 16
 """Subcarriers sampled for link adaptation and for the abstraction's effective SNR."""
 MAX_TIME_SAMPLES = 16
 """OFDM symbols sampled per transmission for the abstraction's effective SNR."""
+SAMPLE_CHUNK = 262_144
+"""Channel samples (times) computed together."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,43 @@ class Outcome:
     transmissions: np.ndarray
     ok: np.ndarray
     flips: dict[int, np.ndarray]
+
+
+@functools.lru_cache(maxsize=256)
+def sampled_symbols(span: int) -> tuple[np.ndarray, np.ndarray]:
+    """The OFDM symbols sampled of a transmission ``span`` symbols long, for effective SNRs.
+
+    16 evenly spaced symbols, repeating them when it has fewer.
+
+    :return: the distinct symbol indices [S] (float), and how many of the 16 samples each stands for [S].
+    """
+    positions = (np.arange(MAX_TIME_SAMPLES) + 0.5) / MAX_TIME_SAMPLES
+    distinct, counts = np.unique(np.floor(positions * span), return_counts=True)
+    distinct.flags.writeable = False
+    counts.flags.writeable = False
+    return distinct, counts
+
+
+@dataclass(frozen=True)
+class SnrSamples:
+    """Linear SNRs sampled over each transmission's resource elements, and their weights in a mean.
+
+    :param values: [N, R] linear SNRs.
+    :param weights: [N, R] (or broadcastable [1, R]) weights, each row summing to 1: a sample that
+        stands for several OFDM symbols weighs as many.
+    """
+
+    values: np.ndarray
+    weights: np.ndarray
+
+    def take(self, rows: np.ndarray) -> SnrSamples:
+        """The samples of some transmissions (an index or a mask over the rows)."""
+        weights = self.weights if self.weights.shape[0] == 1 else self.weights[rows]
+        return SnrSamples(self.values[rows], weights)
+
+    def plus(self, other: SnrSamples) -> SnrSamples:
+        """Element-wise sum of two attempts' samples of the same transmissions (chase combining)."""
+        return SnrSamples(self.values + other.values, self.weights)
 
 
 def parse_mcs(spec: object) -> dict[str, int | None]:
@@ -268,41 +308,80 @@ class RadioChannel(ChannelModel):
         profile = self.profile
         return profile is not None and profile.powers.size == 1 and not profile.los
 
-    def snr_samples(self, times_us: np.ndarray, symbols: np.ndarray) -> np.ndarray:
+    def snr_samples(self, times_us: np.ndarray, symbols: np.ndarray) -> SnrSamples:
         """Linear SNRs sampled over each transmission's resource elements (for effective SNRs).
+
+        16 evenly spaced OFDM symbols of each transmission (repeating them when it has fewer, so
+        every symbol carries about the same weight), and 16 subcarriers with frequency-selective
+        fading. A repeated symbol is computed once and weighs as many.
 
         :param times_us: [N] start times.
         :param symbols: [N] QAM symbols of each transmission (sets how many OFDM symbols it spans).
-        :return: [N, R] linear SNRs (R = 1 without fading).
+        :return: [N, R] samples (R = 1 without fading).
         """
         mean = 10.0 ** (self.snr_db / 10.0)
         n = np.asarray(times_us).size
         if self._process is None:
-            return np.full((n, 1), mean)
-        subcarriers = self.numerology.subcarriers
-        spans = np.maximum(1, -(-np.asarray(symbols, dtype=np.int64) // subcarriers))
-        # 16 evenly spaced OFDM symbols of each transmission (repeating them when it has fewer), so
-        # every symbol carries about the same weight in the mean.
-        positions = (np.arange(MAX_TIME_SAMPLES)[None, :] + 0.5) / MAX_TIME_SAMPLES
-        symbol_index = np.floor(positions * spans[:, None])
-        times = np.asarray(times_us, dtype=np.float64)[:, None] + symbol_index * self.numerology.data_symbol_us
-        if self._is_flat():
-            gains = self._process.taps(times.ravel() * 1e-6)[:, 0].reshape(times.shape)[:, :, None]
-        else:
-            k = np.linspace(0, subcarriers - 1, CSI_SUBCARRIERS).round()
-            offsets = np.broadcast_to(self.numerology.offsets_hz(k), (*times.shape, k.size))
-            flat_t = np.broadcast_to(times[:, :, None], offsets.shape)
-            gains = self._process.response(flat_t.ravel() * 1e-6, offsets.ravel()).reshape(offsets.shape)
-        snr = mean * np.abs(gains) ** 2  # [N, T, K]
-        return snr.reshape(n, -1)
+            return SnrSamples(np.full((n, 1), mean), np.ones((1, 1)))
+        spans = np.maximum(1, -(-np.asarray(symbols, dtype=np.int64) // self.numerology.subcarriers))
+        starts = np.asarray(times_us, dtype=np.float64)
+        lengths = np.unique(spans)
+        if lengths.size == 1:
+            return self._span_snr(starts, int(lengths[0]), mean)
+        parts = {span: self._span_snr(starts[spans == span], span, mean) for span in lengths.tolist()}
+        width = max(part.values.shape[1] for part in parts.values())
+        values, weights = np.empty((n, width)), np.zeros((n, width))
+        for span, part in parts.items():
+            rows, used = np.flatnonzero(spans == span), part.values.shape[1]
+            values[rows, :used] = part.values
+            values[rows, used:] = part.values[:, :1]  # weight 0: any value, one that keeps the max honest
+            weights[rows, :used] = part.weights
+        return SnrSamples(values, weights)
 
-    def effective_snr_db(self, snr: np.ndarray, schemes: np.ndarray) -> np.ndarray:
-        """[N] EESM effective SNR in dB of sampled linear SNRs [N, R] at each packet's MCS."""
+    def _span_snr(self, starts_us: np.ndarray, span: int, mean: float) -> SnrSamples:
+        """The samples of transmissions ``span`` OFDM symbols long (see :meth:`snr_samples`)."""
+        symbol, counts = sampled_symbols(span)
+        times = starts_us[:, None] + symbol * self.numerology.data_symbol_us
+        snr = self._power_gains(times)  # [n, S, K]
+        snr *= mean
+        subcarriers = snr.shape[2]
+        weights = np.repeat(counts / (MAX_TIME_SAMPLES * subcarriers), subcarriers)[None, :]
+        return SnrSamples(snr.reshape(starts_us.size, -1), weights)
+
+    def _power_gains(self, times_us: np.ndarray) -> np.ndarray:
+        """[n, S, K] channel power gains ``|H|^2`` at times [n, S] and the CSI subcarriers (K = 1 when flat).
+
+        Computed in chunks, so a million packets on a many-tap profile need not hold all their taps at once.
+        """
+        flat = times_us.ravel()
+        parts = [self._power_at(flat[i : i + SAMPLE_CHUNK]) for i in range(0, flat.size, SAMPLE_CHUNK)]
+        power = np.concatenate(parts) if len(parts) != 1 else parts[0]
+        return power.reshape(*times_us.shape, -1)
+
+    def _power_at(self, times_us: np.ndarray) -> np.ndarray:
+        """[T, K] as :meth:`_power_gains` for times [T]."""
+        assert self._process is not None
+        taps = self._process.taps(times_us * 1e-6)  # [T, L]
+        # H(f, t) = sum_l g_l(t) exp(-j 2 pi f tau_l): one matrix product over the taps
+        gains = taps[:, :1] if self._is_flat() else taps @ self._csi_phases
+        parts = gains.view(np.float64).reshape(*gains.shape, 2)
+        return np.einsum("tki,tki->tk", parts, parts)
+
+    @functools.cached_property
+    def _csi_phases(self) -> np.ndarray:
+        """[L, K] each tap's phase turn at the K subcarriers sampled for effective SNRs."""
+        assert self.profile is not None
+        k = np.linspace(0, self.numerology.subcarriers - 1, CSI_SUBCARRIERS).round()
+        offsets = self.numerology.offsets_hz(k)
+        return np.exp(-2j * np.pi * self.profile.delays_s[:, None] * offsets[None, :])
+
+    def effective_snr_db(self, samples: SnrSamples, schemes: np.ndarray) -> np.ndarray:
+        """[N] EESM effective SNR in dB of sampled linear SNRs at each packet's MCS."""
+        snr = samples.values
         if snr.shape[1] == 1:
             return 10.0 * np.log10(np.maximum(snr[:, 0], 1e-30))
-        table = betas()
-        beta = np.array([table[int(m)] for m in schemes.tolist()])
-        return 10.0 * np.log10(np.maximum(effective_snr(snr, beta), 1e-30))
+        beta = beta_array()[np.asarray(schemes, dtype=np.int64)]
+        return 10.0 * np.log10(np.maximum(effective_snr(snr, beta, samples.weights), 1e-30))
 
     def packet_success(self, schemes: np.ndarray, blocks: Blocks, snr_db: np.ndarray) -> np.ndarray:
         """[N] probability that every code block of a packet decodes at its effective SNR."""
@@ -313,8 +392,13 @@ class RadioChannel(ChannelModel):
 
     def _choose_mcs(self, streams: tuple[str, ...], send_us: np.ndarray, sizes: np.ndarray) -> np.ndarray:
         """[N] MCS index of each packet: the stream's fixed one, or link adaptation's choice."""
-        fixed = [self.mcs_by_stream.get(s, self.mcs_by_stream["default"]) for s in streams]
-        schemes = np.array([-1 if m is None else m for m in fixed], dtype=np.int64)
+        default = self.mcs_by_stream["default"]
+        chosen = {s: self.mcs_by_stream.get(s, default) for s in set(streams)}
+        by_stream = {s: -1 if m is None else m for s, m in chosen.items()}
+        if len(by_stream) == 1:  # one stream: no loop over a large batch
+            schemes = np.full(len(streams), next(iter(by_stream.values())), dtype=np.int64)
+        else:
+            schemes = np.fromiter((by_stream[s] for s in streams), dtype=np.int64, count=len(streams))
         adapt = np.flatnonzero(schemes < 0)
         if adapt.size:
             schemes[adapt] = self._adapt(send_us[adapt] - self.csi_delay_us, sizes[adapt])
@@ -325,12 +409,15 @@ class RadioChannel(ChannelModel):
         candidates = self.tables.own_mcs
         samples = self.snr_samples(csi_us, np.ones(sizes.size, dtype=np.int64))
         # Packets with the same channel state and size get the same choice: decide each once.
-        if samples.shape[1] == 1 and np.all(samples == samples[0, 0]):  # no fading: only sizes differ
+        # (all sampled at one instant: one weight pattern for every row)
+        values = samples.values
+        if values.shape[1] == 1 and np.all(values == values[0, 0]):  # no fading: only sizes differ
             sizes, inverse = np.unique(sizes, return_inverse=True)
-            samples = np.broadcast_to(samples[:1], (sizes.size, 1))
+            values = np.broadcast_to(values[:1], (sizes.size, 1))
         else:
-            keys, inverse = np.unique(np.column_stack([samples, sizes]), axis=0, return_inverse=True)
-            samples, sizes = keys[:, :-1], keys[:, -1].astype(np.int64)
+            keys, inverse = np.unique(np.column_stack([values, sizes]), axis=0, return_inverse=True)
+            values, sizes = keys[:, :-1], keys[:, -1].astype(np.int64)
+        samples = SnrSamples(values, samples.weights[:1])
         blocks = code_blocks(sizes)
         choice = np.full(sizes.size, candidates[0], dtype=np.int64)
         for index in candidates:
