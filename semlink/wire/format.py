@@ -22,6 +22,7 @@ import dataclasses
 import functools
 import secrets
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -318,10 +319,20 @@ def _unpack_limits(limits: Limits) -> dict[str, int]:
     }
 
 
+@functools.lru_cache(maxsize=8)
+def _unpacker(limits: Limits) -> Callable[[bytes], Any]:
+    """``msgpack.unpackb`` with the bounds of ``limits`` bound in."""
+    return functools.partial(msgpack.unpackb, raw=False, use_list=True, strict_map_key=True, **_unpack_limits(limits))
+
+
+_DEFAULT_UNPACK = _unpacker(DEFAULT_LIMITS)
+"""The default limits' unpacker, taken without hashing the limits (the relay's hot path)."""
+
+
 def _unpack(data: bytes, limits: Limits) -> Any:
     """Exactly one msgpack object from ``data``."""
     try:
-        return msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True, **_unpack_limits(limits))
+        return (_DEFAULT_UNPACK if limits is DEFAULT_LIMITS else _unpacker(limits))(data)
     except msgpack.ExtraData as error:
         raise WireError("not-msgpack", "trailing bytes after the message") from error
     except (msgpack.UnpackException, ValueError, TypeError, OverflowError, RecursionError, MemoryError) as error:
@@ -344,14 +355,23 @@ def _array_header(count: int) -> bytes:
     return msgpack.Packer(use_bin_type=True).pack_array_header(count)
 
 
+CRC_FIELD_BYTES = 5
+
+
+@functools.lru_cache(maxsize=64)
+def _header_crc(count: int) -> int:
+    """CRC-32 of the msgpack header of an array of ``count`` items (where a message's CRC starts)."""
+    return zlib.crc32(_array_header(count))
+
+
 def _received_crc(data: bytes, count: int, crc: int) -> int:
     """CRC-32 over the array as received minus its last element, the CRC (its canonical encoding)."""
     header = ARRAY_HEADER_BYTES.get(data[0], 1)
-    encoded = crc_field(crc)
-    tail = len(encoded)
-    if len(data) - tail < header or data[len(data) - tail :] != encoded:
+    end = len(data) - CRC_FIELD_BYTES
+    if end < header or data[end:] != crc_field(crc):
         return crc ^ 1  # a non-canonical CRC field can only be a damaged one
-    return zlib.crc32(data[header : len(data) - tail], zlib.crc32(_array_header(count - 1)))
+    with memoryview(data) as view:  # no copy of the payload
+        return zlib.crc32(view[header:end], _header_crc(count - 1))
 
 
 def _check_header(items: Any, with_crc: bool = True) -> None:
