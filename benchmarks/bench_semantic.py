@@ -5,6 +5,11 @@ checkpoint (synthetic 256×512 and, where present, CamVid 360×480) it times ``c
 coder, the encoder network, the token coder; the transmitter's segmentation is timed apart) and
 ``decompress`` (map and token decoding, the decoder network) of ``sqgan`` and ``spic``, and prints
 ms per frame and the ratio of encode + decode to the 250 ms goal, all measured in this one run.
+
+``--batch-sizes 1,8`` (default; ``1,8,32`` on CUDA) then times ``sqgan`` (10 % tokens) with
+``compress_batch`` and ``decompress_batch`` on 256×512 synthetic frames: encode + decode frames/s
+at each batch size and the ratio to batch 1, on the device ``--device`` picks (``auto``: CUDA
+where present).
 """
 
 from __future__ import annotations
@@ -57,18 +62,51 @@ def bench(source_name: str, label_set: str, size: tuple[int, int] | None, frames
         )
 
 
+def batching(batch_sizes: list[int], frames: int, device: str) -> None:
+    """Encode + decode frames/s of ``sqgan`` at each batch size (one forward pass per batch)."""
+    source = open_source("synthetic", "val", (256, 512), None, seed=0)
+    count = max(frames, max(batch_sizes))
+    images = [source.frame(i % len(source)).image for i in range(count)]
+    maps = [source.frame(i % len(source)).labels for i in range(count)]
+    codec = CODECS.create("sqgan", label_set="cityscapes", device=device, tokens=0.1)
+    print(f"batching, sqgan 10 % tokens, 256x512, device {codec.device}:")
+    rates: dict[int, float] = {}
+    for size in batch_sizes:
+        rounds = max(1, count // size)
+
+        def coded(first: int, size: int = size) -> None:
+            chunk = slice(first, first + size)
+            streams = codec.compress_batch(images[chunk], maps[chunk])
+            codec.decompress_batch([stream.received() for stream in streams])
+
+        coded(0)  # warm-up (kernel choice, allocations)
+        started = time.perf_counter()
+        for number in range(rounds):
+            coded(number * size)
+        rates[size] = rounds * size / (time.perf_counter() - started)
+        ratio = rates[size] / rates[batch_sizes[0]]
+        print(f"  batch {size}: {rates[size]:.2f} frames/s ({ratio:.2f}x batch {batch_sizes[0]})")
+
+
 def main() -> None:
     """Parse arguments and run the benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=8, help="frames timed per codec (default 8)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    parser.add_argument("--batch-sizes", default=None, help="comma-separated (default 1,8; 1,8,32 on CUDA)")
+    parser.add_argument("--device", default="auto", help="device of the batching part (default auto)")
+    parser.add_argument("--no-per-frame", action="store_true", help="only the batching part")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch threads: {args.threads}")
-    if shipped_codec_path("cityscapes").exists():
-        bench("synthetic", "cityscapes", (256, 512), args.frames)
-    if shipped_codec_path("camvid").exists() and (default_camvid_root() / "val").is_dir():
-        bench("camvid", "camvid", None, args.frames)
+    if not args.no_per_frame:
+        if shipped_codec_path("cityscapes").exists():
+            bench("synthetic", "cityscapes", (256, 512), args.frames)
+        if shipped_codec_path("camvid").exists() and (default_camvid_root() / "val").is_dir():
+            bench("camvid", "camvid", None, args.frames)
+    default = "1,8,32" if torch.cuda.is_available() and args.device in ("auto", "cuda") else "1,8"
+    sizes = [int(size) for size in (args.batch_sizes or default).split(",")]
+    batching(sizes, max(args.frames, 16), args.device)
 
 
 if __name__ == "__main__":

@@ -142,3 +142,36 @@ def test_a_resumed_codec_run_continues_its_steps_and_records_every_leg(tmp_path:
     train_codec(train, sets, segmenter, settings, started, "from c1", init=first)
     assert "network initialised from" in started.with_suffix(".txt").read_text()
     assert load_resume(started, "codec")["step"] == 2
+
+
+def test_the_task_weight_reaches_the_loss_and_a_bad_one_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from semlink.cli import main
+    from semlink.codecs.semantic import fit
+    from semlink.data.subset import Subset
+    from semlink.data.synthetic import SyntheticDriving
+    from semlink.vision.segmenter import TorchSegmenter
+    from semlink.vision.train import EvalSets
+
+    built: list[float] = []
+    original = fit.CodecModule
+
+    def spy(*args: object, **kwargs: object) -> object:
+        weights = kwargs["weights"]
+        assert isinstance(weights, fit.LossWeights)
+        built.append(weights.task)
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fit, "CodecModule", spy)
+    train = Subset(SyntheticDriving("train", size=(32, 64)), 2)
+    sets = EvalSets(Subset(train, 1), Subset(train, 1), "tiny")
+    segmenter = TorchSegmenter(torch.nn.Conv2d(3, 19, 1), CITYSCAPES, "cpu")
+    settings = fit.CodecTrainSettings(
+        max_minutes=5.0, steps=1, crop=(32, 48), batch=2, threads=1, val_frames=1, task_weight=3.0
+    )
+    fit.train_codec(train, sets, segmenter, settings, tmp_path / "c.pt", "task weight 3")
+    assert built == [3.0]
+    code = main(["train", "codec", "--data", "synthetic", "--max-minutes", "1", "--task-weight", "-1",
+                 "--out", str(tmp_path / "bad.pt")])  # fmt: skip
+    assert code != 0

@@ -65,6 +65,9 @@ def add_train_codec(kinds: argparse._SubParsersAction[OneLineParser]) -> None:
     codec.add_argument("--batch", type=positive_int, default=None, help="crops per step (default 8)")
     codec.add_argument("--lr", type=float, default=None, help="peak learning rate of leg 1 (default 2e-3)")
     codec.add_argument("--threads", type=positive_int, default=2, help="CPU threads (default 2)")
+    codec.add_argument(
+        "--task-weight", type=float, default=None, help="weight of the segmenter's loss on the reconstruction (1)"
+    )
     codec.add_argument("--seed", type=int, default=None, help="seed of the run (default 0)")
     codec.add_argument("--resume", type=Path, default=None, help="continue the run of this checkpoint for one more leg")
     codec.add_argument(
@@ -145,9 +148,13 @@ def run_train_codec(args: argparse.Namespace) -> int:
         raise UserError(f"--init {args.init}: no such codec checkpoint; pass the .pt of a codec run")
     state = load_resume(args.resume, "codec") if args.resume is not None else None
     given = shape_args(args, ("crop", "batch", "lr", "seed", "val_frames"))
-    per_leg = {"max_minutes": args.max_minutes, "threads": args.threads}
+    per_leg: dict[str, Any] = {"max_minutes": args.max_minutes, "threads": args.threads}
     if args.steps is not None:
         per_leg["steps"] = args.steps
+    if args.task_weight is not None:
+        if not args.task_weight >= 0:
+            raise UserError(f"--task-weight {args.task_weight} must be a number >= 0 (default 1)")
+        per_leg["task_weight"] = args.task_weight
     settings = merge_settings(CodecTrainSettings, given, per_leg, state["settings"] if state else None)
     if settings.crop[0] % 16 or settings.crop[1] % 16:
         raise UserError(f"--crop {settings.crop[0]}x{settings.crop[1]} must be multiples of 16, e.g. 128x192")

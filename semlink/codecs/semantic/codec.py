@@ -21,6 +21,7 @@ sizes need not be sent.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -169,9 +170,30 @@ class SemanticCodec(Codec):
 
     def compress(self, image: np.ndarray, ssm: np.ndarray | None = None) -> Bitstream:
         """Code ``image [H, W, 3]`` with its map ``ssm [H, W]`` (needed unless the codec is ``gan``)."""
+        return self.compress_batch([image], [ssm])[0]
+
+    def compress_batch(self, images: Sequence[np.ndarray], ssms: Sequence[np.ndarray | None]) -> list[Bitstream]:
+        """Code several frames; the encoder network runs once over each group of frames of one size.
+
+        On this project's CPUs the encoder, quantiser and scorer give bitwise the same tokens and
+        order in a batch as alone (tested), so a bitstream does not depend on the batch.
+        """
+        for image, ssm in zip(images, ssms, strict=True):
+            shape = (int(image.shape[0]), int(image.shape[1]))
+            if self.sends_map and (ssm is None or ssm.shape != shape):
+                raise ValueError(f"{self.name} needs the frame's segmentation map of shape {shape}")
+        analyses: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(images)
+        if self.sends_tokens:
+            analyses = list(self.analyse_batch(images, ssms))
+        return [
+            self.compress_one(image, ssm, analysis) for image, ssm, analysis in zip(images, ssms, analyses, strict=True)
+        ]
+
+    def compress_one(
+        self, image: np.ndarray, ssm: np.ndarray | None, analysis: tuple[np.ndarray, np.ndarray] | None
+    ) -> Bitstream:
+        """One frame's bitstream, given its :meth:`analyse` (None for a codec without tokens)."""
         shape = (int(image.shape[0]), int(image.shape[1]))
-        if self.sends_map and (ssm is None or ssm.shape != shape):
-            raise ValueError(f"{self.name} needs the frame's segmentation map of shape {shape}")
         streams: list[Stream] = []
         settings: dict[str, float] = {}
         if self.sends_map:
@@ -185,8 +207,9 @@ class SemanticCodec(Codec):
             chunk, settings["quality"] = self.lowres_chunk(image, shape, sum(s.bits for s in streams))
             streams.append(Stream("lowres", 2, (chunk,)))
         if self.sends_tokens:
+            assert analysis is not None
             fixed = sum(s.bits for s in streams)
-            chunks, settings["tokens"] = self.token_chunks(image, ssm, shape, fixed)
+            chunks, settings["tokens"] = self.token_chunks(analysis, ssm, shape, fixed)
             streams.append(Stream("vq", 1, chunks))
         return Bitstream(tuple(sorted(streams, key=lambda stream: stream.priority)), shape, settings)
 
@@ -228,11 +251,15 @@ class SemanticCodec(Codec):
         return best, best_quality
 
     def token_chunks(
-        self, image: np.ndarray, ssm: np.ndarray | None, shape: tuple[int, int], fixed_bits: int
+        self,
+        analysis: tuple[np.ndarray, np.ndarray],
+        ssm: np.ndarray | None,
+        shape: tuple[int, int],
+        fixed_bits: int,
     ) -> tuple[tuple[bytes, ...], float]:
         """``(chunks, fraction)``: kept tokens in bands, the top ``tokens`` by score, or as many as
-        ``target_bpp`` allows."""
-        indices, order = self.analyse(image, ssm)
+        ``target_bpp`` allows; ``analysis`` is the frame's :meth:`analyse`."""
+        indices, order = analysis
         if self.positions == "derived":
             assert ssm is not None
             order = derived_order(self.map_as_decoded(ssm))
@@ -255,22 +282,45 @@ class SemanticCodec(Codec):
         s = self.map_scale
         return ssm[::s, ::s].repeat(s, 0).repeat(s, 1)[: ssm.shape[0], : ssm.shape[1]]
 
-    @torch.inference_mode()
     def analyse(self, image: np.ndarray, ssm: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Codeword indices ``[h, w]`` of the frame and grid positions ranked by importance."""
+        return self.analyse_batch([image], [ssm])[0]
+
+    @torch.inference_mode()
+    def analyse_batch(
+        self, images: Sequence[np.ndarray], ssms: Sequence[np.ndarray | None]
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`analyse` of several frames: one forward pass per group of frames of one size."""
+        out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(images)
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for number, image in enumerate(images):
+            groups.setdefault(tuple(image.shape), []).append(number)
+        for members in groups.values():
+            x = torch.stack([self.frame_tensor(images[i]) for i in members])
+            labels = torch.stack([self.map_tensor(ssms[i], x.shape[-2:]) for i in members])
+            latent = self.net.encoder(x)
+            indices = self.net.quantizer.indices(latent)
+            scores = self.net.scorer(latent, onehot_map(labels, self.label_set.num_classes))
+            for row, number in enumerate(members):
+                order = torch.argsort(scores[row].flatten(), descending=True, stable=True)
+                out[number] = (indices[row].cpu().numpy(), order.cpu().numpy())
+        return [analysis for analysis in out if analysis is not None]
+
+    def frame_tensor(self, image: np.ndarray) -> torch.Tensor:
+        """``image [H, W, 3]`` uint8 as ``[3, H', W']`` in [0, 1] on the device, padded to the grid."""
         pixels = np.require(image, requirements=["C", "W"])  # torch refuses read-only arrays (e.g. decoded frames)
         x = torch.from_numpy(pixels).to(self.device).permute(2, 0, 1)[None].float() / 255
-        x = pad_to_grid(x)
-        c = self.label_set.num_classes
+        return pad_to_grid(x)[0]
+
+    def map_tensor(self, ssm: np.ndarray | None, padded: tuple[int, int] | torch.Size) -> torch.Tensor:
+        """The encoder's view of the map ``[H', W']`` (all *unknown* without one, or for ``gan``)."""
         if ssm is None or not self.sends_map:
-            labels = torch.full(x.shape[-2:], c, dtype=torch.long, device=self.device)[None]
-        else:
-            labels = pad_to_grid(torch.from_numpy(ssm).to(self.device)[None, None].float())[:, 0].long()
-        latent = self.net.encoder(x)
-        indices = self.net.quantizer.indices(latent)[0]
-        scores = self.net.scorer(latent, onehot_map(labels, c))[0]
-        order = torch.argsort(scores.flatten(), descending=True, stable=True)
-        return indices.cpu().numpy(), order.cpu().numpy()
+            return torch.full(tuple(padded), self.label_set.num_classes, dtype=torch.long, device=self.device)
+        return self.labels_tensor(ssm)
+
+    def labels_tensor(self, labels: np.ndarray) -> torch.Tensor:
+        """``labels [H, W]`` as ``[H', W']`` int64 on the device, padded to the grid."""
+        return pad_to_grid(torch.from_numpy(labels).to(self.device)[None, None].float())[0, 0].long()
 
     def encode_tokens(self, indices: np.ndarray, kept: np.ndarray) -> tuple[bytes, ...]:
         """Chunks of the tokens at flat positions ``kept`` (most important first), in the set order."""
@@ -304,6 +354,29 @@ class SemanticCodec(Codec):
 
     def decompress(self, received: ReceivedBitstream) -> np.ndarray:
         """Decode whatever arrived: missing strips are unknown, missing tokens masked, no low-res is none."""
+        return self.reconstruct(*self.received_inputs(received))
+
+    def decompress_batch(self, received: Sequence[ReceivedBitstream]) -> list[np.ndarray]:
+        """Decode several frames: the decoder network runs once over each group of frames of one size.
+
+        A batched forward pass may round differently from single ones (on this CPU: at most one grey
+        level in a few pixels), so semlink's receiver decodes frame by frame and its results do not
+        depend on a batch setting; this is for throughput where that does not matter.
+        """
+        inputs = [self.received_inputs(one) for one in received]
+        out: list[np.ndarray | None] = [None] * len(inputs)
+        groups: dict[tuple[tuple[int, int], bool], list[int]] = {}
+        for number, (labels, _, _, lowres) in enumerate(inputs):
+            groups.setdefault((labels.shape, lowres is not None), []).append(number)
+        for members in groups.values():
+            for number, image in zip(members, self.reconstruct_batch([inputs[i] for i in members]), strict=True):
+                out[number] = image
+        return [image for image in out if image is not None]
+
+    def received_inputs(
+        self, received: ReceivedBitstream
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """What the decoder network gets of a frame: ``(labels, keep, indices, lowres)``."""
         h, w = received.shape
         grid = (-(-h // GRID), -(-w // GRID))
         labels = self.received_map(received.stream("ssm"), (h, w))
@@ -314,7 +387,7 @@ class SemanticCodec(Codec):
             labels[unknown] = backup[unknown]
         keep, indices = self.received_tokens(received.stream("vq"), grid, primary)
         lowres = self.received_lowres(received.stream("lowres"), (h, w))
-        return self.reconstruct(labels, keep, indices, lowres)
+        return labels, keep, indices, lowres
 
     def received_map(self, chunks: list[bytes | None], shape: tuple[int, int], scale: int = 0) -> np.ndarray:
         """The map (coded at 1/``scale``, default ``map_scale``; with a searched scale, the one each
@@ -416,25 +489,31 @@ class SemanticCodec(Codec):
         except ValueError:
             return None
 
-    @torch.inference_mode()
     def reconstruct(
         self, labels: np.ndarray, keep: np.ndarray, indices: np.ndarray, lowres: np.ndarray | None
     ) -> np.ndarray:
         """Run the decoder network: ``[H, W, 3]`` uint8."""
-        h, w = labels.shape
+        return self.reconstruct_batch([(labels, keep, indices, lowres)])[0]
+
+    @torch.inference_mode()
+    def reconstruct_batch(
+        self, inputs: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]
+    ) -> list[np.ndarray]:
+        """The decoder network over frames of one size, all with a low-res image or all without."""
+        h, w = inputs[0][0].shape
         c = self.label_set.num_classes
-        labels_t = pad_to_grid(torch.from_numpy(labels).to(self.device)[None, None].float())[:, 0].long()
+        labels_t = torch.stack([self.labels_tensor(labels) for labels, _, _, _ in inputs])
         lowres_t = None
-        if lowres is not None:
-            lowres_t = torch.from_numpy(np.array(lowres)).to(self.device).permute(2, 0, 1)[None]
-            lowres_t = pad_to_grid(lowres_t.float() / 255)
+        if inputs[0][3] is not None:
+            lowres_t = torch.stack([self.frame_tensor(np.asarray(lowres)) for _, _, _, lowres in inputs])
         out = self.net.decode(
-            torch.from_numpy(indices).to(self.device)[None],
-            torch.from_numpy(keep).to(self.device)[None],
+            torch.stack([torch.from_numpy(indices) for _, _, indices, _ in inputs]).to(self.device),
+            torch.stack([torch.from_numpy(keep) for _, keep, _, _ in inputs]).to(self.device),
             onehot_map(labels_t, c),
             lowres_t,
         )
-        return (out[0, :, :h, :w] * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+        pixels = (out[:, :, :h, :w] * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+        return list(pixels)
 
 
 MAP_SCALES = (1, 2, 4)

@@ -18,7 +18,7 @@ from semlink.codecs.semantic.checkpoint import CodecCheckpointError, load_codec,
 from semlink.codecs.semantic.map_coder import fit_map_model
 from semlink.codecs.semantic.net import GRID, CodecNetConfig, SemanticCodecNet, onehot_map
 from semlink.codecs.semantic.quantizer import usage
-from semlink.codecs.semantic.train import CodecModule
+from semlink.codecs.semantic.train import CodecModule, LossWeights
 from semlink.data.frame import FrameSource
 from semlink.data.labelset import LabelSet
 from semlink.training import leg_peak_lr, write_record
@@ -46,6 +46,8 @@ class CodecTrainSettings:
     :param seed: the run's seed.
     :param threads: torch CPU threads.
     :param val_frames: validation frames scored at the end.
+    :param task_weight: weight of the task loss (the frozen segmenter's cross-entropy on the
+        reconstruction against the map: what ``map_consistency`` measures); may change per leg.
     """
 
     max_minutes: float
@@ -56,6 +58,7 @@ class CodecTrainSettings:
     seed: int = 0
     threads: int = 2
     val_frames: int = 30
+    task_weight: float = 1.0
 
     def to_dict(self) -> dict[str, object]:
         """Plain values (for the resume state)."""
@@ -206,6 +209,7 @@ def train_codec(
             lr,
             settings.steps,
             settings.max_minutes,
+            weights=LossWeights(task=settings.task_weight),
             seed=draw_seed,
             offset=offset,
             gan_started=bool(state["gan_started"]) if state else False,
