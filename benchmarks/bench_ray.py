@@ -7,9 +7,10 @@ times as ``semlink run`` subprocesses into temporary folders, each with the work
 three do the same work: (1) ``--workers 1`` (sequential, the reference), (2) ``--workers N``
 (units of points as local child runs), (3) ``--executor ray`` on a local Ray started by
 ``semlink run`` with N CPUs (the same units as Ray tasks). It prints the wall times, the ratio
-Ray / workers, the per-point overhead of each against the sequential run
-((wall x N - sequential) / points: what running a point as a unit costs beyond its own work,
-assuming perfect sharing of the N cores), and whether the three ``results.csv`` are byte-identical.
+Ray / workers, the per-point overhead of each ((wall - sequential / N) / points: the wall time a
+point costs beyond a perfect N-way split of the sequential run; on a machine with fewer than N
+free cores this includes the lost parallelism), and whether the three ``results.csv`` are
+byte-identical.
 
 Caveats: one run each on a possibly noisy machine: compare the ratios from one invocation only.
 Needs the ``ray`` extra (``pip install -e '.[ray]'``).
@@ -75,8 +76,8 @@ def main() -> int:
     print(f"points: {points}, {args.frames} frames each; machine: {sys.platform}, cores shared by every run")
     print(f"ratio ray / workers (wall): {ray / workers:.2f}")
     for name, wall in list(walls.items())[1:]:
-        overhead = (wall * args.workers - sequential) / points
-        print(f"per-point overhead of {name}: {overhead:.2f} s (wall x {args.workers} - sequential, per point)")
+        overhead = (wall - sequential / args.workers) / points
+        print(f"per-point overhead of {name}: {overhead:.2f} s ((wall - sequential / {args.workers}) / points)")
     same = len(set(texts.values())) == 1
     print(f"results.csv identical in all three: {'yes' if same else 'NO'}")
     return 0 if same else 1

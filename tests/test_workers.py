@@ -25,14 +25,22 @@ SMALL: dict[str, Any] = {
 
 
 @pytest.mark.parametrize(
-    ("todo", "workers"), [(list(range(24)), 2), (list(range(5)), 4), ([3, 9, 10], 8), ([7], 3), ([], 2)]
+    ("todo", "workers", "count"),
+    [
+        (list(range(24)), 2, 2),
+        (list(range(48)), 2, 6),
+        (list(range(5)), 4, 3),
+        ([3, 9, 10], 8, 3),
+        ([7], 3, 1),
+        ([], 2, 0),
+    ],
 )
-def test_units_are_consecutive_cover_every_point_and_number_about_three_per_worker(
-    todo: list[int], workers: int
+def test_units_are_consecutive_cover_every_point_and_number_one_to_three_per_worker(
+    todo: list[int], workers: int, count: int
 ) -> None:
     units = units_of(todo, workers, "t")
     assert [p for unit in units for p in unit.points] == sorted(todo)
-    assert len(units) <= max(1, min(len(todo), 3 * workers)) and len({u.name for u in units}) == len(units)
+    assert len(units) == count and len({u.name for u in units}) == len(units)
     sizes = [len(unit.points) for unit in units] or [0]
     assert max(sizes) - min(sizes) <= max(sizes) // 2 + 1
 

@@ -1,8 +1,10 @@
 """``semlink run --workers N``: independent points at once on one machine.
 
-The pending points are cut into units of consecutive sweep points (about three per worker, so a
-slow unit does not hold the others up; consecutive points share codec settings, so two workers
-rarely encode the same frames at once). Each unit is a complete run of its points: ``semlink
+The pending points are cut into units of consecutive sweep points: one to three per worker (three
+so a slow unit does not hold the others up, fewer when units would hold fewer than
+``MIN_UNIT_POINTS`` points, as every unit pays the start of its processes: about 3 s a point on
+the quickstart on 2 cores); consecutive points share codec settings, so two workers rarely encode
+the same frames at once. Each unit is a complete run of its points: ``semlink
 run --points ...`` in a child process, with the scenario's transport (three nodes over ZeroMQ,
 or in-process), its share of the thread budget, and its own folder ``OUT/.workers/<unit>``; the
 units share the run's work cache. The parent follows the units' ``results.csv`` files, moves
@@ -39,6 +41,9 @@ from semlink.workcache import WORK_FILE, WorkStats
 LOG = logging.getLogger(__name__)
 WORKERS_DIR = ".workers"
 UNITS_PER_WORKER = 3
+"""Units per worker at most."""
+MIN_UNIT_POINTS = 8
+"""Fewer units per worker when they would hold fewer points than this (but one per worker at least)."""
 
 
 @dataclass(frozen=True)
@@ -53,11 +58,13 @@ class Unit:
 
 
 def units_of(todo: Sequence[int], workers: int, tag: str) -> list[Unit]:
-    """``todo`` (sweep indices) cut into about ``UNITS_PER_WORKER`` consecutive runs per worker."""
+    """``todo`` (sweep indices) cut into one to ``UNITS_PER_WORKER`` consecutive runs per worker
+    (see the module docstring)."""
     ordered = sorted(todo)
     if not ordered:
         return []
-    count = min(len(ordered), workers * UNITS_PER_WORKER)
+    per_worker = max(1, min(UNITS_PER_WORKER, len(ordered) // (workers * MIN_UNIT_POINTS)))
+    count = min(len(ordered), workers * per_worker)
     size = math.ceil(len(ordered) / count)
     return [
         Unit(f"{tag}-{number:03d}", tuple(ordered[start : start + size]))
