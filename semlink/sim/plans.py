@@ -154,12 +154,13 @@ def codec_key(factory: Callable[[], Codec]) -> str:
 
 
 def frame_batch(scenario: Scenario) -> int:
-    """Frames coded together: the scenario's ``batch``, else 8 on CUDA and 4 on the CPU."""
+    """Frames coded together: the scenario's ``batch``, else 8 on CUDA and 1 on the CPU (where a
+    batch is slower: ``benchmarks/bench_semantic.py`` measured 0.79x the frames/s at batch 8)."""
     if scenario.batch is not None:
         return scenario.batch
     from semlink.device import pick_device
 
-    return 8 if pick_device(scenario.device).type == "cuda" else 4
+    return 8 if pick_device(scenario.device).type == "cuda" else 1
 
 
 def work_cache(scenario: Scenario, out: Path | None) -> WorkCache:

@@ -266,7 +266,7 @@ class Scenario(Strict):
     folder between runs, False computes everything again."""
     batch: int | None = Field(None, ge=1, le=1024)
     """Frames the transmitter segments and codes together (``Codec.compress_batch``); None: 8 where
-    the networks run on CUDA, 4 on the CPU. The bitstreams do not depend on it."""
+    the networks run on CUDA, 1 on the CPU (where batches run slower). The bitstreams do not depend on it."""
     cache_max_gb: float = Field(2.0, gt=0)
     """The cache folder's bound; the least recently used entries go beyond it."""
 
