@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +42,9 @@ class RxPlan:
     :param timing: reassembly timing.
     :param codec_key: the codec's name and settings as the work cache keys them (empty: not cached).
     :param segmenter_key: the segmenter's identity (empty: its maps are not cached).
+    :param batch: frames decoded together (``Codec.decompress_batch``); above 1, every decode the
+        point computes runs in a batch of exactly this many (padded), and the size is part of its
+        cache key, so a result never depends on which frames happened to be decoded together.
     """
 
     key: str
@@ -51,6 +56,7 @@ class RxPlan:
     timing: LinkTiming
     codec_key: str = ""
     segmenter_key: str = ""
+    batch: int = 1
 
 
 @dataclass
@@ -219,17 +225,25 @@ class _OpenPoint:
         )
         self.records: list[FrameRecord] = []
         self.last_good: np.ndarray | None = None
+        self.pending: list[FrameArrival] = []
 
     def add(self, packet: Packet) -> None:
-        """Reassemble a packet and decode the frames it lets close."""
+        """Reassemble a packet and decode the frames it lets close (``batch`` of them at a time)."""
         self.reassembler.add(packet)
-        for arrival in self.reassembler.ready():
-            self._decode(arrival)
+        self.pending.extend(self.reassembler.ready())
+        if len(self.pending) >= self.plan.batch:
+            self._decode_pending()
 
-    def _decode(self, arrival: FrameArrival) -> None:
+    def _decode_pending(self) -> None:
+        """Decode the frames waiting, then record them in frame order."""
+        arrivals, self.pending = self.pending, []
+        shapes = [self.plan.source.frame(a.frame).image.shape[:2] for a in arrivals]
+        recons = self._decompress_all(arrivals, shapes)
+        for arrival, recon in zip(arrivals, recons, strict=True):
+            self._record(arrival, recon)
+
+    def _record(self, arrival: FrameArrival, recon: np.ndarray | None) -> None:
         frame = self.plan.source.frame(arrival.frame)
-        nothing = all(c is None for chunks in arrival.chunks.values() for c in chunks)
-        recon = None if nothing else self._decompress(arrival, frame.image.shape[:2])
         concealed = recon is None
         if recon is None:
             recon = self.last_good if self.last_good is not None and self.plan.timing.conceal == "repeat" else None
@@ -245,33 +259,75 @@ class _OpenPoint:
         if self.stage.on_frame is not None:
             self.stage.on_frame(self.index, len(self.records))
 
-    def _decompress(self, arrival: FrameArrival, shape: tuple[int, int]) -> np.ndarray | None:
-        """The codec's reconstruction (once per codec and pattern of received bytes, through the
-        work cache), or None when what arrived cannot be decoded (counted)."""
-        received = arrival.received(shape)
-        key = received_key(self.codec_id, received) if self.codec_id else None
-        try:
-            return self.stage.cache.get_or_compute(
-                "decode", key, lambda: self.codec.decompress(received), pack_array, unpack_array
-            )
-        except Exception:  # a damaged or a user's codec must not stop the receiver
-            self.stage.counters["decode-failed"] += 1
-            return None
+    def _decompress_all(self, arrivals: list[FrameArrival], shapes: list[tuple[int, int]]) -> list[np.ndarray | None]:
+        """The codec's reconstructions (once per codec and pattern of received bytes, through the
+        work cache); None where nothing arrived or what arrived cannot be decoded (counted)."""
+        cache, work = self.stage.cache, self.stage.cache.stats.stage("decode")
+        out: list[np.ndarray | None] = [None] * len(arrivals)
+        todo: list[tuple[int, ReceivedBitstream, str | None]] = []
+        for number, (arrival, shape) in enumerate(zip(arrivals, shapes, strict=True)):
+            if all(c is None for chunks in arrival.chunks.values() for c in chunks):
+                continue
+            received = arrival.received(shape)
+            key = received_key(self.codec_id, received, self.plan.batch) if self.codec_id else None
+            payload = None if key is None else cache.read("decode", key)
+            if payload is not None:
+                work.hits += 1
+                out[number] = unpack_array(payload)
+            else:
+                todo.append((number, received, key))
+        if not todo:
+            return out
+        started = time.perf_counter()
+        images = self._decode_batches([received for _, received, _ in todo])
+        work.seconds += time.perf_counter() - started
+        for (number, _, key), image in zip(todo, images, strict=True):
+            out[number] = image
+            if image is not None:
+                work.computed += 1
+                if key is not None:
+                    cache.write("decode", key, pack_array(image))
+        return out
+
+    def _decode_batches(self, received: list[ReceivedBitstream]) -> list[np.ndarray | None]:
+        """Decode in batches of exactly ``batch`` (the last padded with copies of its first frame)."""
+        size = self.plan.batch
+        out: list[np.ndarray | None] = []
+        for start in range(0, len(received), size):
+            out.extend(self._decode_group(received[start : start + size], size))
+        return out
+
+    def _decode_group(self, group: list[ReceivedBitstream], size: int) -> list[np.ndarray | None]:
+        """One batch; if it fails, its frames one by one, so a damaged frame costs only itself."""
+        if size > 1:
+            with contextlib.suppress(Exception):  # decoded one by one below, where a failure is counted
+                return list(self.codec.decompress_batch(group + [group[0]] * (size - len(group)))[: len(group)])
+        out: list[np.ndarray | None] = []
+        for one in group:
+            try:
+                out.append(self.codec.decompress(one))
+            except Exception:  # a damaged or a user's codec must not stop the receiver
+                self.stage.counters["decode-failed"] += 1
+                out.append(None)
+        return out
 
     def finish(self, sent: PointEnd) -> PointReport:
         """Close the remaining frames and hand back the point's report."""
-        for arrival in self.reassembler.flush():
-            self._decode(arrival)
+        self.pending.extend(self.reassembler.flush())
+        self._decode_pending()
         self.records = with_sent_packets(self.records, sent.frame_packets)
         counters = dict(self.reassembler.counters)
         values = self.evaluator.values(self.records)
         return PointReport(self.index, self.plan.key, values, sent, self.records, counters)
 
 
-def received_key(codec_id: str, received: ReceivedBitstream) -> str:
-    """The work cache's key of a decode: the codec and every chunk that arrived, in place (a lost
-    chunk and a damaged one are part of the pattern), so equal deliveries decode once."""
+def received_key(codec_id: str, received: ReceivedBitstream, batch: int = 1) -> str:
+    """The work cache's key of a decode: the codec, the decode batch size (above 1) and every chunk
+    that arrived, in place (a lost chunk and a damaged one are part of the pattern), so equal
+    deliveries decode once."""
     parts: list[bytes | str] = ["decode", codec_id, f"{received.shape}"]
+    if batch > 1:
+        parts.append(f"batch {batch}")
     for name in sorted(received.chunks):
         parts.append(name)
         parts.extend(b"-" if chunk is None else b"+" + chunk for chunk in received.chunks[name])

@@ -351,6 +351,7 @@ def make_receiver(
     """The receiver stage of run ``run``: each realisation's decoder, source, timing and segmenter;
     realisations whose points' keys are in ``skip`` are not scored; ``cache``: the work cache."""
     segmenters = Segmenters(scenario.device)
+    batch = frame_batch(scenario)
     plans = {}
     for trial in trials(scenario, sweep):
         p, source = trial.point, sources.of(trial.point)
@@ -367,6 +368,7 @@ def make_receiver(
             timing=LinkTiming(frame_interval_us(link.fps), deadline, link.window, link.conceal),
             codec_key=codec_key(factory),
             segmenter_key=segmenters.key(source, p.segmenter),
+            batch=batch,
         )
     skipped = {t.key for t in trials(scenario, sweep) if t.point.key in (skip or set())}
     return ReceiverStage(plans, metrics, on_point, run, skipped, cache)

@@ -265,8 +265,11 @@ class Scenario(Strict):
     """The work cache (:mod:`semlink.workcache`): True keeps it in ``OUT/cache``, a path shares one
     folder between runs, False computes everything again."""
     batch: int | None = Field(None, ge=1, le=1024)
-    """Frames the transmitter segments and codes together (``Codec.compress_batch``); None: 8 where
-    the networks run on CUDA, 1 on the CPU (where batches run slower). The bitstreams do not depend on it."""
+    """Frames coded together: the transmitter segments and codes them in batches
+    (``Codec.compress_batch``; the bitstreams do not depend on it), the receiver decodes them in
+    batches of exactly this size (``Codec.decompress_batch``, the last padded; a batched pass may
+    round a grey level differently, so the size is part of the decodes' cache keys); None: 8 where
+    the networks run on CUDA, 1 on the CPU (where batches run slower)."""
     cache_max_gb: float = Field(2.0, gt=0)
     """The cache folder's bound; the least recently used entries go beyond it."""
 
