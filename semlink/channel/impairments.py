@@ -42,15 +42,6 @@ class Schedule:
     arrival_us: np.ndarray
     busy_until_us: int
 
-    def unchanged(self, send_us: np.ndarray) -> bool:
-        """Whether every packet arrives once, in sending order, at the time it was sent."""
-        n = send_us.size
-        return (
-            self.index.size == n
-            and bool((self.index == np.arange(n)).all())
-            and bool((self.arrival_us == send_us).all())
-        )
-
 
 def fifo_departures(send_us: np.ndarray, durations_us: np.ndarray, busy_until_us: float = 0.0) -> np.ndarray:
     """End times of FIFO transmissions, without a Python loop.

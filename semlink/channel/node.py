@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from semlink.channel.base import CORRUPTED, DELIVERED, ChannelModel, PacketBatch
-from semlink.channel.impairments import Impairments
+from semlink.channel.impairments import Impairments, Schedule
 from semlink.wire import (
     ControlMessage,
     End,
@@ -176,13 +176,17 @@ class ChannelStage:
         size_bits = np.fromiter((8 * len(raw) for raw in raws), dtype=np.int64, count=len(raws))
         send = np.fromiter((v.t_us for v in views), dtype=np.int64, count=len(views))
         sent = self.model.transmit(PacketBatch(size_bits, send, tuple(v.stream for v in views)), self.rng)
-        left = send if sent.done_us is None else sent.done_us
-        schedule = self.impairments.schedule(left, size_bits, self.rng, self.busy_until_us)
-        self.busy_until_us = schedule.busy_until_us
+        in_order = sent.done_us is None and not self.impairments.is_active
+        if in_order:  # each packet arrives once, in sending order, at its send time
+            schedule = Schedule(np.arange(send.size), send, self.busy_until_us)
+        else:
+            left = send if sent.done_us is None else sent.done_us
+            schedule = self.impairments.schedule(left, size_bits, self.rng, self.busy_until_us)
+            self.busy_until_us = schedule.busy_until_us
         copies = sent.fates[schedule.index]
         for name, count in zip(FATE_NAMES, np.bincount(copies, minlength=len(FATE_NAMES)).tolist(), strict=True):
             self.counters[name] += count
-        if schedule.unchanged(send) and not (copies != DELIVERED).any():
+        if in_order and not (copies != DELIVERED).any():
             return raws  # every packet delivered once, in order, at its own time: the bytes as they came
         out = []
         for index, arrival, fate in zip(

@@ -280,11 +280,12 @@ def relay_view(data: bytes, limits: Limits = DEFAULT_LIMITS, verify_crc: bool = 
     _check_header(items)
     if len(items) != PACKET_FIELDS:
         return None
-    view = Relayed(items)
     if verify_crc:
-        view.check_crc(data)
+        crc = _int("crc32", items[-1], MAX_CRC)
+        if _received_crc(data, PACKET_FIELDS, crc) != crc:
+            raise WireError("bad-crc", "checksum does not match the message")
     _int("t_us", items[T_US_FIELD], MAX_INT)
-    return view
+    return Relayed(items)
 
 
 def restamp(packet: Packet, t_us: int) -> Packet:
