@@ -37,6 +37,13 @@ def add_eval(sub: argparse._SubParsersAction[OneLineParser]) -> None:
     )
     ev.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     ev.add_argument("--out", type=Path, required=True, help="output folder for results.csv")
+    ev.add_argument(
+        "--sheet",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="also save OUT/sheet.png: the first N frames, their map and each codec setting's reconstruction",
+    )
     ev.set_defaults(handler=run_eval)
 
 
@@ -56,6 +63,10 @@ def run_eval(args: argparse.Namespace) -> int:
     scenario = evaluation_scenario(data, codecs, args.segmenter, args.device, metrics, seed=args.seed)
     evaluate(scenario, args.out)
     print(f"results: {args.out / 'results.csv'}; report: {args.out / 'report.md'}")
+    if args.sheet:
+        from semlink.sim.sheet import codec_sheet
+
+        print(f"contact sheet: {codec_sheet(scenario, args.sheet, args.out / 'sheet.png')}")
     return 0
 
 
