@@ -22,9 +22,9 @@ def test_the_sheet_holds_originals_maps_and_a_column_per_codec_setting(tmp_path:
     columns = 2 + 3  # original, map, jpeg 20, jpeg 60, ssm
     assert sheet.shape == (CAPTION_PX + 2 * 64, columns * 128, 3)
     frames = open_source("synthetic", "val", (64, 128), None, seed=0)
-    for row in range(2):
+    for row, index in enumerate((0, 2)):  # the first and the last of the three evaluated frames
         tile = sheet[CAPTION_PX + row * 64 : CAPTION_PX + (row + 1) * 64, :128]
-        assert np.array_equal(tile, frames.frame(row).image)  # the originals, unscaled (under 320 px)
+        assert np.array_equal(tile, frames.frame(index).image)  # the originals, unscaled (under 320 px)
     jpeg_low = sheet[CAPTION_PX:, 2 * 128 : 3 * 128].astype(int)
     jpeg_high = sheet[CAPTION_PX:, 3 * 128 : 4 * 128].astype(int)
     original = sheet[CAPTION_PX:, :128].astype(int)

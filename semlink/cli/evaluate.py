@@ -42,7 +42,7 @@ def add_eval(sub: argparse._SubParsersAction[OneLineParser]) -> None:
         type=positive_int,
         default=None,
         metavar="N",
-        help="also save OUT/sheet.png: the first N frames, their map and each codec setting's reconstruction",
+        help="also save OUT/sheet.png: N frames (evenly spaced), their map and each codec setting's reconstruction",
     )
     ev.set_defaults(handler=run_eval)
 

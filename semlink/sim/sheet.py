@@ -1,10 +1,11 @@
-"""Contact sheets of reconstructions: the first frames of an evaluation as each codec setting shows them.
+"""Contact sheets of reconstructions: frames of an evaluation as each codec setting shows them.
 
-``semlink eval ... --sheet N`` saves ``OUT/sheet.png``: a row per frame, and the columns the
-original, the map the transmitter's segmenter made of it, then one per point of the evaluation
-(codec and settings, headed with its mean bpp over the shown frames), every chunk delivered.
-Tiles are shrunk to at most ``max_tile_width`` pixels wide so a sheet of many codecs stays
-viewable; the grid and its captions are drawn with Pillow.
+``semlink eval ... --sheet N`` saves ``OUT/sheet.png``: a row for each of N frames evenly spaced
+over the evaluated ones (the first and the last among them); the columns are the original, the
+map the transmitter's segmenter made of it, then one per point of the evaluation (codec and
+settings, headed with its mean bpp over the shown frames), every chunk delivered. Tiles are
+shrunk to at most ``max_tile_width`` pixels wide so a sheet of many codecs stays viewable; the
+grid and its captions are drawn with Pillow.
 """
 
 from __future__ import annotations
@@ -39,11 +40,13 @@ def point_label(point: Point) -> str:
 
 
 def sheet_columns(scenario: Scenario, frames: int) -> list[Column]:
-    """The original, the sent map and each point's reconstructions of the first ``frames`` frames."""
+    """The original, the sent map and each point's reconstructions of ``frames`` frames evenly spaced
+    over the source's."""
     sweep = points(scenario, "(semlink eval)")
     sources, segmenters = Sources(scenario), Segmenters(scenario.device)
     first = sources.of(sweep[0])
-    shown = [first.frame(i) for i in range(min(frames, len(first)))]
+    picked = np.unique(np.linspace(0, len(first) - 1, min(frames, len(first))).round().astype(int))
+    shown = [first.frame(int(i)) for i in picked]
     segmenter = segmenters.get(first, sweep[0].segmenter)
     maps = list(segmenter.segment(np.stack([f.image for f in shown])))
     columns = [
@@ -84,7 +87,7 @@ def fitted(draw: ImageDraw.ImageDraw, text: str, width: int) -> str:
 
 
 def codec_sheet(scenario: Scenario, frames: int, out: Path, max_tile_width: int = 320) -> Path:
-    """Save the contact sheet of the first ``frames`` frames to ``out``; returns ``out``.
+    """Save the contact sheet of ``frames`` frames (see :func:`sheet_columns`) to ``out``; returns ``out``.
 
     :raises ValueError: for ``frames`` < 1.
     """
