@@ -298,14 +298,15 @@ class _OpenPoint:
         return out
 
     def _decode_group(self, group: list[ReceivedBitstream], size: int) -> list[np.ndarray | None]:
-        """One batch; if it fails, its frames one by one, so a damaged frame costs only itself."""
+        """One batch of ``size`` (padded); if it fails, its frames one by one, each still in a batch
+        of ``size`` (so the pass, and its rounding, are the same), and a damaged frame costs only itself."""
         if size > 1:
             with contextlib.suppress(Exception):  # decoded one by one below, where a failure is counted
                 return list(self.codec.decompress_batch(group + [group[0]] * (size - len(group)))[: len(group)])
         out: list[np.ndarray | None] = []
         for one in group:
             try:
-                out.append(self.codec.decompress(one))
+                out.append(self.codec.decompress(one) if size == 1 else self.codec.decompress_batch([one] * size)[0])
             except Exception:  # a damaged or a user's codec must not stop the receiver
                 self.stage.counters["decode-failed"] += 1
                 out.append(None)
