@@ -371,8 +371,7 @@ def _received_crc(data: bytes, count: int, crc: int) -> int:
     end = len(data) - CRC_FIELD_BYTES
     if end < header or data[end:] != crc_field(crc):
         return crc ^ 1  # a non-canonical CRC field can only be a damaged one
-    with memoryview(data) as view:  # no copy of the payload
-        return zlib.crc32(view[header:end], _header_crc(count - 1))
+    return zlib.crc32(data[header:end], _header_crc(count - 1))
 
 
 def _check_header(items: Any, with_crc: bool = True) -> None:
