@@ -360,8 +360,8 @@ class SemanticCodec(Codec):
         """Decode several frames: the decoder network runs once over each group of frames of one size.
 
         A batched forward pass may round differently from single ones (on this CPU: at most one grey
-        level in a few pixels), so semlink's receiver decodes frame by frame and its results do not
-        depend on a batch setting; this is for throughput where that does not matter.
+        level in a few pixels), so semlink's receiver always decodes in batches of the scenario's
+        ``batch`` size (padded) and keys its cache by it: see :class:`~semlink.receiver.node.RxPlan`.
         """
         inputs = [self.received_inputs(one) for one in received]
         out: list[np.ndarray | None] = [None] * len(inputs)
