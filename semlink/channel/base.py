@@ -82,6 +82,10 @@ class ChannelModel(ABC):
     name: str = ""
     deliver_corrupt: bool = False
     """Whether CORRUPTED packets are handed on with their damage (else the CRC makes them erasures)."""
+    transparent: bool = False
+    """Whether every packet is delivered once, unchanged, at its send time, with nothing drawn and
+    nothing counted in :meth:`stats`: the channel node then forwards a point's packets without
+    reading past their first bytes (see :meth:`semlink.channel.node.ChannelStage.process`)."""
 
     def reset(self) -> None:  # noqa: B027  (a no-op by design: stateless models need no reset)
         """Put the state back to its initial value (called at the start of every sweep point)."""

@@ -12,6 +12,7 @@ class IdealChannel(ChannelModel):
     """Delivers everything; draws nothing from the generator."""
 
     name = "ideal"
+    transparent = True
 
     def _fates(self, sizes_bits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """[N] int8 :data:`DELIVERED`."""

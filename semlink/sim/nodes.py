@@ -15,6 +15,7 @@ from pathlib import Path
 
 import zmq
 
+from semlink.channel.node import ChannelStage
 from semlink.metrics import build_metrics
 from semlink.receiver.node import PointReport, ReceiverStage
 from semlink.sim.endpoints import node_endpoints
@@ -38,15 +39,17 @@ from semlink.sim.sweep import Point, points
 from semlink.sim.threads import node_share, use_threads
 from semlink.sim.transport import (
     COUNTERS_PREFIX,
+    PeerError,
     StopFlag,
     bind,
     connect,
     make_socket,
     receive,
     send,
+    send_message,
     wait_until_peer_leaves,
 )
-from semlink.wire import new_run_id
+from semlink.wire import WireError, new_run_id
 from semlink.workcache import WorkStats
 
 LOG = logging.getLogger(__name__)
@@ -128,10 +131,10 @@ def channel_node(scenario: Scenario, origin: str) -> dict[str, int]:
         announce_ready("channel")
         while parts := receive(inbound, sender, stop, waits(net)):
             with stats.timed("channel"):
-                out = stage.process_message(parts)
+                out = relay(stage, parts)
             if stage.heard_run:
                 sender.trust()
-            if out and not send(outbound, out, receiver, stop, waits(net)):
+            if out is not None and not send_message(outbound, out, receiver, stop, waits(net)):
                 break
             if stage.ended:
                 finish(receiver, stop, net, "channel")
@@ -145,6 +148,15 @@ def channel_node(scenario: Scenario, origin: str) -> dict[str, int]:
         security.close()
         context.term()
     return dict(stage.counters)
+
+
+def relay(stage: ChannelStage, parts: list[bytes]) -> bytes | None:
+    """The channel's socket message for ``parts``, None for nothing (a message too large to pack is a
+    one-line :class:`PeerError`)."""
+    try:
+        return stage.relay_message(parts)
+    except WireError as error:
+        raise PeerError(f"the channel cannot forward a frame: {error}; lower the rate or the frame size") from None
 
 
 def receiver_node(scenario: Scenario, origin: str, out: Path, progress: bool = False) -> dict[str, int]:

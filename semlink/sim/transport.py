@@ -118,13 +118,21 @@ def send(sock: zmq.Socket[bytes], parts: list[bytes], watch: PeerWatch, stop: St
     """Send ``parts`` (a frame's packets, or one control message) as one socket message, waiting
     while the peer is slow; False when stopped.
 
-    :raises PeerError: when the peer never connected, went away, or took nothing for
-        ``waits.stall_timeout_s``; or when the message is larger than a socket message may be.
+    :raises PeerError: as :func:`send_message`; or when the message is larger than a socket message may be.
     """
     try:
         message = pack_parts(parts)
     except WireError as error:
         raise PeerError(f"cannot send a frame: {error}; lower the rate or the frame size") from None
+    return send_message(sock, message, watch, stop, waits)
+
+
+def send_message(sock: zmq.Socket[bytes], message: bytes, watch: PeerWatch, stop: StopFlag, waits: Waits) -> bool:
+    """Send one socket message already packed (:func:`~semlink.wire.pack_parts`), waiting while the
+    peer is slow; False when stopped.
+
+    :raises PeerError: when the peer never connected, went away, or took nothing for ``waits.stall_timeout_s``.
+    """
     quiet_since = time.monotonic()
     while not stop.stopped:
         try:

@@ -18,6 +18,7 @@ from semlink.wire.format import (
     Relayed,
     WireError,
     new_run_id,
+    packet_prefix,
     relay_view,
     restamp,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "framing_bytes",
     "new_run_id",
     "pack_parts",
+    "packet_prefix",
     "parse_payload",
     "read_message",
     "relay_view",

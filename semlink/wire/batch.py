@@ -52,20 +52,48 @@ def unpack_parts(data: bytes, max_parts: int = MAX_BATCH_PARTS) -> Batch:
 
     :raises WireError: ``bad-batch`` for anything but one msgpack array of byte strings.
     """
-    unpacker = msgpack.Unpacker(max_buffer_size=max(len(data), 1), max_bin_len=len(data))
+    try:  # one C call for a message within the cap (the relay's hot path)
+        items = msgpack.unpackb(data, max_array_len=max_parts, max_bin_len=len(data), **_NO_TEXT)
+    except ValueError as error:
+        if "max_array_len" not in str(error):
+            raise WireError("bad-batch", _batch_problem(error)) from None
+        return _unpack_capped(data, max_parts)
+    except Exception as error:  # msgpack raises several types for broken input
+        raise WireError("bad-batch", _batch_problem(error)) from None
+    if not isinstance(items, list):
+        raise WireError("bad-batch", f"a {type(items).__name__}, not an array")
+    return Batch(_checked_parts(items))
+
+
+_NO_TEXT = {"max_str_len": 0, "max_map_len": 0, "max_ext_len": 0}
+"""A socket message holds byte strings only: text, maps and extensions are refused as they are read."""
+
+
+def _batch_problem(error: Exception) -> str:
+    """What was wrong with a batch, in a word or two."""
+    return "bytes after the array" if isinstance(error, msgpack.ExtraData) else type(error).__name__
+
+
+def _unpack_capped(data: bytes, max_parts: int) -> Batch:
+    """The first ``max_parts`` packets of a message that holds more; the rest are skipped unread."""
+    unpacker = msgpack.Unpacker(max_buffer_size=max(len(data), 1), max_bin_len=len(data), **_NO_TEXT)
     unpacker.feed(data)
     try:
         count = unpacker.read_array_header()
-        parts = [unpacker.unpack() for _ in range(min(count, max_parts))]
-        if count <= max_parts and unpacker.tell() != len(data):
-            raise WireError("bad-batch", "bytes after the array")
-    except WireError:
-        raise
+        parts = [unpacker.unpack() for _ in range(max_parts)]
     except Exception as error:  # msgpack raises several types for broken input
         raise WireError("bad-batch", type(error).__name__) from None
+    return Batch(_checked_parts(parts), count - max_parts)
+
+
+def _checked_parts(parts: list[object]) -> list[bytes]:
+    """``parts``, once each is known to be a byte string.
+
+    :raises WireError: ``bad-batch`` for an item that is not.
+    """
     if not all(isinstance(part, bytes) for part in parts):
         raise WireError("bad-batch", "an item that is not a byte string")
-    return Batch(parts, max(0, count - max_parts))
+    return parts  # type: ignore[return-value]  # checked item by item just above
 
 
 def read_message(frames: Sequence[bytes], max_parts: int = MAX_BATCH_PARTS) -> Batch:

@@ -267,6 +267,17 @@ class Relayed:
         return _array_header(PACKET_FIELDS) + body[len(_array_header(PACKET_FIELDS - 1)) :] + crc_field(crc)
 
 
+def packet_prefix(run_id: int) -> bytes:
+    """The first bytes of every data packet of run ``run_id`` as :func:`encode_message` writes it:
+    the array header, the version and the run id, each in msgpack's shortest form.
+
+    A relay that reads nothing else of a packet (a transparent channel) tells this run's packets
+    from everything else with one ``startswith``; a packet encoded another valid way fails that
+    test and takes the full check (:func:`relay_view`).
+    """
+    return _array_header(PACKET_FIELDS) + msgpack.packb(VERSION) + msgpack.packb(run_id)
+
+
 def relay_view(data: bytes, limits: Limits = DEFAULT_LIMITS, verify_crc: bool = True) -> Relayed | None:
     """A data packet's fields for relaying, or None if ``data`` is a control message.
 
