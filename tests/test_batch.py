@@ -7,7 +7,15 @@ import pytest
 import zmq
 
 from semlink.sim.transport import MAX_PART_BYTES, make_socket
-from semlink.wire import MAX_BATCH_BYTES, MAX_BATCH_PARTS, WireError, pack_parts, read_message, unpack_parts
+from semlink.wire import (
+    MAX_BATCH_BYTES,
+    MAX_BATCH_PARTS,
+    WireError,
+    pack_parts,
+    read_message,
+    split_parts,
+    unpack_parts,
+)
 
 
 def test_parts_round_trip() -> None:
@@ -43,6 +51,30 @@ def test_a_frame_too_large_for_one_message_is_refused_before_sending(parts: list
     with pytest.raises(WireError) as error:
         pack_parts(parts)
     assert error.value.reason == "too-large"
+
+
+@pytest.mark.parametrize(
+    ("parts", "runs"),
+    [
+        ([b"x"] * (2 * MAX_BATCH_PARTS + 1), 3),
+        ([b"y" * 1_000_000] * 9, 3),
+        ([b"z" * 60_000] * 200, 3),
+        ([b"a", b"b"], 1),
+        ([], 1),
+    ],
+    ids=["count", "big-parts", "bytes", "small", "empty"],
+)
+def test_a_frame_too_large_for_one_message_is_split_in_order(parts: list[bytes], runs: int) -> None:
+    split = split_parts(parts)
+    assert len(split) == runs
+    assert [part for run in split for part in run] == parts
+    for run in split:  # every run is one valid socket message
+        assert unpack_parts(pack_parts(run)).parts == run
+
+
+def test_a_part_too_large_for_any_message_gets_a_run_of_its_own() -> None:
+    huge = b"h" * MAX_BATCH_BYTES
+    assert split_parts([b"a", huge, b"b"]) == [[b"a"], [huge], [b"b"]]
 
 
 def test_a_message_above_the_size_bound_is_dropped_by_the_socket_unbuffered() -> None:

@@ -15,7 +15,7 @@ from semlink.sim.results import rejection_columns
 from semlink.sim.scenario import Scenario, load_scenario
 from semlink.sim.sweep import points
 from semlink.transmitter.node import TransmitterStage
-from semlink.wire import End, Packet, PointStart, decode_message, encode_message
+from semlink.wire import MAX_BATCH_BYTES, End, Packet, PointStart, decode_message, encode_message, pack_parts
 
 SCENARIO = """
 name: stages
@@ -182,3 +182,30 @@ def test_traffic_of_another_run_never_touches_a_point(tmp_path: Path) -> None:
 
 def reports_key(tx: TransmitterStage) -> str:
     return tx.plans[0].key
+
+
+def test_a_frame_larger_than_a_socket_message_goes_as_several_and_arrives_whole(tmp_path: Path) -> None:
+    """An identity frame of 1024 x 1536 (4.7 MB) exceeds one socket message: the transmitter splits
+    it and the receiver reassembles it from both messages."""
+    path = tmp_path / "s.yaml"
+    text = SCENARIO.format(channel="{model: ideal}", codec="identity", knob="")
+    path.write_text(
+        text.replace("frames: 3, size: [64, 128]", "frames: 1, size: [1024, 1536]").replace("mtu: 300", "mtu: 60000")
+    )
+    scenario = load_scenario(path)
+    source = open_frames(scenario)
+    resolved = resolve(scenario, source)
+    sweep = points(resolved)
+    reports: list[PointReport] = []
+    sources = Sources(resolved)
+    metrics = build_metrics(resolved.metrics, source.label_set)
+    tx = make_transmitter(resolved, sweep, sources, RUN)
+    ch = make_channel(resolved, sweep, RUN)
+    rx = make_receiver(resolved, sweep, sources, metrics, reports.append, RUN)
+    data = [parts for parts in tx.messages() if len(parts) > 1]
+    assert len(data) == 2 and all(len(pack_parts(parts)) <= MAX_BATCH_BYTES for parts in data)
+    tx = make_transmitter(resolved, sweep, sources, RUN)
+    run(tx, ch, rx)
+    (report,) = reports
+    (frame,) = report.frames
+    assert not frame.concealed and frame.packets_received == report.sent.packets_sent == sum(map(len, data))

@@ -19,8 +19,8 @@ COUNTERS_PREFIX = "counters:"
 MAX_PART_BYTES = MAX_BATCH_BYTES + 64  # one socket message: a frame's packets (semlink.wire.batch)
 RECEIVE_QUEUE_BYTES = 64 * 2**20
 """What one connection's receive queue may hold at most: its length in messages is capped at this
-over the largest message, so ``network.hwm`` largest messages never pile up in a node's memory
-(a sender's own queue, ``SNDHWM``, still holds ``hwm`` messages: throughput is unchanged)."""
+over the largest message (15 messages of 4 MiB), so ``network.hwm`` largest messages never pile
+up in a node's memory (a sender's own queue, ``SNDHWM``, still holds ``hwm`` messages)."""
 
 
 class PeerError(RuntimeError):

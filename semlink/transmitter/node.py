@@ -13,7 +13,7 @@ from semlink.codecs.base import Bitstream, Codec, Stream
 from semlink.data.frame import Frame, FrameSource
 from semlink.transmitter.packetizer import chunk_bytes, packetize
 from semlink.vision.segmenter import Segmenter
-from semlink.wire import End, PointEnd, PointStart, encode_message
+from semlink.wire import End, PointEnd, PointStart, encode_message, split_parts
 from semlink.workcache import WorkCache, array_key, digest, environment, pack_array, unpack_array
 
 Message = list[bytes]
@@ -178,7 +178,7 @@ class TransmitterStage:
                 )
                 parts = [encode_message(p) for p in packets]
                 totals.add(len(parts), 8 * chunk_bytes(packets), 8 * sum(len(p) for p in parts), settings)
-                yield parts
+                yield from split_parts(parts)  # a frame too large for one socket message goes as several
             yield [encode_message(totals.message(self.run_id, plan.index, plan.key))]
             LOG.info(
                 "point %d sent: %d frames, %d packets, %d payload bits",

@@ -7,7 +7,15 @@ Stages send and read messages with :func:`encode_message` and :func:`decode_mess
 outside this package declares a byte format or reads a packet by position.
 """
 
-from semlink.wire.batch import MAX_BATCH_BYTES, MAX_BATCH_PARTS, Batch, pack_parts, read_message, unpack_parts
+from semlink.wire.batch import (
+    MAX_BATCH_BYTES,
+    MAX_BATCH_PARTS,
+    Batch,
+    pack_parts,
+    read_message,
+    split_parts,
+    unpack_parts,
+)
 from semlink.wire.format import (
     DEFAULT_LIMITS,
     REASONS,
@@ -66,5 +74,6 @@ __all__ = [
     "read_message",
     "relay_view",
     "restamp",
+    "split_parts",
     "unpack_parts",
 ]
