@@ -201,6 +201,28 @@ def test_bpp_panels_share_their_axes_and_carry_reference_knob_and_intervals() ->
     assert panels[-1].get_xlabel() == "bits per pixel (bpp)" and panels[0].get_ylabel() == "mIoU (95 % interval)"
 
 
+def test_a_long_legend_fits_the_figure_and_no_two_codecs_share_a_colour() -> None:
+    """Eleven codec variants with long names on one panel: every legend entry inside the figure."""
+    from semlink.sim.plots import plot_vs_bpp
+
+    rows = []
+    for index in range(11):
+        for rate in (0.02, 0.05):
+            entry = {k: str(v) for k, v in row(f"codec{index}", rate, "0.0", rate, 0.5).items()}
+            rows.append({**entry, "map_scale": "2", "options": f"a_long_option_name_{index}"})
+    figure = plot_vs_bpp(rows, "miou")
+    figure.canvas.draw()
+    box = figure.bbox
+    legend = figure.legends[0]
+    assert len(legend.get_texts()) == 11
+    for text in legend.get_texts():
+        extent = text.get_window_extent()
+        assert box.x0 - 1 <= extent.x0 and extent.x1 <= box.x1 + 1, text.get_text()
+        assert box.y0 - 1 <= extent.y0 and extent.y1 <= box.y1 + 1, text.get_text()
+    colours = [handle.get_color() for handle in legend.legend_handles if hasattr(handle, "get_color")]
+    assert len(set(map(str, colours))) == len(colours)
+
+
 def test_several_runs_overlay_into_one_report(tmp_path: Path) -> None:
     for name, shift in (("baseline", 0.0), ("tuned", 0.05)):
         (tmp_path / name).mkdir()

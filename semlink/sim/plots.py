@@ -8,6 +8,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -30,7 +31,16 @@ from semlink.sim.rows import (
     point_order,
 )
 
-COLOURS = tuple(f"C{i}" for i in range(10))
+COLOURS = (
+    *(f"C{i}" for i in range(10)),
+    *("#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5"),
+)
+"""Matplotlib's ten default colours, then the light shades of the same hues (tab20's): twenty variants
+before a colour repeats."""
+LEGEND_CHAR_IN = 0.075
+LEGEND_HANDLE_IN = 0.8
+LEGEND_ROW_IN = 0.25
+"""Rough sizes of a figure legend's text (a character's width), its marker and gap, and a row, in inches."""
 RATE_KNOBS = ("target_bpp", "quality", "tokens")
 """Codec settings that trace a codec's curve over bpp (named in its legend entry)."""
 SETTING_WORDS = {
@@ -64,8 +74,8 @@ def knob_name(column: str) -> str:
 def save_figure(figure: Figure, png: Path) -> list[Path]:
     """Write ``figure`` as ``png`` and as a PDF beside it; returns both paths."""
     pdf = png.with_suffix(".pdf")
-    figure.savefig(png, dpi=110)
-    figure.savefig(pdf)
+    figure.savefig(png, dpi=110, bbox_inches="tight")  # tight: a legend outside the axes is never cut off
+    figure.savefig(pdf, bbox_inches="tight")
     return [png, pdf]
 
 
@@ -120,7 +130,7 @@ def legend_label(variant: str, members: Sequence[Row]) -> str:
 
 def codec_colours(rows: Sequence[Row]) -> dict[str, str]:
     """A fixed colour per codec variant, so a codec looks the same in every panel."""
-    names = sorted({codec_label(row) for row in rows})
+    names = sorted({codec_label(row) for row in rows if row["codec"] != REFERENCE_CODEC})
     return {name: COLOURS[i % len(COLOURS)] for i, name in enumerate(names)}
 
 
@@ -180,9 +190,19 @@ def plot_vs_bpp(rows: Sequence[Row], y: str) -> Figure:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             seen.setdefault(label, handle)
     if seen:
-        figure.legend(list(seen.values()), list(seen.keys()), loc="outside lower center", ncols=min(4, len(seen)))
+        add_legend(figure, seen)
     figure.suptitle(f"{metric_label(y)} against bits per pixel")
     return figure
+
+
+def add_legend(figure: Figure, entries: dict[str, Artist]) -> None:
+    """A legend under the panels in as many columns (at most four) as fit, the figure grown to hold it."""
+    entry_in = max(map(len, entries)) * LEGEND_CHAR_IN + LEGEND_HANDLE_IN
+    width, height = figure.get_size_inches()
+    columns = max(1, min(4, len(entries), int(max(width, 2 * entry_in) // entry_in)))
+    rows = math.ceil(len(entries) / columns)
+    figure.set_size_inches(max(width, columns * entry_in + 0.3), height + rows * LEGEND_ROW_IN)
+    figure.legend(list(entries.values()), list(entries.keys()), loc="outside lower center", ncols=columns)
 
 
 def interval_label(rows: Sequence[Row], y: str) -> str:
