@@ -33,10 +33,21 @@ RUN = run_id(Scenario.model_validate({"name": "stages", "seed": 5, "codecs": [{"
 """The run id of SCENARIO's stages (derived from its name and seed)."""
 
 
-def build(tmp_path: Path, channel: str, codec: str = "identity", knob: str | None = None, value: float = 1.0):  # type: ignore[no-untyped-def]
+def build(  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    channel: str,
+    codec: str = "identity",
+    knob: str | None = None,
+    value: float = 1.0,
+    edits: tuple[tuple[str, str], ...] = (),
+):
+    """The three stages of SCENARIO (with ``edits``: (old, new) replacements in its text)."""
     path = tmp_path / "s.yaml"
     setting = f", {knob}: {value}" if knob is not None else ""
-    path.write_text(SCENARIO.format(channel=channel, codec=codec, knob=setting))
+    text = SCENARIO.format(channel=channel, codec=codec, knob=setting)
+    for old, new in edits:
+        text = text.replace(old, new)
+    path.write_text(text)
     scenario = load_scenario(path)
     source = open_frames(scenario)
     resolved = resolve(scenario, source)
@@ -187,25 +198,14 @@ def reports_key(tx: TransmitterStage) -> str:
 def test_a_frame_larger_than_a_socket_message_goes_as_several_and_arrives_whole(tmp_path: Path) -> None:
     """An identity frame of 1024 x 1536 (4.7 MB) exceeds one socket message: the transmitter splits
     it and the receiver reassembles it from both messages."""
-    path = tmp_path / "s.yaml"
-    text = SCENARIO.format(channel="{model: ideal}", codec="identity", knob="")
-    path.write_text(
-        text.replace("frames: 3, size: [64, 128]", "frames: 1, size: [1024, 1536]").replace("mtu: 300", "mtu: 60000")
-    )
-    scenario = load_scenario(path)
-    source = open_frames(scenario)
-    resolved = resolve(scenario, source)
-    sweep = points(resolved)
-    reports: list[PointReport] = []
-    sources = Sources(resolved)
-    metrics = build_metrics(resolved.metrics, source.label_set)
-    tx = make_transmitter(resolved, sweep, sources, RUN)
-    ch = make_channel(resolved, sweep, RUN)
-    rx = make_receiver(resolved, sweep, sources, metrics, reports.append, RUN)
-    data = [parts for parts in tx.messages() if len(parts) > 1]
+    edits = (("frames: 3, size: [64, 128]", "frames: 1, size: [1024, 1536]"), ("mtu: 300", "mtu: 60000"))
+    _, tx, ch, rx, reports = build(tmp_path, "{model: ideal}", edits=edits)
+    messages = list(tx.messages())
+    data = [parts for parts in messages if len(parts) > 1]
     assert len(data) == 2 and all(len(pack_parts(parts)) <= MAX_BATCH_BYTES for parts in data)
-    tx = make_transmitter(resolved, sweep, sources, RUN)
-    run(tx, ch, rx)
+    for parts in messages:
+        if out := ch.process(parts):
+            rx.handle(out)
     (report,) = reports
     (frame,) = report.frames
     assert not frame.concealed and frame.packets_received == report.sent.packets_sent == sum(map(len, data))

@@ -97,17 +97,6 @@ class ChannelStage:
             return frames[0]
         return pack_parts(out)
 
-    def process_message(self, frames: list[bytes]) -> list[bytes]:
-        """One socket message (its ZeroMQ parts, see :mod:`semlink.wire.batch`) -> the parts to forward."""
-        try:
-            batch = read_message(frames)
-        except WireError as error:
-            self._drop(error.reason)
-            return []
-        if batch.skipped:
-            self._drop("too-many-parts", batch.skipped)
-        return self.process(batch.parts)
-
     def process(self, parts: list[bytes]) -> list[bytes]:
         """One incoming message -> the parts to forward (in arrival order).
 
