@@ -191,6 +191,27 @@ def test_traffic_of_another_run_never_touches_a_point(tmp_path: Path) -> None:
     assert rejection_columns([dataclasses.replace(reports[0], counters={})]) == {"rejected": "0", "rejected_by": ""}
 
 
+def test_traffic_turned_away_between_points_is_flagged_in_the_next_row(tmp_path: Path) -> None:
+    """A foreign message that arrives before a point starts (or between two points) lands in the
+    row of the point that ends next, so a short point cannot hide it; after the last end it is
+    counted for the run only."""
+    _, tx, ch, rx, reports = build(tmp_path, "{model: bernoulli, loss: [0.1, 0.3]}")
+    foreign = [encode_message(Packet(RUN + 1, 0, 0, "image", 0, 1, 0, 1, 0, b"\x00\x01\x00\x00\x00\x00"))]
+    between = 0
+    for parts in [*tx.messages(), None]:
+        opens = parts is None or isinstance(decode_message(parts[0]).message, PointStart | End)
+        if opens:  # only outside a point: before each start, and after the last end
+            ch.process(foreign)
+            rx.handle(foreign)
+            between += 1
+        if parts is not None and (out := ch.process(parts)):
+            rx.handle(out)
+    assert len(reports) == 2 and between == 4  # two starts, End, and after End
+    for report in reports:
+        assert report.counters["dropped:foreign-run"] == report.counters["rejected:foreign-run"] == 1
+    assert ch.counters["dropped:foreign-run"] == rx.counters["rejected:foreign-run"] == 4
+
+
 def reports_key(tx: TransmitterStage) -> str:
     return tx.plans[0].key
 

@@ -68,7 +68,7 @@ class ChannelStage:
         self.rng = np.random.default_rng(0)
         self.busy_until_us = 0
         self.counters: Counter[str] = Counter()
-        self.point_dropped: Counter[str] = Counter()  # drops while the current point is open
+        self.point_dropped: Counter[str] = Counter()  # drops since the last point ended (reported at the next end)
         self.ended = False
         self.heard_run = False
         """Whether a control message of this run has arrived (its sender is the real transmitter)."""
@@ -123,13 +123,13 @@ class ChannelStage:
         return self._packets(parts)
 
     def _drop(self, reason: str, count: int = 1) -> None:
-        """Count a dropped message, for the run and for the open point."""
+        """Count a dropped message, for the run and for the point that ends next."""
         self.counters[f"dropped:{reason}"] += count
         self.point_dropped[f"dropped:{reason}"] += count
 
     def _control(self, control: ControlMessage, parts: list[bytes]) -> list[bytes]:
         """Act on a control message; returns what to forward (a ``point-end`` gains the radio's
-        totals and what the channel dropped during the point)."""
+        totals and what the channel dropped since the last point ended)."""
         self._apply(control)
         if not isinstance(control, PointEnd):
             return parts
@@ -167,7 +167,6 @@ class ChannelStage:
             self.model = None
             self.transparent = False
             return
-        self.point_dropped = Counter()
         self._fates_at_start = {name: self.counters[name] for name in FATE_NAMES}
         self.model = plan.make_model()
         self.model.reset()

@@ -132,7 +132,7 @@ class ReceiverStage:
         self.on_point = on_point
         self.skip = skip or set()
         self.counters: Counter[str] = Counter()
-        self.point_rejected: Counter[str] = Counter()  # rejections while the current point is open
+        self.point_rejected: Counter[str] = Counter()  # rejections since the last point ended
         self.finished = False
         self.on_frame: Callable[[int, int], None] | None = None
         self._point: _OpenPoint | None = None
@@ -176,7 +176,7 @@ class ReceiverStage:
             self._point.add(message)
 
     def _reject(self, reason: str, count: int = 1) -> None:
-        """Count rejected messages, for the run and for the open point."""
+        """Count rejected messages, for the run and for the point that ends next."""
         self.counters[f"rejected:{reason}"] += count
         self.point_rejected[f"rejected:{reason}"] += count
 
@@ -197,10 +197,10 @@ class ReceiverStage:
                 self._point = None
                 return
             self._point = _OpenPoint(control.point, plan, self)
-            self.point_rejected = Counter()
         elif isinstance(control, PointEnd) and self._point is not None and control.point == self._point.index:
             report = self._point.finish(control)
             report.counters.update({**control.dropped, **self.point_rejected})
+            self.point_rejected = Counter()
             self.on_point(report)
             self._point = None
         elif isinstance(control, End):

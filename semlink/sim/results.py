@@ -42,7 +42,7 @@ COUNTERS = (
 )
 """Columns counted rather than scored: payload and wire bits per pixel, packets (means per realisation),
 the radio's mean MCS, transmissions per packet and airtime per frame, late packets, and the messages
-the channel and the receiver turned away while the point was open (malformed, another run's, ...;
+the channel and the receiver turned away since the previous point ended (malformed, another run's, ...;
 a total over its realisations, with the reasons): a row with ``rejected`` above 0 saw foreign or
 malformed traffic, which never changes its other columns."""
 KEY_COLUMN = "point_key"
@@ -337,7 +337,7 @@ def counter_columns(reports: Sequence[PointReport], pixels: int) -> dict[str, st
 
 
 def rejection_columns(reports: Sequence[PointReport]) -> dict[str, str]:
-    """``rejected`` (messages the channel dropped or the receiver rejected during the point, all
+    """``rejected`` (messages the channel dropped or the receiver rejected since the previous point ended, all
     realisations) and ``rejected_by`` (``reason=count`` words, sorted)."""
     reasons: Counter[str] = Counter()
     for report in reports:

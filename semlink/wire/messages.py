@@ -52,7 +52,7 @@ class PointEnd:
     :param frame_bits: ``[frames]`` chunk bits of each frame.
     :param frame_settings: ``[frames]`` what the codec chose for each frame (``quality``, ``tokens``, ...).
     :param channel: the radio's totals over the point (``mcs``, ``harq_tx_mean``, ...), added by the channel.
-    :param dropped: messages the channel dropped while the point was open, by reason
+    :param dropped: messages the channel dropped since the previous point ended, by reason
         (``dropped:foreign-run``, ...), added by the channel.
     """
 
