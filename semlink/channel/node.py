@@ -53,9 +53,10 @@ FATE_NAMES = ("delivered", "erased", "corrupted")
 class ChannelStage:
     """Forwards control messages untouched and data packets through the point's channel.
 
-    Every packet's CRC and run id are checked before it touches any state (the model, its random
-    stream, the link's queue): messages of another run are counted (``dropped:foreign-run``) and
-    dropped, so they never change a row.
+    Every packet's run id (and its CRC, except on a transparent point, see :meth:`process`) is
+    checked before it touches any state (the model, its random stream, the link's queue): messages
+    of another run are counted (``dropped:foreign-run``) and dropped, so they never change a row;
+    they are reported with the point that ends next.
 
     :param plans: point index -> its plan.
     :param run_id: the run whose messages this stage relays.
