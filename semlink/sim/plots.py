@@ -8,9 +8,11 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+from matplotlib import colormaps
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
@@ -31,10 +33,7 @@ from semlink.sim.rows import (
     point_order,
 )
 
-COLOURS = (
-    *(f"C{i}" for i in range(10)),
-    *("#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5"),
-)
+COLOURS = (*(f"C{i}" for i in range(10)), *(to_hex(shade) for shade in colormaps["tab20"](range(1, 20, 2))))
 """Matplotlib's ten default colours, then the light shades of the same hues (tab20's): twenty variants
 before a colour repeats."""
 LEGEND_CHAR_IN = 0.075
