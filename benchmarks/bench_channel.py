@@ -36,9 +36,9 @@ from pathlib import Path
 import yaml
 import zmq
 
-from semlink.sim.plans import RUN_ID_ENV
-from semlink.sim.scenario import load_scenario
-from semlink.sim.sweep import points
+from semlink.scenario.loading import load_scenario
+from semlink.scenario.sweep import points
+from semlink.study.trials import RUN_ID_ENV
 from semlink.wire import (
     RUN_IDS,
     End,

@@ -29,7 +29,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from semlink.sim.threads import machine_cores, node_threads, thread_environment
+from semlink.nodes.threads import machine_cores, node_threads, thread_environment
 
 
 def channel_threads(argv: list[str]) -> int:

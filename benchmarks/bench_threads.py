@@ -52,7 +52,7 @@ def main() -> int:
     parser.add_argument("--scenario", type=Path, default=QUICKSTART, help="scenario YAML (default quickstart)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed per run (default 3600)")
     args = parser.parse_args()
-    from semlink.sim.threads import machine_cores
+    from semlink.nodes.threads import machine_cores
 
     cores = machine_cores()
     cases = {"budget": cores, "old split": cores + 2}

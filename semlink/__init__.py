@@ -19,14 +19,14 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from semlink.api import RunResult, evaluate, run
-    from semlink.sim.scenario import Scenario, ScenarioError
+    from semlink.scenario.schema import Scenario, ScenarioError
 
 _EXPORTS = {
     "run": "semlink.api",
     "evaluate": "semlink.api",
     "RunResult": "semlink.api",
-    "Scenario": "semlink.sim.scenario",
-    "ScenarioError": "semlink.sim.scenario",
+    "Scenario": "semlink.scenario.schema",
+    "ScenarioError": "semlink.scenario.schema",
 }
 
 __all__ = ["RunResult", "Scenario", "ScenarioError", "__version__", "evaluate", "run"]

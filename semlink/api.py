@@ -8,10 +8,12 @@
     result = semlink.run(scenario, out="results/mine", transport="inproc")
     for row in result.rows:
         print(row["codec"], row["bpp"], row["miou"], row["miou_lo"], row["miou_hi"])
-    frame = result.to_pandas()  # where pandas is installed
+    frame = result.to_pandas()  # pip install "semlink[pandas]"
 
 A run through the API is the run ``semlink run`` makes: the same points, keys, ``results.csv``,
-``frames.jsonl`` and report; a rerun into the same folder skips the points already there.
+``frames.jsonl`` and report; a rerun into the same folder skips the points already there. Rows
+hold numbers as numbers (:mod:`semlink.results.typed`). Neither function prints: progress goes to
+``console`` (stderr by default), results to the returned :class:`RunResult`.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from rich.console import Console
 
-from semlink.sim.scenario import Scenario, ScenarioError
+from semlink.results.typed import TypedRow, typed_rows
+from semlink.scenario.schema import Scenario, ScenarioError
 
 if TYPE_CHECKING:
     import pandas
@@ -38,12 +41,15 @@ class RunResult:
     """The records of a run.
 
     :param out: the output folder.
-    :param rows: ``results.csv``, one dict per point (text cells, as written).
+    :param rows: ``results.csv``, one dict per point, in its column order: floats for metrics,
+        their intervals and numeric axes, ints for counts (``seed``, ``repeats``, ``frames``,
+        ``packets_sent``, ...), text for ``codec``, ``channel``, ``channel_params``, ``point_key``
+        and other text; ``None`` for an empty cell (see :mod:`semlink.results.typed`).
     :param ran: points run by this call (0 if every point was already in ``out``).
     """
 
     out: Path
-    rows: list[dict[str, str]]
+    rows: list[TypedRow]
     ran: int
 
     @property
@@ -64,15 +70,20 @@ class RunResult:
             return [json.loads(line) for line in handle if line.strip()]
 
     def to_pandas(self) -> pandas.DataFrame:
-        """``results.csv`` as a pandas DataFrame, numbers parsed.
+        """:attr:`rows` as a pandas DataFrame (a row per point, ``results.csv``'s columns; empty
+        cells as NaN or None).
 
-        :raises ImportError: with the command that installs pandas, if it is not installed.
+        :raises ImportError: one line with the command that installs pandas, if it is not installed.
         """
         try:
             import pandas
         except ImportError:
-            raise ImportError("RunResult.to_pandas needs pandas: pip install pandas") from None
-        return pandas.read_csv(self.results_csv)
+            raise ImportError(PANDAS_MISSING) from None
+        columns = list(self.rows[0]) if self.rows else None
+        return pandas.DataFrame(self.rows, columns=columns)
+
+
+PANDAS_MISSING = "RunResult.to_pandas needs pandas, which is not installed: pip install 'semlink[pandas]'"
 
 
 def run(
@@ -98,13 +109,13 @@ def run(
         (``auto``, ``HOST:PORT``; None starts a local instance of ``workers`` CPUs).
     :raises ScenarioError: for a scenario that does not validate (one line, naming the field).
     """
-    from semlink.sim.precheck import precheck
-    from semlink.sim.scenario import validate
+    from semlink.scenario.loading import validate
+    from semlink.scenario.precheck import precheck
 
     resolved, origin = as_scenario(scenario)
     precheck(resolved, origin)
-    from semlink.sim.report import write_report
-    from semlink.sim.runner import Run
+    from semlink.executors.runner import Run
+    from semlink.report.document import write_report
 
     if transport is not None:
         resolved = validate({**resolved.model_dump(by_alias=True), "transport": transport}, origin)
@@ -113,11 +124,11 @@ def run(
     if report:
         write_report(folder)
     if resolved.tracking.mlflow is not None:
-        from semlink.sim.mlflow_log import log_run, mlflow_target
+        from semlink.report.mlflow_log import log_run, mlflow_target
 
         experiment = resolved.tracking.experiment or resolved.name
         log_run(folder, mlflow_target(folder, resolved.tracking.mlflow, experiment))
-    return RunResult(folder, read_rows(folder / "results.csv"), ran)
+    return RunResult(folder, typed_rows(read_rows(folder / "results.csv")), ran)
 
 
 def evaluate(
@@ -130,27 +141,29 @@ def evaluate(
     seed: int = 0,
     console: Console | None = None,
 ) -> RunResult:
-    """Codec-only evaluation (an ideal channel, no deadline), as ``semlink eval`` runs it.
+    """Codec-only evaluation (an ideal channel, no deadline), as ``semlink eval`` runs it, without
+    its table: the rows come back in a :class:`RunResult`, as from :func:`run`.
 
     :param codecs: codec entries as in a scenario (``{"name": "jpeg", "target_bpp": [0.1, 0.2]}``).
-    :param out: output folder.
+    :param out: output folder (``results.csv``, ``frames.jsonl``, the report).
     :param data: the ``data:`` section (default: 20 synthetic val frames).
     :param segmenter: as in a scenario (default: the shipped one).
     :param metrics: as in a scenario (default: the standard set).
+    :param console: where progress goes (default: stderr).
     """
-    from semlink.sim.evaluate import evaluate as run_evaluation
-    from semlink.sim.evaluate import evaluation_scenario
+    from semlink.executors.evaluate import evaluate as run_evaluation
+    from semlink.executors.evaluate import evaluation_scenario
 
     frames = dict(data) if data is not None else {"source": "synthetic", "split": "val", "frames": 20}
     scenario = evaluation_scenario(frames, codecs, segmenter, device, metrics, seed)
     folder = Path(out)
-    rows = run_evaluation(scenario, folder, console)
-    return RunResult(folder, rows, len(rows))
+    ran = run_evaluation(scenario, folder, console)
+    return RunResult(folder, typed_rows(read_rows(folder / "results.csv")), ran)
 
 
 def as_scenario(scenario: Scenario | Mapping[str, Any] | str | Path) -> tuple[Scenario, str]:
     """A validated scenario and where it came from (for messages)."""
-    from semlink.sim.scenario import validate
+    from semlink.scenario.loading import validate
 
     if isinstance(scenario, Scenario):
         return scenario, f"(scenario {scenario.name})"

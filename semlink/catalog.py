@@ -17,9 +17,26 @@ BUILTIN: dict[str, tuple[str, ...]] = {
     "channel model": ("awgn", "bernoulli", "bsc", "gilbert_elliott", "ideal", "phy", "rayleigh", "tdl", "trace"),
     "metric": ("delivery", "fid", "latency", "lpips", "map_consistency", "miou", "ms_ssim", "pixel_accuracy", "psnr"),
     "frame source": ("camvid", "cityscapes", "folder", "synthetic"),
-    "segmenter": ("callable", "checkpoint", "shipped", "torchscript"),
+    "segmenter": ("callable", "checkpoint", "exported", "shipped", "torchscript"),
 }
 """Kind (as the registries name it) -> its built-in names."""
+
+KNOBS: dict[str, str] = {
+    "avif": "quality", "hevc": "quality", "jpeg": "quality", "jpeg2000": "quality", "webp": "quality",
+    "gan": "tokens", "sqgan": "tokens", "spic": "quality", "ssm": "map_scale", "resize": "factor",
+}  # fmt: skip
+"""Built-in codec -> its own rate knob (the class's ``knob``; ``tests/test_catalog.py`` checks
+them). A codec entry gives either ``target_bpp`` or its knob, not both."""
+
+FILES: dict[str, dict[str, tuple[str, ...]]] = {
+    "channel model": {"trace": ("path",)},
+    "metric": {"fid": ("weights",), "lpips": ("weights",)},
+}
+"""Kind -> built-in name -> its settings that name a file (the classes' ``files``;
+``tests/test_catalog.py`` checks them), so the precheck finds a missing file before torch loads."""
+
+DEFAULT_METRICS: tuple[str, ...] = ("miou", "pixel_accuracy", "psnr", "ms_ssim", "latency", "delivery")
+"""The metrics of a scenario that names none."""
 
 GROUPS = {
     "codec": "semlink.codecs",

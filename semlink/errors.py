@@ -6,6 +6,10 @@ import difflib
 from collections.abc import Iterable
 
 
+class ScenarioError(ValueError):
+    """A scenario that cannot be read or is invalid; the message names the file and field."""
+
+
 class StageError(RuntimeError):
     """The stages of a run disagree (they were given different scenarios) or a peer failed."""
 

@@ -12,6 +12,7 @@ runs. Written here because rich draws nothing when stderr is not a terminal and
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 import threading
@@ -255,3 +256,32 @@ def child_flags() -> list[str]:
     and progress interval."""
     flags = ["-q"] if _Settings.verbosity < 0 else ["-v"] * _Settings.verbosity
     return [*flags, "--progress-every", f"{_Settings.progress_every_s:g}"]
+
+
+def add_logging_options(parser: argparse.ArgumentParser) -> None:
+    """``-v``, ``-q``, ``--log-file`` and ``--progress-every`` on every command that does work
+    (the leaves of the command tree: options on a parent would be overwritten by its subcommand's defaults)."""
+    children = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    if children:
+        for child in {id(p): p for action in children for p in action.choices.values()}.values():
+            add_logging_options(child)
+        return
+    group = parser.add_argument_group("output")
+    group.add_argument("-v", "--verbose", action="count", default=0, help="say more (debug messages too)")
+    group.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors (no progress)")
+    group.add_argument("--log-file", type=Path, default=None, help="also append every message, with times, here")
+    group.add_argument(
+        "--progress-every",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="seconds between progress lines when stderr is not a terminal (default 30)",
+    )
+
+
+def apply_logging_options(args: argparse.Namespace) -> None:
+    """Configure the ``semlink`` logger from ``-v``/``-q``/``--log-file``/``--progress-every``."""
+    verbosity = -1 if getattr(args, "quiet", False) else int(getattr(args, "verbose", 0))
+    configure_logging(verbosity, getattr(args, "log_file", None))
+    if getattr(args, "progress_every", None) is not None:
+        set_progress_every(args.progress_every)

@@ -8,16 +8,27 @@ name. A component from outside the package is named in one of three ways:
   registered one);
 - by an installed distribution's entry point in the registry's group (``semlink.codecs``,
   ``semlink.channels``, ``semlink.metrics``, ``semlink.segmenters``), loaded by name on first use.
+
+An import path is looked up in the installed packages first, then, as ``python -m`` would, in the
+folders of the scenario files loaded so far and the working folder (:func:`plugin_folders`). The
+scenario folders travel to the child processes of a run in ``$SEMLINK_PLUGIN_PATH``.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import os
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from semlink.errors import did_you_mean
+
+PLUGIN_PATH_ENV = "SEMLINK_PLUGIN_PATH"
+"""Folders (``os.pathsep``-separated) searched for ``module:Attribute`` names after the installed
+packages; :func:`add_plugin_folder` adds each loaded scenario's folder, and child processes inherit it."""
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., object])
@@ -32,6 +43,34 @@ class UnknownComponentError(KeyError):
 
 class PluginError(ValueError):
     """A component named by import path or entry point that cannot be loaded or is not one."""
+
+
+def add_plugin_folder(folder: Path) -> None:
+    """Make ``folder`` importable for ``module:Attribute`` names, in this process and in the
+    processes it starts (through :data:`PLUGIN_PATH_ENV`)."""
+    resolved = str(folder.resolve())
+    listed = [entry for entry in os.environ.get(PLUGIN_PATH_ENV, "").split(os.pathsep) if entry]
+    if resolved not in listed:
+        os.environ[PLUGIN_PATH_ENV] = os.pathsep.join([*listed, resolved])
+
+
+def plugin_folders() -> list[str]:
+    """The folders searched for ``module:Attribute`` names: :data:`PLUGIN_PATH_ENV`'s, then the
+    working folder."""
+    listed = [entry for entry in os.environ.get(PLUGIN_PATH_ENV, "").split(os.pathsep) if entry]
+    return list(dict.fromkeys([*listed, os.getcwd()]))
+
+
+def import_plugin_module(module_name: str) -> Any:
+    """Import ``module_name`` from the installed packages or, failing that, from :func:`plugin_folders`.
+
+    The folders go to the end of ``sys.path``: a file beside a scenario never shadows an installed
+    module of the same name.
+    """
+    for folder in plugin_folders():
+        if folder not in sys.path:
+            sys.path.append(folder)
+    return importlib.import_module(module_name)
 
 
 class Registry(Generic[T]):
@@ -98,7 +137,7 @@ class Registry(Generic[T]):
         if not module_name or not attribute:
             raise PluginError(f"{self.kind} {path!r} must look like package.module:Attribute")
         try:
-            target: Any = importlib.import_module(module_name)
+            target: Any = import_plugin_module(module_name)
         except ImportError as error:
             raise PluginError(f"cannot import {self.kind} {path!r}: {error}") from None
         for part in attribute.split("."):

@@ -1,6 +1,6 @@
 """Experiment tracking, the optional extra ``semlink[tracking]``: TensorBoard during training
 (Lightning's :class:`~lightning.pytorch.loggers.TensorBoardLogger`, offline event files in a
-folder); MLflow for runs is :mod:`semlink.sim.mlflow_log`.
+folder); MLflow for runs is :mod:`semlink.report.mlflow_log`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""What the segmenter and codec training share: the leg schedule, the held-out split, the record.
+"""What the segmenter and codec training share: the leg schedule, the held-out split and the
+evaluation sets, loading frames, class weights, the progress lines and the record.
 
 A run is trained in *legs* (``semlink train ... --resume``). Each leg gets its own linear
 warm-up + cosine decay to zero (a warm restart), over the larger of its step fraction and its
@@ -7,20 +8,30 @@ time fraction, so a time-budgeted leg ends its schedule at its deadline on any m
 reached instead of undoing it, and no leg has to know how many legs will follow (a global
 schedule over a planned total would need that number up front and could not be extended).
 
-Only the standard library and numpy are imported here, so any module can use it.
+Both trainers (:mod:`semlink.vision.train`, :mod:`semlink.codecs.semantic.fit`) import their
+shared helpers from here, so neither reaches into the other. It uses ``data`` and ``logs`` of the
+project and never ``codecs``.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import lightning as L
 import numpy as np
+import torch
 
 from semlink.data.frame import Frame, FrameSource
+from semlink.data.labelset import LabelSet
+from semlink.logs import duration
+
+LOG = logging.getLogger(__name__)
 
 WARMUP = 0.03
 """Fraction of a leg spent warming the learning rate up."""
@@ -217,3 +228,92 @@ def selection_split(
     held_count = max(1, min(RENDERED_HOLDOUT_FRAMES, round(HOLDOUT_FRACTION * count), len(others)))
     note = f"held-out: {held_count} train frames rendered with scene seed {seed + RENDERED_HOLDOUT_SEED}"
     return train, Picked(others, range(held_count)), note
+
+
+@dataclass(frozen=True)
+class EvalSets:
+    """The frames a leg is selected on and reported on.
+
+    :param holdout: held out of the training split (selection).
+    :param val: the val split (reported, never selected on).
+    :param note: how the held-out frames were made (for the record).
+    """
+
+    holdout: FrameSource
+    val: FrameSource
+    note: str = ""
+
+
+def load_all(source: FrameSource, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Stack the frames of ``source`` (the first ``limit``) into image and label arrays."""
+    frames = list(source.take(limit))
+    return np.stack([f.image for f in frames]), np.stack([f.labels for f in frames])
+
+
+def class_weights(labels: np.ndarray, label_set: LabelSet, power: float = 0.5) -> torch.Tensor:
+    """Median-frequency class weights raised to ``power`` (0.5 tempers them), mean 1.
+
+    Classes absent from ``labels`` get the largest weight of the present ones.
+    """
+    counts = np.bincount(labels.ravel(), minlength=256)[: label_set.num_classes].astype(np.float64)
+    freq = counts / max(counts.sum(), 1.0)
+    present = freq > 0
+    weights = np.ones(label_set.num_classes)
+    weights[present] = (np.median(freq[present]) / freq[present]) ** power
+    weights[~present] = weights[present].max() if present.any() else 1.0
+    return torch.tensor(weights / weights.mean(), dtype=torch.float32)
+
+
+class ProgressPrinter(L.Callback):
+    """Logs step, loss, learning rate, crops/s and the leg's ETA every ``every`` steps (plain lines,
+    readable in a log file; the ``semlink`` logger, so ``-q`` and ``--log-file`` apply).
+
+    :param every: steps between lines.
+    :param batch: crops per step.
+    :param offset: steps of earlier legs (the logged step is the run's).
+    :param steps: the leg's step budget. :param max_minutes: the leg's time budget (None: none).
+    """
+
+    def __init__(
+        self,
+        every: int = 50,
+        batch: int = 8,
+        offset: int = 0,
+        steps: int | None = None,
+        max_minutes: float | None = None,
+    ) -> None:
+        self.every, self.batch, self.offset = every, batch, offset
+        self.steps, self.max_minutes = steps, max_minutes
+        self.started = time.monotonic()
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, module: L.LightningModule, outputs: object, batch: object, batch_idx: int
+    ) -> None:
+        """Log a line every ``every`` steps."""
+        # the leg's training steps: a module that optimises two networks in turn counts its own
+        # (the trainer's global step counts every optimiser step)
+        steps_done = getattr(module, "steps_done", None)
+        step = int(steps_done) - self.offset if steps_done is not None else trainer.global_step
+        if step % self.every:
+            return
+        elapsed = time.monotonic() - self.started
+        loss = float(trainer.callback_metrics.get("loss", float("nan")))
+        lr = trainer.optimizers[0].param_groups[0]["lr"]
+        LOG.info(
+            "training step %d (leg %d%s) · loss %.4f · lr %.2e · %.1f crops/s · %s · ETA %s",
+            self.offset + step,
+            step,
+            f"/{self.steps}" if self.steps else "",
+            loss,
+            lr,
+            step * self.batch / max(elapsed, 1e-9),
+            duration(elapsed),
+            duration(self.left_s(step, elapsed)),
+        )
+
+    def left_s(self, step: int, elapsed: float) -> float:
+        """Seconds the leg still has: the sooner of its step and time budgets."""
+        left = [] if self.max_minutes is None else [60 * self.max_minutes - elapsed]
+        if self.steps and step:
+            left.append((self.steps - step) * elapsed / step)
+        return min(left) if left else 0.0

@@ -6,7 +6,7 @@ import msgpack
 import pytest
 import zmq
 
-from semlink.sim.transport import MAX_PART_BYTES, make_socket
+from semlink.nodes.transport import MAX_PART_BYTES, make_socket
 from semlink.wire import (
     MAX_BATCH_BYTES,
     MAX_BATCH_PARTS,

@@ -120,7 +120,7 @@ def test_eval_takes_several_codecs_with_their_own_knobs_and_plots(tmp_path: Path
     ("spec", "says"),
     [
         ("jpeg:target_bpp", "--codec 'jpeg:target_bpp': 'target_bpp' must look like key=value"),
-        ("jpeg:target_bpp=x", "jpeg target_bpp 'x' is not a finite number"),
+        ("jpeg:target_bpp=x", "jpeg: target_bpp='x' must be a number > 0"),
         ("jpeg:rate=1:quality=2", "codec jpeg: 'rate' is gone; write target_bpp or quality instead"),
         ("sqgan:rate=0.2", "'rate' is gone; write tokens (the fraction of tokens sent, 0-1) or target_bpp"),
         ("jpeg:foo=1", "codec jpeg has no setting 'foo'; its settings: quality, target_bpp"),

@@ -122,9 +122,9 @@ def test_a_resumed_codec_run_continues_its_steps_and_records_every_leg(tmp_path:
     from semlink.codecs.semantic.fit import CodecTrainSettings, train_codec
     from semlink.data.subset import Subset
     from semlink.data.synthetic import SyntheticDriving
+    from semlink.training import EvalSets
     from semlink.vision.checkpoint import load_resume
     from semlink.vision.segmenter import TorchSegmenter
-    from semlink.vision.train import EvalSets
 
     train = Subset(SyntheticDriving("train", size=(32, 64)), 4)
     sets = EvalSets(Subset(SyntheticDriving("train", size=(32, 64), seed=7), 1), Subset(train, 1), "tiny")
@@ -151,8 +151,8 @@ def test_the_task_weight_reaches_the_loss_and_a_bad_one_is_refused(
     from semlink.codecs.semantic import fit
     from semlink.data.subset import Subset
     from semlink.data.synthetic import SyntheticDriving
+    from semlink.training import EvalSets
     from semlink.vision.segmenter import TorchSegmenter
-    from semlink.vision.train import EvalSets
 
     built: list[float] = []
     original = fit.CodecModule

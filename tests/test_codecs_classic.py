@@ -153,11 +153,11 @@ def test_hevc_payload_is_a_bare_annex_b_stream_without_sei_text() -> None:
 BAD_ARGUMENTS = [
     ({}, "quality"),
     ({"quality": 10.0, "target_bpp": 0.5}, "exactly one"),
-    ({"target_bpp": "high"}, "target_bpp 'high' is not a finite number"),
+    ({"target_bpp": "high"}, "target_bpp='high' must be a number > 0"),
     ({"quality": -1.0}, "quality"),
     ({"quality": 2_000_000.0}, "quality"),
     ({"target_bpp": 0.0}, "target_bpp"),
-    ({"target_bpp": -0.1}, "target_bpp -0.1 must be > 0"),
+    ({"target_bpp": -0.1}, "target_bpp=-0.1 must be > 0"),
     ({"target_bpp": float("inf")}, "target_bpp"),
 ]
 

@@ -55,7 +55,7 @@ def test_truncated_chunk_is_treated_as_missing() -> None:
 
 
 def test_resize_rejects_a_factor_below_one() -> None:
-    with pytest.raises(ValueError, match=r"factor 0\.5 is outside 1"):
+    with pytest.raises(ValueError, match=r"factor=0\.5 must be >= 1"):
         CODECS.create("resize", factor=0.5)
 
 
@@ -87,8 +87,7 @@ def test_registration_checks_what_a_codec_declares() -> None:
         def decompress(self, received: ReceivedBitstream) -> np.ndarray:
             raise NotImplementedError
 
-    with pytest.raises(TypeError, match="its constructor must take target_bpp"):
-        check_codec_class("no-target", NoTarget)
+    check_codec_class("no-target", NoTarget)  # no target_bpp: fine until a scenario sets it
     with pytest.raises(TypeError, match="its class says name = 'no-target'"):
         check_codec_class("other", NoTarget)
     with pytest.raises(TypeError, match="not a subclass"):

@@ -74,7 +74,7 @@ def test_commands_parse_with_the_semlink_cli(services: dict[str, dict[str, Any]]
 
 @pytest.mark.parametrize("suffix", PIPELINES)
 def test_each_pipeline_s_overrides_give_one_valid_scenario(suffix: str, services: dict[str, dict[str, Any]]) -> None:
-    from semlink.sim.scenario import load_scenario
+    from semlink.scenario.loading import load_scenario
 
     channels = set()
     for name in NODES:
@@ -108,7 +108,7 @@ def test_each_node_starts_once_its_peer_is_healthy(suffix: str, services: dict[s
 
 
 def test_nodes_write_the_ready_file_once_their_sockets_are_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from semlink.sim.nodes import READY_ENV, announce_ready
+    from semlink.nodes.loops import READY_ENV, announce_ready
 
     ready = tmp_path / "ready"
     monkeypatch.delenv(READY_ENV, raising=False)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from semlink.sim.endpoints import ENDPOINTS_ENV, HAND_STARTED, node_endpoints, private_endpoints
-from semlink.sim.scenario import NetworkSpec, ScenarioError
+from semlink.nodes.endpoints import ENDPOINTS_ENV, HAND_STARTED, node_endpoints, private_endpoints
+from semlink.scenario.schema import NetworkSpec, ScenarioError
 
 
 def test_nodes_started_by_hand_use_the_loopback_ports(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -58,10 +58,10 @@ def test_a_broken_endpoints_variable_is_one_line(text: str, monkeypatch: pytest.
 
 def test_sockets_use_tcp_keepalives_and_no_zmtp_heartbeats() -> None:
     """ZMTP heartbeats drop a healthy connection whose reader is busy with a full queue (and lose
-    what it held: see semlink.sim.liveness); kernel keepalives do not."""
+    what it held: see semlink.nodes.liveness); kernel keepalives do not."""
     import zmq
 
-    from semlink.sim.transport import make_socket
+    from semlink.nodes.transport import make_socket
 
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     try:
@@ -81,8 +81,8 @@ def test_a_closed_connection_means_gone_only_once_the_peer_is_trusted(trusted: b
 
     import zmq
 
-    from semlink.sim.liveness import GONE_AFTER_S, PeerWatch, Waits
-    from semlink.sim.transport import make_socket
+    from semlink.nodes.liveness import GONE_AFTER_S, PeerWatch, Waits
+    from semlink.nodes.transport import make_socket
 
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     sock = make_socket(context, zmq.PULL, 10, 0)

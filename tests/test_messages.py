@@ -16,7 +16,8 @@ from semlink.wire import (
     decode_message,
     encode_message,
 )
-from semlink.wire.format import Control, encode
+from semlink.wire.format import encode
+from semlink.wire.packets import Control
 from tests.test_stages import build
 
 END = PointEnd(3, 2, "k", 7, 4_000, 5_000, (3, 4), (1_000, 3_000), ({"quality": 50.0}, {"tokens": 0.25}))

@@ -15,6 +15,7 @@ import torch
 from semlink.data.labelset import LabelSet
 from semlink.metrics import DEFAULT_METRICS, METRICS, NEEDS, FrameSample, Metric, build_metrics
 from semlink.registry import UnknownComponentError
+from semlink.vision.exported import EXPORT_HOW
 from semlink.vision.metrics import ConfusionMeter, ms_ssim, psnr
 
 THREE = LabelSet("three", ("a", "b", "c"), ((0, 0, 0), (1, 1, 1), (2, 2, 2)))
@@ -390,8 +391,8 @@ def test_fid_of_identical_sets_is_zero_and_of_one_frame_nan(weights: dict[str, P
 @pytest.mark.parametrize(
     ("name", "help_text"),
     [
-        ("lpips", "a TorchScript file mapping two [N,3,H,W] images in [-1,1] to [N] distances"),
-        ("fid", "a TorchScript file mapping [N,3,H,W] images in [0,1] to [N,D] features"),
+        ("lpips", "a torch.export .pt2 file mapping two [N,3,H,W] images in [-1,1] to [N] distances"),
+        ("fid", "a torch.export .pt2 file mapping [N,3,H,W] images in [0,1] to [N,D] features"),
     ],
 )
 def test_perceptual_metric_without_weights_says_what_to_give(name: str, help_text: str) -> None:
@@ -405,7 +406,7 @@ def test_perceptual_metric_with_a_missing_file_names_the_path(name: str, tmp_pat
     missing = tmp_path / "nowhere.pt"
     with pytest.raises(ValueError) as error:
         build_metrics([{"name": name, "weights": str(missing)}], THREE)
-    assert str(error.value) == f"metric {name}: weights file {missing} does not exist"
+    assert str(error.value) == f"metric {name}: weights {missing} does not exist; {EXPORT_HOW}"
 
 
 @pytest.mark.parametrize("name", ["lpips", "fid"])
@@ -415,7 +416,8 @@ def test_perceptual_metric_with_an_unloadable_file_names_the_path(name: str, tmp
     with pytest.raises(ValueError) as error:
         build_metrics([{"name": name, "weights": str(junk)}], THREE)
     message = str(error.value)
-    assert message.startswith(f"metric {name}: cannot load weights {junk} as TorchScript (")
+    assert message.startswith(f"metric {name}: weights {junk} does not load as TorchScript (")
+    assert message.endswith(EXPORT_HOW)
     assert "\n" not in message
 
 

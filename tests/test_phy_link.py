@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from semlink.sim.plans import check_points
-from semlink.sim.results import counter_columns
-from semlink.sim.scenario import ScenarioError, load_scenario
+from semlink.results.writer import counter_columns
+from semlink.scenario.loading import load_scenario
+from semlink.scenario.schema import ScenarioError
+from semlink.study.components import check_points
 from tests.test_stages import SCENARIO, build, run
 
 
@@ -48,7 +49,7 @@ def test_packet_level_models_leave_the_radio_columns_empty(tmp_path: Path) -> No
 
 @pytest.mark.parametrize(
     ("channel", "message"),
-    [("{model: phy, mcs: 40}", "mcs=40"), ("{model: awgn, snr: 3}", "unknown parameter snr")],
+    [("{model: phy, mcs: 40}", "mcs=40"), ("{model: awgn, snr: 3}", "has no setting 'snr'")],
 )
 def test_bad_radio_settings_in_a_scenario_are_one_line(tmp_path: Path, channel: str, message: str) -> None:
     path = tmp_path / "s.yaml"

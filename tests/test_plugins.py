@@ -17,8 +17,9 @@ from semlink.codecs import CODECS
 from semlink.data.labelset import CITYSCAPES, LabelSet
 from semlink.metrics.base import METRICS, build_metrics
 from semlink.registry import PluginError, Registry, UnknownComponentError
-from semlink.sim.plans import check_points
-from semlink.sim.scenario import ScenarioError, validate
+from semlink.scenario.loading import validate
+from semlink.scenario.schema import ScenarioError
+from semlink.study.components import check_points
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "plugins.md"
@@ -163,7 +164,7 @@ def test_the_api_runs_a_dict_returns_its_records_and_resumes(tmp_path: Path) -> 
     import semlink
 
     result = semlink.run(SMALL, out=tmp_path / "r", transport="inproc", report=False)
-    assert result.ran == 2 and [r["quality"] for r in result.rows] == ["20", "60"]
+    assert result.ran == 2 and [r["quality"] for r in result.rows] == [20, 60]
     assert float(result.rows[0]["psnr"]) < float(result.rows[1]["psnr"])
     assert len(result.frames()) == 2 * 2 * 2  # points x repeats x frames
     again = semlink.run(semlink.Scenario.model_validate(SMALL), out=tmp_path / "r", transport="inproc")

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from semlink.sim.ray_executor import RayMissingError, connect, run_unit
+from semlink.executors.ray import RayMissingError, connect, run_unit
+from semlink.scenario.loading import load_scenario
+from semlink.study.study import Study
 
 ray = pytest.importorskip("ray", reason="Ray is part of semlink[test]")
 
@@ -40,16 +42,17 @@ def test_a_unit_as_a_ray_task_gives_the_rows_of_a_local_run(local_ray: Any, tmp_
     import semlink
 
     local = semlink.run(TINY, out=tmp_path / "local", report=False)
-    scenario_text = (tmp_path / "local" / "scenario.yaml").read_text()
-    files = local_ray.get(local_ray.remote(num_cpus=1)(run_unit).remote(scenario_text, [1], 1))
+    study = Study.build(load_scenario(tmp_path / "local" / "scenario.yaml"), "scenario.yaml", check=False)
+    files = local_ray.get(local_ray.remote(num_cpus=1)(run_unit).remote(study.to_json(), [1], 1))
+    written = list(csv.DictReader(io.StringIO((tmp_path / "local" / "results.csv").read_text())))
     rows = list(csv.DictReader(io.StringIO(files["results.csv"])))
     assert [row["point_key"] for row in rows] == [local.rows[1]["point_key"]]
-    assert rows[0] == local.rows[1]
+    assert rows[0] == written[1]
     assert '"point": 1' in files["frames.jsonl"] and "stages" in files["work.json"]
 
 
 def test_a_unit_uses_a_cache_of_its_own_where_the_runs_folder_is_not_there(tmp_path: Path) -> None:
-    from semlink.sim.ray_executor import worker_cache
+    from semlink.executors.ray import worker_cache
 
     assert worker_cache({"cache": str(tmp_path)}) == str(tmp_path)
     assert str(worker_cache({"cache": "/no/such/shared/folder"})).endswith("semlink-worker-cache")

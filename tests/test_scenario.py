@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from semlink.errors import did_you_mean
-from semlink.sim.plans import check_points
-from semlink.sim.precheck import precheck
-from semlink.sim.scenario import MAX_SCENARIO_BYTES, ScenarioError, load_scenario
-from semlink.sim.sweep import points
+from semlink.scenario.loading import MAX_SCENARIO_BYTES, load_scenario
+from semlink.scenario.precheck import precheck
+from semlink.scenario.schema import ScenarioError
+from semlink.scenario.sweep import points
+from semlink.study.components import check_points
 
 GOOD = """
 name: t
@@ -114,14 +117,16 @@ BAD_INPUT = [
         + "\n".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)),
         "more than 100000 values once its aliases are expanded",
     ),
+    ("name: x\nseed: 1\ncodecs: [{name: jpeg}]\nseed: 2\n", "line 4: key 'seed' is given twice (first on line 2)"),
+    ("name: x\ncodecs: [{name: jpeg, quality: 5, quality: 9}]\n", "key 'quality' is given twice"),
 ]
 
 
-@pytest.mark.parametrize(("text", "says"), BAD_INPUT, ids=["deep", "alias-bomb"])
+@pytest.mark.parametrize(("text", "says"), BAD_INPUT, ids=["deep", "alias-bomb", "duplicate-top", "duplicate-inner"])
 def test_hostile_yaml_is_refused_in_one_line(text: str, says: str, tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(text)
-    with pytest.raises(ScenarioError, match=says) as error:
+    with pytest.raises(ScenarioError, match=re.escape(says)) as error:
         load_scenario(path)
     assert str(error.value).startswith(f"scenario {path}") and "\n" not in str(error.value)
 
@@ -151,6 +156,10 @@ PRECHECKED = [
     ("codecs: [{name: jpeg}]\nsegmenter: /no/such.pt", "segmenter '/no/such.pt' is not a file"),
     ("codecs: [{name: jpeg}]\nsegmenter: shiped", "unknown segmenter 'shiped'"),
     ("codecs: [{name: jpeg}]\nchannel: {model: trace, path: /no/trace.txt}", "channel.path '/no/trace.txt' is not"),
+    (
+        "codecs: [{name: jpeg}]\nmetrics: [{name: lpips, weights: /no/w.pt2}]",
+        "metrics[lpips].weights '/no/w.pt2' is not",
+    ),
     ("codecs: [{name: jpgg}, {name: webpp}]", "(and 1 more)"),
 ]
 
@@ -160,8 +169,8 @@ def test_names_and_files_are_checked_before_anything_heavy(body: str, says: str,
     path = tmp_path / "s.yaml"
     path.write_text(f"name: x\n{body}\n")
     code = (
-        "import sys; from pathlib import Path; from semlink.sim.scenario import load_scenario; "
-        "from semlink.sim.precheck import precheck\n"
+        "import sys; from pathlib import Path; from semlink.scenario import load_scenario; "
+        "from semlink.scenario.precheck import precheck\n"
         f"try:\n    precheck(load_scenario(Path({str(path)!r})), 's.yaml')\n"
         "except ValueError as error:\n    print(error)\n"
         "print('heavy:', sorted(m for m in ('torch', 'sionna', 'zmq', 'matplotlib') if m in sys.modules))"
@@ -171,8 +180,24 @@ def test_names_and_files_are_checked_before_anything_heavy(body: str, says: str,
     assert "heavy: []" in result.stdout
 
 
-def test_a_good_scenario_passes_the_precheck() -> None:
-    for path in sorted(Path("scenarios").glob("*.yaml")):
+def shipped_scenarios() -> list[object]:
+    """Each shipped scenario as a test parameter, marked ``camvid`` where its frames are CamVid's."""
+    params: list[object] = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml")):
+        source = (yaml.safe_load(path.read_text()).get("data") or {}).get("source")
+        marks = [pytest.mark.camvid] if source == "camvid" else []
+        params.append(pytest.param(path, id=path.stem, marks=marks))
+    return params
+
+
+@pytest.mark.parametrize("path", shipped_scenarios())
+def test_a_good_scenario_passes_the_precheck(path: Path) -> None:
+    precheck(load_scenario(path), str(path))
+
+
+def test_the_precheck_refuses_camvid_where_it_is_absent(tmp_path: Path) -> None:
+    path = write(tmp_path, "codecs: [{name: jpeg, quality: 50}]\ndata: {source: camvid}\n")
+    with pytest.raises(ScenarioError, match=r"CamVid is not in /nonexistent/.*; set SEMLINK_CAMVID or data\.root"):
         precheck(load_scenario(path), str(path))
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import zmq
 
-from semlink.sim.precheck import precheck
-from semlink.sim.scenario import Scenario, ScenarioError
-from semlink.sim.security import Curve, KeyFileError, generate_keys
+from semlink.nodes.security import Curve, KeyFileError, generate_keys
+from semlink.scenario.precheck import precheck
+from semlink.scenario.schema import Scenario, ScenarioError
 
 pytestmark = pytest.mark.net
 

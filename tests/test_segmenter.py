@@ -10,6 +10,7 @@ import torch
 
 from semlink.data import CAMVID, CITYSCAPES, open_source
 from semlink.vision.checkpoint import CheckpointError
+from semlink.vision.exported import NetworkFileError
 from semlink.vision.metrics import ConfusionMeter
 from semlink.vision.net import FastSegNet, SegNetConfig
 from semlink.vision.segmenter import CHECKPOINTS, SEGMENTERS, SHIPPED, segmenter_for
@@ -46,6 +47,61 @@ def test_shipped_segmenters_know_their_label_sets() -> None:
     assert SEGMENTERS.create("shipped", label_set="cityscapes", device="cpu").label_set is CITYSCAPES
 
 
+class TinySegmenterNet(torch.nn.Module):
+    """Two convolutions: ``[N, 3, H, W]`` in [0, 1] -> ``[N, 19, H, W]`` logits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.layers = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 19, 1)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+def export_to(path: Path, net: torch.nn.Module, dynamic: bool = True) -> Path:
+    """``net`` exported with ``torch.export`` (batch, height and width dynamic unless told) and saved."""
+    auto = torch.export.Dim.AUTO
+    shapes = ({0: auto, 2: auto, 3: auto},) if dynamic else None
+    torch.export.save(torch.export.export(net, (torch.rand(2, 3, 32, 48),), dynamic_shapes=shapes), str(path))
+    return path
+
+
+def test_an_exported_program_segments_as_its_module_does(tmp_path: Path) -> None:
+    net = TinySegmenterNet().eval()
+    path = export_to(tmp_path / "seg.pt2", net)
+    images = np.random.default_rng(1).integers(0, 256, (3, 40, 64, 3), dtype=np.uint8)
+    with torch.inference_mode():
+        expected = net(torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0).argmax(1).numpy()
+    for segmenter in (segmenter_for(CITYSCAPES, str(path), "cpu"), SEGMENTERS.create("exported", path=str(path))):
+        assert segmenter.label_set is CITYSCAPES
+        np.testing.assert_array_equal(segmenter.segment(images), expected)
+
+
+@pytest.mark.parametrize("content", [None, b"not a torch.export archive\n"])
+def test_a_missing_or_broken_program_is_one_line_naming_the_file_and_the_fix(
+    content: bytes | None, tmp_path: Path
+) -> None:
+    path = tmp_path / "seg.pt2"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(NetworkFileError) as error:
+        segmenter_for(CITYSCAPES, str(path), "cpu")
+    message = str(error.value)
+    assert message.startswith(f"segmenter {path} ") and "\n" not in message
+    assert "torch.export.save" in message and ("does not exist" if content is None else "does not load") in message
+
+
+def test_a_program_exported_for_other_shapes_says_how_to_export_it(tmp_path: Path) -> None:
+    path = export_to(tmp_path / "fixed.pt2", TinySegmenterNet().eval(), dynamic=False)
+    segmenter = segmenter_for(CITYSCAPES, str(path), "cpu")
+    with pytest.raises(NetworkFileError, match=r"fixed\.pt2 was not exported for inputs of shape \(1, 3, 16, 16\)"):
+        segmenter.segment(np.zeros((1, 16, 16, 3), dtype=np.uint8))
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")  # the older format, still loaded
 def test_torchscript_segmenter_plugs_in(tmp_path: Path) -> None:
     net = FastSegNet(SegNetConfig(num_classes=19, widths=(8, 16, 16), decoder=8)).eval()
     path = tmp_path / "seg.ts"

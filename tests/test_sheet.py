@@ -10,7 +10,7 @@ from PIL import Image
 
 from semlink.cli import main
 from semlink.data import open_source
-from semlink.sim.sheet import CAPTION_PX
+from semlink.report.sheet import CAPTION_PX
 
 
 def test_the_sheet_holds_originals_maps_and_a_column_per_codec_setting(tmp_path: Path) -> None:

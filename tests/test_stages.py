@@ -10,10 +10,12 @@ import pytest
 from semlink.codecs import CODECS
 from semlink.metrics import build_metrics
 from semlink.receiver.node import PointReport
-from semlink.sim.plans import Sources, make_channel, make_receiver, make_transmitter, open_frames, resolve, run_id
-from semlink.sim.results import rejection_columns
-from semlink.sim.scenario import Scenario, load_scenario
-from semlink.sim.sweep import points
+from semlink.results.writer import rejection_columns
+from semlink.scenario.loading import load_scenario
+from semlink.scenario.schema import Scenario
+from semlink.study.stages import make_channel, make_receiver, make_transmitter
+from semlink.study.study import Study
+from semlink.study.trials import run_id
 from semlink.transmitter.node import TransmitterStage
 from semlink.wire import MAX_BATCH_BYTES, End, Packet, PointStart, decode_message, encode_message, pack_parts
 
@@ -48,18 +50,14 @@ def build(  # type: ignore[no-untyped-def]
     for old, new in edits:
         text = text.replace(old, new)
     path.write_text(text)
-    scenario = load_scenario(path)
-    source = open_frames(scenario)
-    resolved = resolve(scenario, source)
-    sweep = points(resolved)
+    study = Study.build(load_scenario(path), str(path))
     reports: list[PointReport] = []
-    sources = Sources(resolved)
-    metrics = build_metrics(resolved.metrics, source.label_set)
-    run = run_id(resolved)
-    tx = make_transmitter(resolved, sweep, sources, run)
-    ch = make_channel(resolved, sweep, run)
-    rx = make_receiver(resolved, sweep, sources, metrics, reports.append, run)
-    return sources.of(sweep[0]), tx, ch, rx, reports
+    metrics = build_metrics(study.scenario.metrics, study.sources.of(study.points[0]).label_set)
+    run = run_id(study.scenario)
+    tx = make_transmitter(study, run)
+    ch = make_channel(study, run)
+    rx = make_receiver(study, metrics, reports.append, run)
+    return study.sources.of(study.points[0]), tx, ch, rx, reports
 
 
 def run(tx, ch, rx) -> None:  # type: ignore[no-untyped-def]
@@ -150,14 +148,13 @@ def test_undecodable_frames_are_concealed_with_the_last_good_one(tmp_path: Path)
 
 
 def test_receiver_does_not_score_points_already_done(tmp_path: Path) -> None:
-    source, tx, ch, _, _ = build(tmp_path, "{model: ideal}")
-    from semlink.sim.plans import make_stages
-    from semlink.sim.scenario import load_scenario
+    _, tx, ch, _, _ = build(tmp_path, "{model: ideal}")
+    from semlink.scenario.loading import load_scenario
+    from semlink.study.stages import make_stages
 
-    scenario = resolve(load_scenario(tmp_path / "s.yaml"), source)
-    sweep = points(load_scenario(tmp_path / "s.yaml"))
+    study = Study.build(load_scenario(tmp_path / "s.yaml"), "s.yaml")
     reports: list[PointReport] = []
-    _, _, rx = make_stages(scenario, sweep, reports.append, skip={sweep[0].key})
+    _, _, rx = make_stages(study, reports.append, run_id(study.scenario), skip={study.points[0].key})
     run(tx, ch, rx)
     assert reports == [] and rx.counters["skipped-done-point"] == 1
 

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from semlink.metrics import build_metrics
-from semlink.sim.intervals import estimate_with_intervals, resample_weights
-from semlink.sim.plans import channel_seed, trials
-from semlink.sim.results import ResultsError, ResultsWriter
-from semlink.sim.scenario import Scenario, ScenarioError, validate
-from semlink.sim.sweep import column_name, points, varying_axes
+from semlink.results.intervals import estimate_with_intervals, resample_weights
+from semlink.results.writer import ResultsError, ResultsWriter
+from semlink.scenario.loading import validate
+from semlink.scenario.schema import Scenario, ScenarioError
+from semlink.scenario.sweep import column_name, points, varying_axes
+from semlink.study.trials import channel_seed, trials
 
 BASE: dict[str, Any] = {
     "name": "t",
@@ -175,7 +176,7 @@ def test_a_results_folder_with_other_metrics_is_refused_in_one_line(tmp_path: Pa
 def test_same_seed_same_rows_and_repeats_see_different_fates(tmp_path: Path) -> None:
     import json
 
-    from semlink.sim.runner import Run
+    from semlink.executors.runner import Run
 
     s = scenario(repeats=2, channel={"model": "bernoulli", "loss": [0.3]}, codecs=[{"name": "jpeg", "quality": 50}])
     for name in ("a", "b"):
@@ -195,7 +196,7 @@ def test_a_rerun_repairs_what_a_killed_run_left_and_gives_the_same_files(tmp_pat
     drops them, runs that point again and ends with the files of an uninterrupted run."""
     import shutil
 
-    from semlink.sim.runner import Run
+    from semlink.executors.runner import Run
 
     s = scenario(channel={"model": "bernoulli", "loss": [0.0, 0.3]}, codecs=[{"name": "jpeg", "quality": 50}])
     clean = tmp_path / "clean"
@@ -207,7 +208,7 @@ def test_a_rerun_repairs_what_a_killed_run_left_and_gives_the_same_files(tmp_pat
     with (killed / "frames.jsonl").open("a") as handle:
         handle.write('{"point": 1, "rep')  # a torn frames line after the last point's (orphaned) frames
     run = Run(s, "test", killed)
-    assert run.pending()[1] == {1}
+    assert run.pending(run.build()) == {1}
     run.execute()
     for name in ("results.csv", "frames.jsonl"):
         assert (killed / name).read_text() == (clean / name).read_text()

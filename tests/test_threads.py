@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from semlink.sim.scenario import ScenarioError, load_scenario
-from semlink.sim.threads import THREADS_ENV, node_share, node_threads, run_budget, thread_environment
+from semlink.nodes.threads import THREADS_ENV, node_share, node_threads, run_budget, thread_environment
+from semlink.scenario.loading import load_scenario
+from semlink.scenario.schema import ScenarioError
 from tests.fakes import THREADS_DIR_ENV
 
 
@@ -57,13 +58,14 @@ def test_a_budget_below_one_is_refused_in_one_line(tmp_path: Path) -> None:
     assert "\n" not in str(error.value)
 
 
-def test_the_nodes_of_a_run_use_their_share(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("compute", "expected"), [(None, ["1 2", "1 3"]), (2, ["2 2", "2 3"])])
+def test_the_nodes_of_a_run_use_their_share(compute: int | None, expected: list[str], tmp_path: Path) -> None:
     # ssm has the transmitter segment the source; the receiver segments the reconstruction
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(
         "seed: 1\ndata: {source: synthetic, split: val, frames: 2, size: [64, 128]}\n"
         "codecs: [{name: ssm, map_scale: 4}]\nsegmenter: tests.fakes:thread_reporting_segmenter\n"
-        "device: cpu\nthreads: 7\n"
+        f"device: cpu\nthreads: 7\n{f'compute_threads: {compute}' if compute else ''}\n"
     )
     notes = tmp_path / "threads"
     notes.mkdir()
@@ -72,5 +74,6 @@ def test_the_nodes_of_a_run_use_their_share(tmp_path: Path) -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr
     seen = sorted(note.read_text() for note in notes.iterdir() if int(note.name) != os.getpid())
-    # the parent checks the codecs in process (no segmenting); transmitter 2 threads, receiver 3
-    assert seen == ["2 2", "3 3"], seen
+    # torch's threads: compute_threads (default 1) in every node, so rows never depend on the
+    # share; the BLAS/OpenMP share: transmitter 2 threads, receiver 3 (the parent segments nothing)
+    assert seen == expected, seen

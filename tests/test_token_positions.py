@@ -7,7 +7,9 @@ import pytest
 
 from semlink.codecs import CODECS
 from semlink.codecs.semantic.codec import SemanticCodec
+from semlink.codecs.semantic.map_part import MapPart
 from semlink.codecs.semantic.positions import band_positions, block_scores, derived_order, ranking
+from semlink.codecs.semantic.token_part import TokenPart
 from tests.fakes import blocky_maps, tiny_codec_checkpoint
 
 SHAPE = (100, 150)  # a 7 × 10 token grid, the last row and column padded
@@ -30,9 +32,19 @@ def make(checkpoint: str, **settings: object) -> SemanticCodec:
     return codec
 
 
+def map_part(codec: SemanticCodec) -> MapPart:
+    assert codec.map_part is not None
+    return codec.map_part
+
+
+def token_part(codec: SemanticCodec) -> TokenPart:
+    assert codec.token_part is not None
+    return codec.token_part
+
+
 def sent_keep(codec: SemanticCodec, labels: np.ndarray, fraction: float) -> np.ndarray:
     """The transmitter's kept positions ``[h, w]`` at ``fraction`` of the grid."""
-    order = derived_order(codec.map_as_decoded(labels))
+    order = derived_order(map_part(codec).as_decoded(labels))
     keep = np.zeros(order.size, dtype=bool)
     keep[order[: round(fraction * order.size)]] = True
     return keep.reshape(-(-SHAPE[0] // 16), -(-SHAPE[1] // 16))
@@ -69,8 +81,8 @@ def test_encoder_and_decoder_derive_the_same_mask(
     image, labels = frame
     codec = make(checkpoint, tokens=0.3, positions="derived", map_scale=map_scale)
     received = codec.compress(image, labels).received()
-    decoded = codec.received_map(received.stream("ssm"), SHAPE)
-    keep, _ = codec.received_tokens(received.stream("vq"), sent_keep(codec, labels, 0.3).shape, decoded)
+    decoded = map_part(codec).received_map(received.stream("ssm"), SHAPE)
+    keep, _ = token_part(codec).received_tokens(received.stream("vq"), sent_keep(codec, labels, 0.3).shape, decoded)
     assert np.array_equal(keep, sent_keep(codec, labels, 0.3))
     assert keep.sum() == round(0.3 * keep.size)
 
@@ -79,8 +91,8 @@ def test_the_indices_arrive_where_they_were_taken(checkpoint: str, frame: tuple[
     image, labels = frame
     derived, sent = make(checkpoint, tokens=1.0, positions="derived"), make(checkpoint, tokens=1.0)
     grid = sent_keep(derived, labels, 1.0).shape
-    got = derived.received_tokens(derived.compress(image, labels).received().stream("vq"), grid, labels)
-    want = sent.received_tokens(sent.compress(image, labels).received().stream("vq"), grid)
+    got = token_part(derived).received_tokens(derived.compress(image, labels).received().stream("vq"), grid, labels)
+    want = token_part(sent).received_tokens(sent.compress(image, labels).received().stream("vq"), grid)
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
 
 
@@ -93,8 +105,8 @@ def test_a_lost_map_strip_drops_only_the_tokens_of_its_band(
     received.chunks["ssm"][1] = None  # frame rows 32-63: grid rows 2-3, the second band
     out = codec.decompress(received)
     assert out.shape == (*SHAPE, 3)
-    decoded = codec.received_map(received.stream("ssm"), SHAPE)
-    keep, _ = codec.received_tokens(received.stream("vq"), (7, 10), decoded)
+    decoded = map_part(codec).received_map(received.stream("ssm"), SHAPE)
+    keep, _ = token_part(codec).received_tokens(received.stream("vq"), (7, 10), decoded)
     want = sent_keep(codec, labels, 0.5)
     assert not keep[2:4].any()
     assert np.array_equal(keep[:2], want[:2]) and np.array_equal(keep[4:], want[4:])

@@ -10,9 +10,10 @@ import pytest
 from semlink.cli import main
 from semlink.data.subset import Subset
 from semlink.data.synthetic import SyntheticDriving
-from semlink.sim.mlflow_log import HASH_TAG, log_run, mlflow_target
+from semlink.report.mlflow_log import HASH_TAG, log_run, mlflow_target
 from semlink.tracking import TensorBoardTracker, TrackingError, tensorboard_logger
-from semlink.vision.train import EvalSets, TrainSettings, train_segmenter
+from semlink.training import EvalSets
+from semlink.vision.train import TrainSettings, train_segmenter
 
 mlflow = pytest.importorskip("mlflow", reason="the tracking extra is part of semlink[test]")
 
@@ -104,8 +105,8 @@ def test_a_scenario_asking_for_mlflow_without_it_is_refused_before_the_run(
 ) -> None:
     import importlib.util
 
-    from semlink.sim.precheck import precheck
-    from semlink.sim.scenario import Scenario, ScenarioError
+    from semlink.scenario.precheck import precheck
+    from semlink.scenario.schema import Scenario, ScenarioError
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real(name, *a))

@@ -15,17 +15,20 @@ from semlink.data.synthetic import SyntheticDriving
 from semlink.training import (
     HOLDOUT_GUARD,
     WARMUP,
+    EvalSets,
     LegClock,
+    class_weights,
     cosine_factor,
     drive_of,
     holdout_split,
     leg_peak_lr,
+    load_all,
     selection_split,
 )
 from semlink.vision.augment import CropStream
 from semlink.vision.checkpoint import CheckpointError, load_resume
 from semlink.vision.net import FastSegNet, SegNetConfig
-from semlink.vision.train import EvalSets, SegmenterModule, TrainSettings, class_weights, load_all, train_segmenter
+from semlink.vision.train import SegmenterModule, TrainSettings, train_segmenter
 
 
 def test_network_keeps_the_frame_size_for_any_input() -> None:

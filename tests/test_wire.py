@@ -11,20 +11,10 @@ import msgpack
 import numpy as np
 import pytest
 
-from semlink.wire.format import (
-    REASONS,
-    RUN_IDS,
-    VERSION,
-    Control,
-    Decoded,
-    Limits,
-    Packet,
-    WireError,
-    crc_field,
-    decode,
-    encode,
-    restamp,
-)
+from semlink.wire.crc import crc_field
+from semlink.wire.format import Decoded, decode, encode
+from semlink.wire.limits import REASONS, Limits, WireError
+from semlink.wire.packets import RUN_IDS, VERSION, Control, Packet, restamp
 
 PACKET = Packet(7, 3, 12, "image", 4, 2, 0, 1, 123_456, b"\x00\x02payload")
 FRAGMENT = Packet(2**40, 0, 0, "ssm", 9, 1, 3, 5, 0, bytes(range(256)) * 4)

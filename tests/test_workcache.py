@@ -1,5 +1,6 @@
-"""The work cache: identical results with it on or off, each piece of work done once, torn
-entries recomputed, a bounded folder, concurrent writers, keys that follow what shapes a value."""
+"""The work cache: identical results with it on or off, each piece of work done once, torn or
+swapped entries recomputed, a bounded folder, concurrent writers, keys that follow what shapes a
+value (links and entries bound to their keys: test_workcache_safety.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ import pytest
 
 from semlink.cli import main
 from semlink.data.labelset import CITYSCAPES
-from semlink.sim.plans import codec_factory, codec_key
+from semlink.study.components import codec_factory, codec_key
 from semlink.vision.segmenter import segmenter_identity
-from semlink.workcache import MAGIC, WorkCache, digest, evict, pack_array, unpack_array
+from semlink.workcache import MAGIC, WorkCache, digest, entries, evict, pack_array, unpack_array
 
 SMALL: dict[str, Any] = {
     "name": "cached",
@@ -70,6 +71,22 @@ def test_a_torn_entry_is_detected_deleted_and_recomputed(tmp_path: Path) -> None
     assert value == b"again" and cache.read("decode", "ab" * 16) == b"again"
     path.write_bytes(path.read_bytes()[: len(MAGIC) + 5])  # cut short, as by a crash without rename
     assert cache.read("decode", "ab" * 16) is None and cache.stats.torn == 2
+
+
+def test_entries_swapped_between_keys_are_recomputed_to_the_cold_results(tmp_path: Path) -> None:
+    cold = run(tmp_path / "cold", cache=str(tmp_path / "shared"))
+    swapped = 0
+    for stage in ("encode", "decode", "score"):  # swap the files of two valid entries of each
+        one, two = sorted(entry.path for entry in entries(tmp_path / "shared", (stage,)))[:2]
+        data_one, data_two = Path(one).read_bytes(), Path(two).read_bytes()
+        Path(one).write_bytes(data_two)
+        Path(two).write_bytes(data_one)
+        swapped += 2
+    warm = run(tmp_path / "warm", cache=str(tmp_path / "shared"))
+    for name in ("results.csv", "frames.jsonl"):
+        assert (tmp_path / "warm" / name).read_bytes() == (tmp_path / "cold" / name).read_bytes()
+    assert cold["torn"] == 0 and warm["torn"] == swapped
+    assert all(warm["stages"][stage]["computed"] > 0 for stage in ("encode", "decode", "score"))
 
 
 def test_the_folder_stays_within_its_bound_and_keeps_recent_entries(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from semlink.sim.workers import Merger, units_of
+from semlink.executors.workers import Merger
+from semlink.study.units import units_of
 
 SMALL: dict[str, Any] = {
     "name": "workers",

@@ -12,17 +12,14 @@ unknown, missing and misspelt parameter names.
 
 from __future__ import annotations
 
-import inspect
-import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from numbers import Real
 from typing import Final
 
 import numpy as np
 
 from semlink.registry import Registry, UnknownComponentError
+from semlink.settings import check_names, check_number, settings_of
 
 DELIVERED: Final = 0
 """Fate of a packet that arrives intact."""
@@ -80,6 +77,8 @@ class ChannelModel(ABC):
     """
 
     name: str = ""
+    files: tuple[str, ...] = ()
+    """Parameters whose value names a file the model reads (checked on disk before anything loads)."""
     deliver_corrupt: bool = False
     """Whether CORRUPTED packets are handed on with their damage (else the CRC makes them erasures)."""
     transparent: bool = False
@@ -144,46 +143,6 @@ CHANNELS: Registry[ChannelModel] = Registry("channel model", group="semlink.chan
 """Registered channel models by name."""
 
 
-def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
-    """Text for an allowed range: ``in [0, 1)``, ``>= 1``, ``> 0``."""
-    if math.isinf(high):
-        return f"{'>' if low_open else '>='} {low:g}"
-    return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-
-
-def check_number(
-    model: str,
-    param: str,
-    value: object,
-    low: float = -math.inf,
-    high: float = math.inf,
-    *,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> float:
-    """A real parameter as a float, or a one-line ``ValueError`` naming model, parameter and range.
-
-    NaN and (unless the range is open at infinity) infinities are refused.
-
-    :param model: the model's registered name, for the message.
-    :param param: the parameter's name, for the message.
-    :param value: the value given.
-    :param low: the smallest value allowed.
-    :param high: the largest value allowed.
-    :param low_open: whether ``low`` itself is excluded.
-    :param high_open: whether ``high`` itself is excluded.
-    """
-    allowed = _interval(low, high, low_open, high_open)
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise ValueError(f"{model}: {param}={value!r} must be a number {allowed}")
-    x = float(value)
-    above = low < x if low_open else low <= x
-    below = x < high if high_open else x <= high
-    if not (above and below and math.isfinite(x)):
-        raise ValueError(f"{model}: {param}={x!r} must be {allowed}")
-    return x
-
-
 def check_probability(model: str, param: str, value: object) -> float:
     """A probability in [0, 1] as a float, or a one-line ``ValueError`` (see :func:`check_number`)."""
     return check_number(model, param, value, 0.0, 1.0)
@@ -194,49 +153,6 @@ def check_flag(model: str, param: str, value: object) -> bool:
     if not isinstance(value, bool | np.bool_):
         raise ValueError(f"{model}: {param}={value!r} must be true or false")
     return bool(value)
-
-
-def _named_parameters(factory: Callable[..., ChannelModel]) -> list[inspect.Parameter] | None:
-    """The parameters a factory takes by name, or None if it takes any.
-
-    A class whose ``__init__`` passes ``**kwargs`` on to its base gets the base's parameters too
-    (up the inheritance chain), less those it lists in ``refused_parameters``.
-    """
-    if isinstance(factory, type):
-        chain = [vars(c)["__init__"] for c in factory.__mro__ if "__init__" in vars(c) and c is not object]
-    else:
-        chain = [factory]
-    named: list[inspect.Parameter] = []
-    for function in chain:
-        parameters = list(inspect.signature(function).parameters.values())
-        named += [
-            p
-            for p in parameters
-            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-            and p.name != "self"
-            and p.name not in {n.name for n in named}
-        ]
-        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
-            break
-    else:
-        if chain:  # every __init__ passes **kwargs on: anything goes
-            return None
-    refused = set(getattr(factory, "refused_parameters", ()))
-    return [p for p in named if p.name not in refused]
-
-
-def _check_names(name: str, factory: Callable[..., ChannelModel], params: dict[str, object]) -> None:
-    """Refuse unknown parameter names and missing required ones, listing the allowed names."""
-    named = _named_parameters(factory)
-    if named is None:
-        return
-    allowed = ", ".join(p.name for p in named) or "none"
-    unknown = sorted(set(params) - {p.name for p in named})
-    if unknown:
-        raise ValueError(f"{name}: unknown parameter {', '.join(unknown)}; allowed: {allowed}")
-    missing = [p.name for p in named if p.default is p.empty and p.name not in params]
-    if missing:
-        raise ValueError(f"{name}: missing parameter {', '.join(missing)}; allowed: {allowed}")
 
 
 def build_channel(name: str, **params: object) -> ChannelModel:
@@ -251,5 +167,5 @@ def build_channel(name: str, **params: object) -> ChannelModel:
         factory = CHANNELS.get(name)
     except UnknownComponentError as err:
         raise ValueError(str(err)) from None
-    _check_names(name, factory, params)
+    check_names(name, settings_of(factory, context=()), params)
     return factory(**params)

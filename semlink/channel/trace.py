@@ -54,6 +54,7 @@ class TraceChannel(ChannelModel):
     """
 
     name = NAME
+    files = ("path",)
 
     def __init__(self, path: str) -> None:
         if not isinstance(path, str | os.PathLike):

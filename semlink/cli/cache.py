@@ -32,16 +32,28 @@ def cache_root(folder: Path) -> Path:
 
 
 def run_cache(args: argparse.Namespace) -> int:
-    """Print a cache's entries per stage, or delete them."""
-    from semlink.workcache import clear, describe
+    """Print a cache's entries per stage, or delete them (only plain files inside the folder:
+    symbolic links in it are never followed nor deleted, only named)."""
+    from semlink.workcache import clear, describe, links
 
     root = cache_root(args.folder)
     if args.action == "clear":
-        print(f"{root}: {clear(root)} entries deleted")
-        return 0
+        try:
+            print(f"{root}: {clear(root)} entries deleted")
+        except PermissionError as error:
+            raise UserError(f"cannot delete {error.filename}: permission denied; clear it as its owner") from None
+    else:
+        print_info(root, describe(root))
+    found = links(root)
+    if found:
+        print(f"{len(found)} symbolic links left alone (the cache never follows them), e.g. {found[0]}")
+    return 0
+
+
+def print_info(root: Path, stages: dict[str, tuple[int, int]]) -> None:
+    """Entries and megabytes per stage, and their total."""
     total_entries = total_bytes = 0
-    for stage, (count, size) in describe(root).items():
+    for stage, (count, size) in stages.items():
         print(f"{stage:15} {count:8d} entries {size / 1e6:10.1f} MB")
         total_entries, total_bytes = total_entries + count, total_bytes + size
     print(f"{'total':15} {total_entries:8d} entries {total_bytes / 1e6:10.1f} MB in {root}")
-    return 0

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import NoReturn
 
 from semlink.data.frame import parse_size
 from semlink.errors import StageError
+from semlink.logs import add_logging_options, apply_logging_options
+from semlink.nodes.transport import PeerError
 from semlink.registry import UnknownComponentError
-from semlink.sim.transport import PeerError
 
 
 class UserError(Exception):
@@ -23,6 +23,8 @@ class OneLineParser(argparse.ArgumentParser):
         """Print ``prog: error: message`` with a pointer to ``--help`` and exit 2."""
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
+
+__all__ = ["USER_ERRORS", "OneLineParser", "UserError", "add_logging_options", "apply_logging_options"]
 
 # Errors a user can fix, shown as one line (SEMLINK_DEBUG=1 shows the traceback instead).
 USER_ERRORS = (UserError, ValueError, UnknownComponentError, StageError, PeerError, FileNotFoundError)
@@ -61,34 +63,3 @@ def add_data_options(parser: argparse.ArgumentParser, default_data: str | None =
     )
     parser.add_argument("--size", type=size_arg, default=None, help="frame size HxW (default: the source's)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-
-
-def add_logging_options(parser: argparse.ArgumentParser) -> None:
-    """``-v``, ``-q``, ``--log-file`` and ``--progress-every`` on every command that does work
-    (the leaves of the command tree: options on a parent would be overwritten by its subcommand's defaults)."""
-    children = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
-    if children:
-        for child in {id(p): p for action in children for p in action.choices.values()}.values():
-            add_logging_options(child)
-        return
-    group = parser.add_argument_group("output")
-    group.add_argument("-v", "--verbose", action="count", default=0, help="say more (debug messages too)")
-    group.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors (no progress)")
-    group.add_argument("--log-file", type=Path, default=None, help="also append every message, with times, here")
-    group.add_argument(
-        "--progress-every",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="seconds between progress lines when stderr is not a terminal (default 30)",
-    )
-
-
-def apply_logging_options(args: argparse.Namespace) -> None:
-    """Configure the ``semlink`` logger from ``-v``/``-q``/``--log-file``/``--progress-every``."""
-    from semlink.logs import configure_logging, set_progress_every
-
-    verbosity = -1 if getattr(args, "quiet", False) else int(getattr(args, "verbose", 0))
-    configure_logging(verbosity, getattr(args, "log_file", None))
-    if getattr(args, "progress_every", None) is not None:
-        set_progress_every(args.progress_every)

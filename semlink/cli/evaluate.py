@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import math
+import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import yaml
+from rich.console import Console
+from rich.table import Table
 
 from semlink.cli.common import OneLineParser, UserError, add_data_options, positive_int
 
@@ -49,8 +55,8 @@ def add_eval(sub: argparse._SubParsersAction[OneLineParser]) -> None:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Codec-only evaluation of the given codecs over their knob values."""
-    from semlink.metrics.base import DEFAULT_METRICS
-    from semlink.sim.evaluate import evaluate, evaluation_scenario
+    from semlink.catalog import DEFAULT_METRICS
+    from semlink.executors.evaluate import evaluate, evaluation_scenario
 
     defaults = [(k, v) for k, values in (("target_bpp", args.target_bpp), ("quality", args.quality)) for v in values]
     if len({k for k, _ in defaults}) > 1:
@@ -62,9 +68,12 @@ def run_eval(args: argparse.Namespace) -> int:
     metrics = [*DEFAULT_METRICS, *EVAL_METRICS]
     scenario = evaluation_scenario(data, codecs, args.segmenter, args.device, metrics, seed=args.seed)
     evaluate(scenario, args.out)
+    with (args.out / "results.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    Console(width=None if sys.stdout.isatty() else 240).print(results_table(rows))  # logs get the whole table
     print(f"results: {args.out / 'results.csv'}; report: {args.out / 'report.md'}")
     if args.sheet:
-        from semlink.sim.sheet import codec_sheet
+        from semlink.report.sheet import codec_sheet
 
         print(f"contact sheet: {codec_sheet(scenario, args.sheet, args.out / 'sheet.png')}")
     return 0
@@ -91,3 +100,31 @@ def parse_codec_spec(spec: str, defaults: list[tuple[str, float]]) -> dict[str, 
         knob = defaults[0][0]
         entry[knob] = [v for _, v in defaults]
     return entry
+
+
+def results_table(rows: Sequence[Mapping[str, str]]) -> Table:
+    """A rich table of the points: their varying settings, bpp, the image and task metrics, IoU per class."""
+    if not rows:
+        return Table(title="codec-only evaluation (no points)")
+    header = list(rows[0])
+    first_metric = header.index("frames")
+    settings = [c for c in header[1 : header.index("channel")]]
+    classes = [c for c in header[first_metric:] if c.startswith("iou_") and not c.endswith(("_lo", "_hi"))]
+    shown = [c for c in ("bpp", "miou", "map_consistency", "psnr", "ms_ssim") if c in header]
+    table = Table(title="codec-only evaluation")
+    for column in ["codec", *settings, "frames", *shown, *(c[4:10] for c in classes)]:
+        table.add_column(column, justify="right")
+    for row in rows:
+        cells = [row["codec"], *(row[c] for c in settings), row["frames"]]
+        cells += [short(row.get(c, "")) for c in shown] + [short(row.get(c, ""), 2) for c in classes]
+        table.add_row(*cells)
+    return table
+
+
+def short(text: str, digits: int = 4) -> str:
+    """A number cell rounded for the table (``-`` when empty)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text or "-"
+    return "inf" if math.isinf(value) else f"{value:.{digits}f}"

@@ -19,7 +19,7 @@ def add_keys(sub: argparse._SubParsersAction[OneLineParser]) -> None:
 
 def run_keys_generate(args: argparse.Namespace) -> int:
     """Write the key pairs and say which host needs which file."""
-    from semlink.sim.security import generate_keys
+    from semlink.nodes.security import generate_keys
 
     written = generate_keys(args.folder)
     for path in written:

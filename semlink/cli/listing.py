@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from semlink.cli.common import OneLineParser
+from semlink.settings import settings_of
 
 KINDS = ("codecs", "channels", "metrics", "segmenters", "scenarios")
-HIDDEN_SETTINGS = {"self", "label_set", "device", "radio"}
-"""Constructor parameters a scenario does not set itself (the run fills them in)."""
 
 
 def add_list(sub: argparse._SubParsersAction[OneLineParser]) -> None:
@@ -47,7 +46,7 @@ def registry_of(kind: str) -> Any:
 def component_lines(kind: str) -> list[str]:
     """``name  settings: a, b  — summary`` for each component of ``kind``."""
     registry = registry_of(kind)
-    rows = [(name, settings_of(registry.get(name)), summary_of(registry.get(name))) for name in registry.names()]
+    rows = [(name, setting_words(registry.get(name)), summary_of(registry.get(name))) for name in registry.names()]
     width = max(len(name) for name, _, _ in rows)
     lines = []
     for name, settings, summary in rows:
@@ -56,22 +55,21 @@ def component_lines(kind: str) -> list[str]:
     return lines
 
 
-def settings_of(factory: Callable[..., Any]) -> list[str]:
-    """The keyword settings a scenario can give ``factory`` (``quality``, ``target_bpp=None``, ...)."""
+def setting_words(factory: Callable[..., Any]) -> list[str]:
+    """The settings a scenario can give ``factory``, from the one declaration the checks use
+    (:func:`semlink.settings.settings_of`): ``quality``, ``target_bpp=None``, its knob marked."""
     try:
-        parameters = inspect.signature(factory).parameters.values()
+        declared = settings_of(factory)
     except (TypeError, ValueError):
         return []
-    shown = []
-    for parameter in parameters:
-        if parameter.kind is parameter.VAR_KEYWORD and parameter.name == "radio":
-            shown.append("the radio's settings: snr_db, mcs, harq_max_tx, ... (scenarios/README.md)")
-            continue
-        if parameter.name in HIDDEN_SETTINGS or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            continue
-        default = "" if parameter.default is parameter.empty else f"={parameter.default!r}"
-        shown.append(f"{parameter.name}{default}")
-    return shown
+    if declared is None:
+        return ["any settings (its constructor takes **kwargs)"]
+    knob = getattr(factory, "knob", None)
+    words = []
+    for setting in declared:
+        default = "" if setting.required else f"={setting.default!r}"
+        words.append(f"{setting.name}{default}{' (knob)' if setting.name == knob else ''}")
+    return words
 
 
 def summary_of(factory: Callable[..., Any]) -> str:

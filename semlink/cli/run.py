@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from semlink.cli.common import OneLineParser, UserError, positive_int
 
 if TYPE_CHECKING:
-    from semlink.sim.scenario import Scenario
+    from semlink.scenario.schema import Scenario
 
 
 DEFAULT_SCENARIO = Path("scenarios") / "quickstart.yaml"
@@ -76,8 +76,8 @@ def add_run(sub: argparse._SubParsersAction[OneLineParser]) -> None:
 def load(args: argparse.Namespace) -> tuple[Scenario, str]:
     """The scenario of ``args`` with ``--set``, ``--frames`` and ``--transport`` applied, its names
     and files checked (before torch or any codec is imported)."""
-    from semlink.sim.precheck import precheck
-    from semlink.sim.scenario import load_scenario
+    from semlink.scenario.loading import load_scenario
+    from semlink.scenario.precheck import precheck
 
     path = args.scenario if args.scenario is not None else default_scenario()
     overrides = list(args.overrides)
@@ -93,8 +93,8 @@ def load(args: argparse.Namespace) -> tuple[Scenario, str]:
 def run_scenario(args: argparse.Namespace) -> int:
     """Run every pending point of the scenario, then write the report."""
     scenario, origin = load(args)  # first: a bad scenario is refused before torch loads
-    from semlink.sim.report import write_report
-    from semlink.sim.runner import Run
+    from semlink.executors.runner import Run
+    from semlink.report.document import write_report
 
     out = args.out or Path(scenario.out or Path("results") / scenario.name)
     from semlink.workcache import work_lines
@@ -118,7 +118,7 @@ def track(scenario: Scenario, out: Path) -> None:
     """Log the finished run in ``out`` where the scenario's ``tracking`` says (nothing if it says nothing)."""
     if scenario.tracking.mlflow is None:
         return
-    from semlink.sim.mlflow_log import log_run, mlflow_target
+    from semlink.report.mlflow_log import log_run, mlflow_target
 
     target = mlflow_target(out, scenario.tracking.mlflow, scenario.tracking.experiment or scenario.name)
     run_id = log_run(out, target)
@@ -160,36 +160,36 @@ def parse_points(text: str | None) -> set[int] | None:
 
 def run_transmitter(args: argparse.Namespace) -> int:
     """The transmitter node."""
-    from semlink.sim.nodes import transmitter_node
-    from semlink.sim.runner import die_with_parent
+    from semlink.nodes.loops import node_study, transmitter_node
+    from semlink.nodes.parent import die_with_parent
 
     die_with_parent()
     scenario, origin = load(args)
-    transmitter_node(scenario, origin, parse_points(args.points))
+    transmitter_node(node_study(scenario, origin, "transmitter"), parse_points(args.points))
     return 0
 
 
 def run_channel(args: argparse.Namespace) -> int:
     """The channel node."""
-    from semlink.sim.nodes import channel_node
-    from semlink.sim.runner import die_with_parent
+    from semlink.nodes.loops import channel_node, node_study
+    from semlink.nodes.parent import die_with_parent
 
     die_with_parent()
     scenario, origin = load(args)
-    channel_node(scenario, origin)
+    channel_node(node_study(scenario, origin, "channel"))
     return 0
 
 
 def run_receiver(args: argparse.Namespace) -> int:
     """The receiver node."""
-    from semlink.sim.nodes import receiver_node
-    from semlink.sim.runner import die_with_parent
+    from semlink.nodes.loops import node_study, receiver_node
+    from semlink.nodes.parent import die_with_parent
 
     die_with_parent()
     scenario, origin = load(args)
-    receiver_node(scenario, origin, args.out, args.progress)
+    receiver_node(node_study(scenario, origin, "receiver"), args.out, args.progress)
     if args.report:
-        from semlink.sim.report import write_report
+        from semlink.report.document import write_report
 
         for path in write_report(args.out):
             print(path)
@@ -225,8 +225,8 @@ def add_track(sub: argparse._SubParsersAction[OneLineParser]) -> None:
 
 def run_track(args: argparse.Namespace) -> int:
     """Log a results folder to MLflow."""
-    from semlink.sim.mlflow_log import LOCAL, log_run, mlflow_target
-    from semlink.sim.scenario import load_scenario
+    from semlink.report.mlflow_log import LOCAL, log_run, mlflow_target
+    from semlink.scenario.loading import load_scenario
 
     folder: Path = args.folder
     if not (folder / "results.csv").is_file():
@@ -243,7 +243,7 @@ def run_track(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     """Write the report of a folder."""
-    from semlink.sim.report import write_report
+    from semlink.report.document import write_report
 
     if args.by is not None and args.x is None:
         raise UserError("--by needs --x (the column to plot the metric against)")

@@ -136,10 +136,9 @@ def run_train_codec(args: argparse.Namespace) -> int:
     """Train the semantic codec network (one leg) and write its checkpoint, record and resume state."""
     from semlink.codecs.semantic.fit import CodecTrainSettings, train_codec
     from semlink.data import open_source
-    from semlink.training import selection_split
+    from semlink.training import EvalSets, selection_split
     from semlink.vision.checkpoint import load_resume
     from semlink.vision.segmenter import TorchSegmenter, segmenter_for
-    from semlink.vision.train import EvalSets
 
     check_writable(args.out)
     if args.init is not None and args.resume is not None:
@@ -256,9 +255,9 @@ def run_train_segmenter(args: argparse.Namespace) -> int:
     from semlink.data import open_source
     from semlink.data.frame import FrameSource
     from semlink.data.subset import Subset
-    from semlink.training import selection_split
+    from semlink.training import EvalSets, selection_split
     from semlink.vision.checkpoint import load_resume
-    from semlink.vision.train import EvalSets, train_segmenter
+    from semlink.vision.train import train_segmenter
 
     check_writable(args.out)
     state = load_resume(args.resume, "segmenter") if args.resume is not None else None

@@ -12,6 +12,7 @@ from typing import ClassVar
 import numpy as np
 
 from semlink.registry import Registry
+from semlink.settings import check_number, settings_of
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ class Codec(ABC):
     """
 
     name: ClassVar[str] = ""
+    files: ClassVar[tuple[str, ...]] = ()
+    """Settings whose value names a file the codec reads (checked on disk before anything loads)."""
     knob: ClassVar[str | None] = None
     """The codec's own rate knob (``quality``, ``tokens``, ``map_scale``, ``factor``), the
     alternative to ``target_bpp``; None if ``target_bpp`` is its only one."""
@@ -126,9 +129,10 @@ class UndecodableError(ValueError):
 
 
 def check_codec_class(name: str, factory: Callable[..., object]) -> None:
-    """What registration demands of a codec: a :class:`Codec` subclass named ``name`` whose
-    constructor takes ``target_bpp`` (and its ``knob``), and ``label_set`` and ``device`` if it
-    declares ``uses_label_set``.
+    """What registration demands of a codec: a :class:`Codec` subclass named ``name`` that
+    implements ``compress`` and ``decompress``, and whose constructor takes ``label_set`` and
+    ``device`` if it declares ``uses_label_set`` (or takes any name). Its other settings are its
+    own: ``target_bpp`` is needed only where a scenario sets it, and a codec may have no knob.
 
     :raises TypeError: naming the codec and what it lacks.
     """
@@ -138,32 +142,17 @@ def check_codec_class(name: str, factory: Callable[..., object]) -> None:
         raise TypeError(f"codec {name!r}: {factory.__name__} does not implement compress and decompress")
     if ":" not in name and factory.name != name:  # an import path is its own name
         raise TypeError(f"codec {name!r}: its class says name = {factory.name!r}; make them the same")
-    parameters = inspect.signature(factory).parameters
-    needed = ["target_bpp", *([factory.knob] if factory.knob else [])]
-    needed += ["label_set", "device"] if factory.uses_label_set else []
-    missing = [key for key in needed if key not in parameters]
-    if missing:
-        raise TypeError(f"codec {name!r}: its constructor must take {', '.join(missing)}")
-
-
-def check_number(codec: str, key: str, value: object, low: float = -math.inf, high: float = math.inf) -> float:
-    """``value`` as a float after checking it is a finite number in ``[low, high]``.
-
-    :raises ValueError: naming the codec, the setting and the range.
-    """
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{codec} {key} {value!r} is not a finite number")
-    if not low <= value <= high:
-        raise ValueError(f"{codec} {key} {value:g} is outside {low:g}–{high:g}")
-    return float(value)
+    if factory.uses_label_set and settings_of(factory, context=()) is not None:
+        parameters = inspect.signature(factory).parameters
+        missing = [key for key in ("label_set", "device") if key not in parameters]
+        if missing:
+            raise TypeError(f"codec {name!r}: it uses a label set, so its constructor must take {', '.join(missing)}")
 
 
 def check_positive(codec: str, key: str, value: object) -> float:
-    """``value`` as a float after checking it is a finite number > 0 (e.g. ``target_bpp``)."""
-    number = check_number(codec, key, value)
-    if number <= 0:
-        raise ValueError(f"{codec} {key} {number:g} must be > 0")
-    return number
+    """``value`` as a float after checking it is a finite number > 0 (e.g. ``target_bpp``);
+    :func:`semlink.settings.check_number` with the range ``> 0``."""
+    return check_number(codec, key, value, 0.0, math.inf, low_open=True)
 
 
 CODECS: Registry[Codec] = Registry("codec", check=check_codec_class, group="semlink.codecs")

@@ -6,9 +6,9 @@ Importing the package registers the built-in metrics: ``miou``, ``pixel_accuracy
 ``@METRICS.register(name)`` class, imported here.
 """
 
+from semlink.catalog import DEFAULT_METRICS
 from semlink.metrics import image, link, perceptual, task
 from semlink.metrics.base import (
-    DEFAULT_METRICS,
     METRICS,
     NEEDS,
     FrameSample,

@@ -27,8 +27,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from semlink.data.labelset import LabelSet
-from semlink.errors import did_you_mean
 from semlink.registry import Registry
+from semlink.settings import Setting, check_names
 
 NEEDS = frozenset({"image", "labels", "map", "timing"})
 """What a metric may need: the original image, the label maps, the sent segmentation map (the
@@ -83,16 +83,16 @@ class Metric(ABC):
     """True if the columns are counts summed over frames: a results row gives them per realisation."""
     defaults: ClassVar[Mapping[str, Any]] = {}
     """The settings the metric accepts and their defaults."""
+    files: ClassVar[tuple[str, ...]] = ()
+    """Settings whose value names a file the metric reads (checked on disk before anything loads)."""
     cache_version: ClassVar[str] = ""
     """Part of the work cache's keys of frame values: bump it when the metric's code changes what
     :meth:`frame` returns (its class, settings and the package version are in the keys too)."""
 
     def __init__(self, label_set: LabelSet, **settings: Any) -> None:
-        unknown = sorted(set(settings) - set(self.defaults))
-        if unknown:
-            accepted = ", ".join(sorted(self.defaults)) or "none"
-            hint = did_you_mean(unknown[0], self.defaults)
-            raise ValueError(f"metric {self.name} has no setting {unknown[0]!r}{hint} (its settings: {accepted})")
+        check_names(
+            f"metric {self.name}", [Setting(key, default=value) for key, value in self.defaults.items()], settings
+        )
         self.label_set = label_set
         self.settings: dict[str, Any] = {**self.defaults, **settings}
 
@@ -137,8 +137,6 @@ def check_metric_class(name: str, factory: Callable[..., object]) -> None:
 
 
 METRICS: Registry[Metric] = Registry("metric", check=check_metric_class, group="semlink.metrics")
-
-DEFAULT_METRICS: tuple[str, ...] = ("miou", "pixel_accuracy", "psnr", "ms_ssim", "latency", "delivery")
 
 
 def build_metrics(specs: Sequence[str | Mapping[str, Any]], label_set: LabelSet) -> list[Metric]:

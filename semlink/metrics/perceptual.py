@@ -1,13 +1,16 @@
-"""Learned perceptual metrics, LPIPS and FID, from TorchScript weights the user gives.
+"""Learned perceptual metrics, LPIPS and FID, from networks the user gives.
 
-Nothing is downloaded: the user exports the network once, e.g. the official LPIPS::
+Nothing is downloaded: the user exports the network once with ``torch.export``, e.g. the
+official LPIPS at the frames' size::
 
     import lpips, torch
     net = lpips.LPIPS(net="alex").eval()
-    x = torch.zeros(1, 3, 64, 64)
-    torch.jit.trace(net, (x, x)).save("lpips_alex.pt")
+    x = torch.zeros(1, 3, 256, 512)
+    torch.export.save(torch.export.export(net, (x, x)), "lpips_alex.pt2")
 
-and names the file in the scenario: ``metrics: [{name: lpips, weights: lpips_alex.pt}]``.
+and names the file in the scenario: ``metrics: [{name: lpips, weights: lpips_alex.pt2}]``. A
+TorchScript file (any other suffix) still loads, but torch deprecates TorchScript. See
+:mod:`semlink.vision.exported` and docs/plugins.md.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -24,25 +26,10 @@ import torch
 
 from semlink.data.labelset import LabelSet
 from semlink.metrics.base import METRICS, FrameSample, Metric, check_weights, weighted_mean
+from semlink.vision.exported import load_network
 
 FEATURE_DIGITS = 6
 """Significant digits FID keeps of each feature in a frame value."""
-
-
-def load_torchscript(metric: str, weights: str | Path, device: str) -> torch.jit.ScriptModule:
-    """Load a TorchScript file in eval mode on ``device``.
-
-    :raises ValueError: one line naming the path, if the file is missing or does not load.
-    """
-    path = Path(weights).expanduser()
-    if not path.is_file():
-        raise ValueError(f"metric {metric}: weights file {path} does not exist")
-    try:
-        module = torch.jit.load(str(path), map_location=device)
-    except Exception as exc:  # torch raises RuntimeError, ValueError, pickle errors, ...
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ValueError(f"metric {metric}: cannot load weights {path} as TorchScript ({reason})") from exc
-    return module.eval()
 
 
 def image_tensor(image: np.ndarray, device: str) -> torch.Tensor:
@@ -51,10 +38,12 @@ def image_tensor(image: np.ndarray, device: str) -> torch.Tensor:
     return (array.permute(2, 0, 1)[None].float() / 255.0).to(device)
 
 
-class TorchScriptMetric(Metric):
-    """Base of metrics computed by a TorchScript network: settings ``weights`` (required), ``device``."""
+class NetworkMetric(Metric):
+    """Base of metrics computed by a user-given network: settings ``weights`` (required: a
+    ``torch.export`` program ``.pt2``, or a TorchScript file), ``device``."""
 
     defaults: ClassVar[dict[str, Any]] = {"weights": None, "device": "cpu"}
+    files: ClassVar[tuple[str, ...]] = ("weights",)
     weights_help: ClassVar[str] = ""
     """What the weights file must hold, for the missing-weights error."""
 
@@ -63,23 +52,23 @@ class TorchScriptMetric(Metric):
         if self.settings["weights"] is None:
             raise ValueError(f"metric {self.name} needs weights: PATH ({self.weights_help}); nothing is downloaded")
         self.device = str(self.settings["device"])
-        self.network = load_torchscript(self.name, self.settings["weights"], self.device)
+        self.network = load_network(self.settings["weights"], f"metric {self.name}: weights", self.device)
 
 
 @METRICS.register("lpips")
-class LPIPS(TorchScriptMetric):
+class LPIPS(NetworkMetric):
     """Learned perceptual image patch similarity (lower is closer) of reconstruction and original.
 
-    Needs the image. Setting ``weights: PATH`` (required): a TorchScript file holding a module
-    ``f(x, y) -> [N]`` distances for images ``[N, 3, H, W]`` float in [-1, 1], e.g. the official
-    LPIPS exported with ``torch.jit.trace`` (see the module docstring; its ``[N, 1, 1, 1]``
-    output is accepted too). Setting ``device`` (default ``cpu``). Frame value: the distance.
+    Needs the image. Setting ``weights: PATH`` (required): a ``torch.export`` program (``.pt2``;
+    or a TorchScript file) of ``f(x, y) -> [N]`` distances for images ``[N, 3, H, W]`` float in
+    [-1, 1], e.g. the official LPIPS (see the module docstring; its ``[N, 1, 1, 1]`` output is
+    accepted too). Setting ``device`` (default ``cpu``). Frame value: the distance.
     Frames combine as a weighted mean. Column: ``lpips``.
     """
 
     name: ClassVar[str] = "lpips"
     needs: ClassVar[frozenset[str]] = frozenset({"image"})
-    weights_help: ClassVar[str] = "a TorchScript file mapping two [N,3,H,W] images in [-1,1] to [N] distances"
+    weights_help: ClassVar[str] = "a torch.export .pt2 file mapping two [N,3,H,W] images in [-1,1] to [N] distances"
 
     def frame(self, sample: FrameSample) -> float:
         """LPIPS distance of the frame's reconstruction to its original."""
@@ -97,13 +86,14 @@ class LPIPS(TorchScriptMetric):
 
 
 @METRICS.register("fid")
-class FID(TorchScriptMetric):
+class FID(NetworkMetric):
     """Fréchet distance between the feature distributions of originals and reconstructions.
 
-    Needs the image. Setting ``weights: PATH`` (required): a TorchScript file holding a module
-    mapping images ``[N, 3, H, W]`` float in [0, 1] to ``[N, D]`` features (e.g. an exported
-    Inception-v3 pool layer). Setting ``device`` (default ``cpu``). Frame value: ``[original,
-    reconstruction]``, the two ``D`` feature vectors as lists of floats to 6 significant digits.
+    Needs the image. Setting ``weights: PATH`` (required): a ``torch.export`` program (``.pt2``;
+    or a TorchScript file) mapping images ``[N, 3, H, W]`` float in [0, 1] to ``[N, D]`` features
+    (e.g. an exported Inception-v3 pool layer), exported for a batch of 2 at the frames' size.
+    Setting ``device`` (default ``cpu``). Frame value: ``[original, reconstruction]``, the two
+    ``D`` feature vectors as lists of floats to 6 significant digits.
     Frames combine by fitting one Gaussian to each side's features, frames weighted by their
     weights (covariance normalised by ``sum(w) - 1``, numpy's ``fweights``), and taking the
     Fréchet distance of the two fits (NaN with fewer than 2 frames). Column: ``fid``.
@@ -113,7 +103,7 @@ class FID(TorchScriptMetric):
 
     name: ClassVar[str] = "fid"
     needs: ClassVar[frozenset[str]] = frozenset({"image"})
-    weights_help: ClassVar[str] = "a TorchScript file mapping [N,3,H,W] images in [0,1] to [N,D] features"
+    weights_help: ClassVar[str] = "a torch.export .pt2 file mapping [N,3,H,W] images in [0,1] to [N,D] features"
 
     def frame(self, sample: FrameSample) -> list[list[float]]:
         """``[original features, reconstruction features]``."""

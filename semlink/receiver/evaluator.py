@@ -7,14 +7,13 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any, Protocol
 
-import msgpack
 import numpy as np
 
 from semlink.data.frame import Frame
 from semlink.data.labelset import LabelSet
 from semlink.metrics.base import FrameSample, Metric
 from semlink.vision.segmenter import Segmenter
-from semlink.workcache import WorkCache, array_key, digest, pack_array, unpack_array
+from semlink.workcache import WorkCache, array_key, digest, pack_array, pack_values, unpack_array, unpack_values
 
 EMPTY = np.empty((0, 0), dtype=np.uint8)
 
@@ -98,7 +97,7 @@ class Evaluator:
             prediction = predictions[i] if predictions is not None else EMPTY
             sample = sample_of(frame.image, recon, frame.labels, prediction, fate, sent[i] if sent else None)
             key = self.score_key(frame, recon_keys[i]) if recon_keys else None
-            values = self.cache.get_or_compute("score", key, partial(self.scores, sample), pack_values, msgpack.unpackb)
+            values = self.cache.get_or_compute("score", key, partial(self.scores, sample), pack_values, unpack_values)
             for metric, value in zip(self.pixel_metrics, values, strict=True):
                 self._values[metric.name].append(value)
         self._pending = []
@@ -141,11 +140,6 @@ class Evaluator:
         for metric in self.timing_metrics:
             out[metric.name] = [metric.frame(sample_of(EMPTY, EMPTY, EMPTY, EMPTY, fate)) for fate in fates]
         return out
-
-
-def pack_values(values: list[Any]) -> bytes:
-    """A frame's metric values as msgpack (JSON-like values, as metrics return)."""
-    return bytes(msgpack.packb(values))
 
 
 def sample_of(

@@ -6,15 +6,23 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import msgpack
 import numpy as np
 
-from semlink.codecs.base import Bitstream, Codec, Stream
+from semlink.codecs.base import Bitstream, Codec
 from semlink.data.frame import Frame, FrameSource
 from semlink.transmitter.packetizer import chunk_bytes, packetize
 from semlink.vision.segmenter import Segmenter
 from semlink.wire import End, PointEnd, PointStart, encode_message, split_parts
-from semlink.workcache import WorkCache, array_key, digest, environment, pack_array, unpack_array
+from semlink.workcache import (
+    WorkCache,
+    array_key,
+    digest,
+    environment,
+    pack_array,
+    pack_bitstream,
+    unpack_array,
+    unpack_bitstream,
+)
 
 Message = list[bytes]
 MAP_CACHE_FRAMES = 1000
@@ -49,19 +57,6 @@ class TxPlan:
     reuse_key: str | None = None
     codec_key: str = ""
     segmenter_key: str = ""
-
-
-def pack_bitstream(bitstream: Bitstream) -> bytes:
-    """A bitstream as msgpack bytes (for the work cache)."""
-    streams = [[s.name, s.priority, list(s.chunks)] for s in bitstream.streams]
-    return msgpack.packb({"shape": list(bitstream.shape), "settings": dict(bitstream.settings), "streams": streams})
-
-
-def unpack_bitstream(payload: bytes) -> Bitstream:
-    """The bitstream of :func:`pack_bitstream`."""
-    raw = msgpack.unpackb(payload)
-    streams = tuple(Stream(name, priority, tuple(chunks)) for name, priority, chunks in raw["streams"])
-    return Bitstream(streams, (int(raw["shape"][0]), int(raw["shape"][1])), raw["settings"])
 
 
 class TransmitterStage:

@@ -1,8 +1,8 @@
-"""Segmenters: image batch -> label maps. The shipped networks, TorchScript files, or callables."""
+"""Segmenters: image batch -> label maps. The shipped networks, ``torch.export`` programs
+(``.pt2``), TorchScript files, or callables."""
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +12,7 @@ import torch
 
 from semlink.data.labelset import CAMVID, CITYSCAPES, LabelSet
 from semlink.device import pick_device
-from semlink.registry import Registry
+from semlink.registry import Registry, import_plugin_module
 from semlink.vision.checkpoint import CheckpointError, load_segmenter
 
 CHECKPOINTS = Path(__file__).parent / "checkpoints"
@@ -80,17 +80,23 @@ def checkpoint_segmenter(path: str, device: str = "auto", batch: int = 8) -> Seg
     return TorchSegmenter(net, label_set, device, batch)
 
 
-@SEGMENTERS.register("torchscript")
-def torchscript_segmenter(path: str, label_set: str = "cityscapes", device: str = "auto", batch: int = 8) -> Segmenter:
-    """A TorchScript file taking ``[N, 3, H, W]`` in [0, 1] and returning ``[N, C, H, W]`` logits."""
-    from semlink.vision.checkpoint import LABEL_SETS
+NETWORK_FILES = (".pt2", ".ts", ".jit", ".torchscript")
+"""Suffixes of network files: a ``torch.export`` program (``.pt2``, preferred) or TorchScript."""
 
-    if not Path(path).is_file():
-        raise CheckpointError(f"TorchScript segmenter {path} does not exist")
+
+@SEGMENTERS.register("exported")
+def exported_segmenter(path: str, label_set: str = "cityscapes", device: str = "auto", batch: int = 8) -> Segmenter:
+    """A ``torch.export`` program (``.pt2``; or, deprecated, a TorchScript file) taking
+    ``[N, 3, H, W]`` in [0, 1] and returning ``[N, C, H, W]`` logits (see docs/plugins.md)."""
+    from semlink.vision.checkpoint import LABEL_SETS
+    from semlink.vision.exported import load_network
+
     if label_set not in LABEL_SETS:
         raise CheckpointError(f"unknown label set {label_set!r}; choose one of {', '.join(LABEL_SETS)}")
-    module = torch.jit.load(path, map_location="cpu")
-    return TorchSegmenter(module, LABEL_SETS[label_set], device, batch)
+    return TorchSegmenter(load_network(path, "segmenter"), LABEL_SETS[label_set], device, batch)
+
+
+SEGMENTERS.register("torchscript")(exported_segmenter)  # the older name: a TorchScript file loads the same way
 
 
 class CallableSegmenter(Segmenter):
@@ -121,7 +127,7 @@ def callable_segmenter(target: str, label_set: str = "cityscapes") -> Segmenter:
     if not module_name or not attribute:
         raise CheckpointError(f"segmenter target {target!r} must look like package.module:function")
     try:
-        function = getattr(importlib.import_module(module_name), attribute)
+        function = getattr(import_plugin_module(module_name), attribute)
     except (ImportError, AttributeError) as error:
         raise CheckpointError(f"cannot import segmenter {target!r}: {error}") from None
     return CallableSegmenter(function, LABEL_SETS[label_set])
@@ -142,7 +148,7 @@ def named_segmenter(name: str, label_set: LabelSet, device: str) -> Segmenter:
 def segmenter_identity(label_set: LabelSet, spec: str | None, device: str) -> str:
     """What shapes a segmenter's output, for the work cache's keys: its checkpoint's hash (or its
     spec, for a name or a function), the label set, the device type and the code's versions."""
-    from semlink.workcache import environment, file_hash
+    from semlink.identity import environment, file_hash
 
     path = CHECKPOINTS / SHIPPED[label_set.name] if spec is None and label_set.name in SHIPPED else None
     if spec is not None and Path(spec).is_file():
@@ -154,7 +160,8 @@ def segmenter_identity(label_set: LabelSet, spec: str | None, device: str) -> st
 def segmenter_for(label_set: LabelSet, spec: str | None = None, device: str = "auto") -> Segmenter:
     """The segmenter a run uses: ``spec`` if given, else the shipped one for ``label_set``.
 
-    ``spec`` is a checkpoint path (``.pt``), a TorchScript file (``.ts``/``.jit``),
+    ``spec`` is a ``torch.export`` program (``.pt2``), a checkpoint path (``.pt``), a TorchScript
+    file (``.ts``/``.jit``, deprecated by torch),
     ``module:function`` (a function ``[N, H, W, 3] uint8 -> [N, H, W]`` labels), or the name of a
     registered segmenter factory (``shipped``, or an installed package's entry point in group
     ``semlink.segmenters``), called with ``label_set`` (its name) and ``device``.
@@ -165,8 +172,8 @@ def segmenter_for(label_set: LabelSet, spec: str | None = None, device: str = "a
         return named_segmenter(spec, label_set, device)
     if ":" in spec and not Path(spec).exists():
         return callable_segmenter(spec, label_set.name)
-    if spec.endswith((".ts", ".jit", ".torchscript")):
-        return torchscript_segmenter(spec, label_set.name, device)
+    if spec.endswith(NETWORK_FILES):
+        return exported_segmenter(spec, label_set.name, device)
     segmenter = checkpoint_segmenter(spec, device)
     if segmenter.label_set != label_set:
         raise CheckpointError(

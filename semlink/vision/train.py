@@ -17,8 +17,7 @@ from torch.utils.data import DataLoader
 
 from semlink.data.frame import FrameSource
 from semlink.data.labelset import LabelSet
-from semlink.logs import duration
-from semlink.training import LegClock, leg_peak_lr, write_record
+from semlink.training import EvalSets, LegClock, ProgressPrinter, class_weights, leg_peak_lr, load_all, write_record
 from semlink.vision.augment import CropStream
 from semlink.vision.checkpoint import load_resume, load_segmenter, save_resume, save_segmenter
 from semlink.vision.metrics import ConfusionMeter, SegmentationScores
@@ -28,20 +27,6 @@ if TYPE_CHECKING:
     from semlink.tracking import TensorBoardTracker
 
 LOG = logging.getLogger(__name__)
-
-
-def class_weights(labels: np.ndarray, label_set: LabelSet, power: float = 0.5) -> torch.Tensor:
-    """Median-frequency class weights raised to ``power`` (0.5 tempers them), mean 1.
-
-    Classes absent from ``labels`` get the largest weight of the present ones.
-    """
-    counts = np.bincount(labels.ravel(), minlength=256)[: label_set.num_classes].astype(np.float64)
-    freq = counts / max(counts.sum(), 1.0)
-    present = freq > 0
-    weights = np.ones(label_set.num_classes)
-    weights[present] = (np.median(freq[present]) / freq[present]) ** power
-    weights[~present] = weights[present].max() if present.any() else 1.0
-    return torch.tensor(weights / weights.mean(), dtype=torch.float32)
 
 
 class SegmenterModule(L.LightningModule):
@@ -100,61 +85,6 @@ class SegmenterModule(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 
-class ProgressPrinter(L.Callback):
-    """Logs step, loss, learning rate, crops/s and the leg's ETA every ``every`` steps (plain lines,
-    readable in a log file; the ``semlink`` logger, so ``-q`` and ``--log-file`` apply).
-
-    :param every: steps between lines.
-    :param batch: crops per step.
-    :param offset: steps of earlier legs (the logged step is the run's).
-    :param steps: the leg's step budget. :param max_minutes: the leg's time budget (None: none).
-    """
-
-    def __init__(
-        self,
-        every: int = 50,
-        batch: int = 8,
-        offset: int = 0,
-        steps: int | None = None,
-        max_minutes: float | None = None,
-    ) -> None:
-        self.every, self.batch, self.offset = every, batch, offset
-        self.steps, self.max_minutes = steps, max_minutes
-        self.started = time.monotonic()
-
-    def on_train_batch_end(
-        self, trainer: L.Trainer, module: L.LightningModule, outputs: object, batch: object, batch_idx: int
-    ) -> None:
-        """Log a line every ``every`` steps."""
-        # the leg's training steps: a module that optimises two networks in turn counts its own
-        # (the trainer's global step counts every optimiser step)
-        steps_done = getattr(module, "steps_done", None)
-        step = int(steps_done) - self.offset if steps_done is not None else trainer.global_step
-        if step % self.every:
-            return
-        elapsed = time.monotonic() - self.started
-        loss = float(trainer.callback_metrics.get("loss", float("nan")))
-        lr = trainer.optimizers[0].param_groups[0]["lr"]
-        LOG.info(
-            "training step %d (leg %d%s) · loss %.4f · lr %.2e · %.1f crops/s · %s · ETA %s",
-            self.offset + step,
-            step,
-            f"/{self.steps}" if self.steps else "",
-            loss,
-            lr,
-            step * self.batch / max(elapsed, 1e-9),
-            duration(elapsed),
-            duration(self.left_s(step, elapsed)),
-        )
-
-    def left_s(self, step: int, elapsed: float) -> float:
-        """Seconds the leg still has: the sooner of its step and time budgets."""
-        left = [] if self.max_minutes is None else [60 * self.max_minutes - elapsed]
-        if self.steps and step:
-            left.append((self.steps - step) * elapsed / step)
-        return min(left) if left else 0.0
-
-
 THIN_CLASSES = frozenset(
     {"pole", "sign_symbol", "pedestrian", "bicyclist", "traffic_light", "traffic_sign", "person", "rider", "bicycle"}
 )
@@ -205,12 +135,6 @@ class TrainSettings:
         """The settings stored by :meth:`to_dict`."""
         values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
         return cls(**values)
-
-
-def load_all(source: FrameSource, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Stack the frames of ``source`` (the first ``limit``) into image and label arrays."""
-    frames = list(source.take(limit))
-    return np.stack([f.image for f in frames]), np.stack([f.labels for f in frames])
 
 
 def evaluate_arrays(
@@ -278,20 +202,6 @@ class HoldoutSelector(L.Callback):
         """Score every ``every`` steps."""
         if self.every and trainer.global_step % self.every == 0:
             self.consider(module.net, self.offset + trainer.global_step)  # type: ignore[arg-type]
-
-
-@dataclass(frozen=True)
-class EvalSets:
-    """The frames a leg is selected on and reported on.
-
-    :param holdout: held out of the training split (selection).
-    :param val: the val split (reported, never selected on).
-    :param note: how the held-out frames were made (for the record).
-    """
-
-    holdout: FrameSource
-    val: FrameSource
-    note: str = ""
 
 
 def train_segmenter(

@@ -1,10 +1,18 @@
-"""Bytes on the wire, in one place: the packet format and control envelope
-(:mod:`~semlink.wire.format`), the chunk framing inside a payload (:mod:`~semlink.wire.framing`),
-the typed control messages (:mod:`~semlink.wire.messages`) and the socket message that carries a
-frame's packets (:mod:`~semlink.wire.batch`).
+"""Bytes on the wire, in one place; a module per concern:
+
+- :mod:`~semlink.wire.limits`: :class:`Limits` and :class:`WireError` (what is accepted, how it says no);
+- :mod:`~semlink.wire.packets`: the :class:`Packet` and control envelope arrays, run ids;
+- :mod:`~semlink.wire.crc`: the fixed-width CRC-32 that closes every message;
+- :mod:`~semlink.wire.validate`: unpacking under size limits and checking every field;
+- :mod:`~semlink.wire.format`: one message to bytes and back (``encode``, ``decode``);
+- :mod:`~semlink.wire.relay`: what a relay reads of a packet (:func:`relay_view`, :func:`packet_prefix`);
+- :mod:`~semlink.wire.framing`: the chunk framing inside a payload;
+- :mod:`~semlink.wire.messages`: the typed control messages;
+- :mod:`~semlink.wire.batch`: the socket message that carries a frame's packets.
 
 Stages send and read messages with :func:`encode_message` and :func:`decode_message`; nothing
-outside this package declares a byte format or reads a packet by position.
+outside this package declares a byte format or reads a packet by position, and the package
+imports nothing else of the project.
 """
 
 from semlink.wire.batch import (
@@ -16,21 +24,8 @@ from semlink.wire.batch import (
     split_parts,
     unpack_parts,
 )
-from semlink.wire.format import (
-    DEFAULT_LIMITS,
-    REASONS,
-    RUN_IDS,
-    VERSION,
-    Limits,
-    Packet,
-    Relayed,
-    WireError,
-    new_run_id,
-    packet_prefix,
-    relay_view,
-    restamp,
-)
 from semlink.wire.framing import chunk_span, frame_chunks, frame_fragments, framed_size, framing_bytes, parse_payload
+from semlink.wire.limits import DEFAULT_LIMITS, REASONS, Limits, WireError
 from semlink.wire.messages import (
     ControlMessage,
     End,
@@ -41,6 +36,8 @@ from semlink.wire.messages import (
     decode_message,
     encode_message,
 )
+from semlink.wire.packets import RUN_IDS, VERSION, Packet, new_run_id, restamp
+from semlink.wire.relay import Relayed, packet_prefix, relay_view
 
 __all__ = [
     "DEFAULT_LIMITS",

@@ -10,7 +10,7 @@ the rest unparsed. A multipart message from a peer is dropped as a whole (``mult
 
 A frame whose packets do not fit one message goes as several (:func:`split_parts`), in order;
 the receiver reassembles packets, not messages. The cap is small (4 MiB) because a receiving
-socket's queue is bounded in bytes over the largest message (``semlink.sim.transport``): the
+socket's queue is bounded in bytes over the largest message (``semlink.nodes.transport``): the
 smaller the largest message, the more ordinary frames the queue holds, and a relay with a queue
 of only three messages stalls on every hand-over (measured: 0.6 x a bare relay's packets/s with
 three, 0.95 x with fifteen).
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import msgpack
 
-from semlink.wire.format import WireError
+from semlink.wire.limits import WireError
 
 MAX_BATCH_PARTS = 4096
 """Packets one socket message may carry; those beyond are skipped (a sender splits a larger frame)."""

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import msgpack
 
-from semlink.wire.format import CHUNK_COUNT_FIELD, FRAG_COUNT_FIELD, PAYLOAD_FIELD, Packet
+from semlink.wire.packets import CHUNK_COUNT_FIELD, FRAG_COUNT_FIELD, PAYLOAD_FIELD, Packet
 
 TOTAL = struct.Struct(">H")
 LENGTH = struct.Struct(">I")

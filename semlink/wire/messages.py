@@ -1,7 +1,7 @@
 """Typed control messages: what the three processes tell each other about a point.
 
 Each message is a dataclass whose fields are its body; :func:`encode_message` puts it in a
-:class:`~semlink.wire.format.Control` envelope and :func:`decode_message` checks every field of a
+:class:`~semlink.wire.packets.Control` envelope and :func:`decode_message` checks every field of a
 body it reads back, so a stage gets a :class:`Packet`, :class:`PointStart`, :class:`PointEnd` or
 :class:`End` and nothing else. A body with a missing, unknown or mistyped field raises
 :class:`WireError` with reason ``bad-control`` (counted by the receiving stage).
@@ -19,7 +19,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from semlink.wire.format import DEFAULT_LIMITS, Control, Limits, Packet, WireError, decode, encode
+from semlink.wire.format import decode, encode
+from semlink.wire.limits import DEFAULT_LIMITS, Limits, WireError
+from semlink.wire.packets import Control, Packet
 
 MAX_COUNT = 2**63 - 1
 

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 import zmq
 
-from semlink.sim.plans import RUN_ID_ENV
-from semlink.sim.security import generate_keys
+from semlink.nodes.security import generate_keys
+from semlink.study.trials import RUN_ID_ENV
 from semlink.wire import RUN_IDS, End, Packet, PointStart, encode_message, pack_parts
 
 pytestmark = pytest.mark.net
@@ -262,8 +262,8 @@ def node_pids(marker: str) -> dict[str, int]:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
             continue
-        if len(argv) > 3 and argv[1:3] == ["-m", "semlink.cli"]:
-            found[argv[3]] = pid
+        if len(argv) > 3 and argv[1:3] in (["-m", "semlink.cli"], ["-m", "semlink.nodes"]):
+            found[argv[3]] = pid  # `run` for the parent, the role for a node
     return found
 
 

@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 
 from semlink.channel.base import CHANNELS
+from semlink.channel.phy.attempts import Attempts, Outcome, SnrSamples
 from semlink.channel.phy.fading import FLAT, TapProfile, tdl_profile
 from semlink.channel.phy.mcs import coverage_bits, mcs
-from semlink.channel.phy.radio import Attempts, Outcome, RadioChannel, SnrSamples
+from semlink.channel.phy.radio import RadioChannel
 
 FADINGS = ("awgn", "rayleigh", "tdl")
 

@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from semlink.channel.phy.attempts import Attempts, Outcome
 from semlink.channel.phy.chain import REDUNDANCY_VERSIONS, LinkChain, Received, chain_for
 from semlink.channel.phy.mcs import mcs
-from semlink.channel.phy.radio import Attempts, Outcome, RadioChannel
+from semlink.channel.phy.radio import RadioChannel
 
 BATCH = 256
 

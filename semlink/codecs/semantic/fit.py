@@ -21,12 +21,11 @@ from semlink.codecs.semantic.quantizer import usage
 from semlink.codecs.semantic.train import CodecModule, LossWeights
 from semlink.data.frame import FrameSource
 from semlink.data.labelset import LabelSet
-from semlink.training import leg_peak_lr, write_record
+from semlink.training import EvalSets, ProgressPrinter, class_weights, leg_peak_lr, load_all, write_record
 from semlink.vision.augment import CropStream
 from semlink.vision.checkpoint import load_resume, save_resume
 from semlink.vision.metrics import ConfusionMeter
 from semlink.vision.segmenter import TorchSegmenter
-from semlink.vision.train import EvalSets, ProgressPrinter, class_weights, load_all
 
 if TYPE_CHECKING:
     from semlink.tracking import TensorBoardTracker

@@ -1,0 +1,121 @@
+"""The checks a scenario passes before anything heavy is imported.
+
+:func:`precheck` looks at names and files only (codecs, channel models, metrics, segmenters and
+frame sources against :mod:`semlink.catalog` and the installed entry points; dataset roots,
+trace files and segmenter files on disk), using the standard library, so a misspelt name or a
+wrong path is refused in a fraction of a second. What needs the components themselves (a
+codec's settings, a checkpoint's classes) is checked afterwards, when the points are built.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from semlink.catalog import FILES, name_problem
+from semlink.scenario.schema import Scenario, ScenarioError
+
+FILE_SOURCES = ("camvid", "cityscapes", "folder")
+SEGMENTER_FILES = (".pt2", ".pt", ".ts", ".jit", ".torchscript")
+
+
+def precheck(scenario: Scenario, origin: str) -> None:
+    """Refuse a scenario whose names or files are wrong, in one line naming the first problem.
+
+    :raises ScenarioError: ``scenario ORIGIN: <problem>`` (and how many more there are).
+    """
+    problems = list(scenario_problems(scenario))
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ScenarioError(f"scenario {origin}: {problems[0]}{more}")
+
+
+def scenario_problems(scenario: Scenario) -> Iterator[str]:
+    """Every name and file problem of ``scenario``, in the order of its fields."""
+    yield from data_problems(scenario)
+    for spec in scenario.codecs:
+        yield from named("codec", spec.name)
+    model = scenario.channel["model"]  # a str: the schema checks it
+    yield from named("channel model", model)
+    yield from file_problems("channel model", model, scenario.channel, "channel")
+    for entry in scenario.metrics:
+        name = entry.get("name") if isinstance(entry, dict) else entry
+        if isinstance(name, str):
+            yield from named("metric", name)
+            yield from file_problems("metric", name, entry if isinstance(entry, dict) else {}, f"metrics[{name}]")
+    for spec in as_list(scenario.segmenter):
+        yield from segmenter_problems(spec)
+    yield from key_problems(scenario.network.security, scenario.network.keys)
+    if scenario.tracking.mlflow is not None and importlib.util.find_spec("mlflow") is None:
+        yield "tracking.mlflow needs MLflow, which is not installed: pip install 'semlink[tracking]'"
+
+
+def named(kind: str, name: Any) -> Iterator[str]:
+    """The problem with a component name, if any."""
+    if isinstance(name, str):
+        problem = name_problem(kind, name)
+        if problem is not None:
+            yield problem
+
+
+def file_problems(kind: str, name: str, settings: dict[str, Any], where: str) -> Iterator[str]:
+    """Each file a built-in component reads (:data:`semlink.catalog.FILES`) that is not on disk."""
+    for key in FILES.get(kind, {}).get(name, ()):
+        for path in as_list(settings.get(key)):
+            if isinstance(path, str) and not Path(path).is_file():
+                yield f"{where}.{key} {path!r} is not a file; give the path of an existing file"
+
+
+def data_problems(scenario: Scenario) -> Iterator[str]:
+    """The frame source's name, and its folder for file-based sources."""
+    source = scenario.data.source
+    yield from named("frame source", source)
+    root = scenario.data.root
+    if root is not None and not Path(root).is_dir():
+        yield f"data.root {root!r} is not a folder; give the dataset's folder"
+    elif root is None and source == "camvid":
+        from semlink.data.camvid import CAMVID_ENV, camvid_candidates, default_camvid_root
+
+        if not default_camvid_root().is_dir():
+            yield (
+                f"CamVid is not in {' or '.join(map(str, camvid_candidates()))}; set {CAMVID_ENV} or data.root "
+                "to the SegNet-layout CamVid folder"
+            )
+
+
+def segmenter_problems(spec: Any) -> Iterator[str]:
+    """A segmenter spec: a file that must exist, ``module:function``, or a registered name."""
+    if not isinstance(spec, str):
+        return
+    if spec.endswith(SEGMENTER_FILES) or Path(spec).exists():
+        if not Path(spec).is_file():
+            yield (
+                f"segmenter {spec!r} is not a file; give a torch.export program (.pt2), a checkpoint (.pt) "
+                "or TorchScript (.ts) path"
+            )
+        return
+    yield from named("segmenter", spec)
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` as a list (an axis or one value; nothing for None)."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def key_problems(security: str, keys: str | None) -> list[str]:
+    """What is wrong with ``network.security``/``network.keys`` before anything loads (none without CURVE).
+
+    Only the folder is checked here: a node alone on its host holds just the files its role
+    reads (module docstring), and reports the one it lacks, by name, when it starts.
+    """
+    if security != "curve":
+        return []
+    if keys is None:
+        return ["network.security is curve but network.keys names no key folder; set it"]
+    if not Path(keys).is_dir():
+        return [f"network.keys {keys!r} is not a folder; make keys with `semlink keys generate {keys}`"]
+    return []
