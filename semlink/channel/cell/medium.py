@@ -151,16 +151,22 @@ class Medium:
 
 
 class _Run:
-    """The state of one :meth:`Medium.run`: queues, heads, counters."""
+    """The state of one :meth:`Medium.run`: queues, heads, counters (per-packet state in Python
+    lists: the loops touch one packet at a time, where numpy scalars cost more than they save)."""
 
     def __init__(self, medium: Medium, packets: CellPackets, rng: np.random.Generator) -> None:
         self.medium, self.packets, self.rng = medium, packets, rng
         count, vehicles = packets.count, medium.vehicles
-        self.order = np.lexsort((np.arange(count), packets.release_us))  # release order, stable
+        self.order = np.lexsort((np.arange(count), packets.release_us)).tolist()  # release order, stable
+        self.release: list[float] = packets.release_us.astype(float).tolist()
+        self.deadline: list[float] = packets.deadline_us.astype(float).tolist()
+        self.priority: list[int] = packets.priority.astype(int).tolist()
+        self.bits: list[float] = packets.bits.astype(float).tolist()
+        self.owner: list[int] = packets.vehicle.astype(int).tolist()
+        self.remaining = list(self.bits)
+        self.ready = list(self.release)
         self.next_release = 0
         self.queues: list[list[int]] = [[] for _ in range(vehicles)]
-        self.remaining = packets.bits.astype(np.float64).copy()
-        self.ready_us = packets.release_us.astype(np.float64).copy()
         self.delivered = np.zeros(count, dtype=bool)
         self.late = np.zeros(count, dtype=bool)
         self.arrival_us = np.full(count, np.nan)
@@ -168,25 +174,22 @@ class _Run:
         self.blocks_used = np.zeros(vehicles, dtype=np.int64)
         self.slots = 0
         self.occupied = 0
-        self.snr = np.zeros(vehicles)
-        self.mcs = np.zeros(vehicles, dtype=np.int64)
 
     def result(self) -> CellOutcome:
         """Run every slot with data and return the outcome."""
         slot_us = self.medium.numerology.slot_us
-        if self.packets.count == 0:
+        if not self.order:
             return self._outcome(0.0)
-        first = int(self.packets.release_us.min() // slot_us)
-        slot = first
-        last = first
+        first = int(min(self.release) // slot_us)
+        slot = last = first
         while True:
             now = slot * slot_us
             self._admit(now)
             self._expire(now)
             if not any(self.queues):
-                if self.next_release >= self.packets.count:
+                if self.next_release >= len(self.order):
                     break
-                slot = max(slot + 1, int(self.packets.release_us[self.order[self.next_release]] // slot_us))
+                slot = max(slot + 1, int(self.release[self.order[self.next_release]] // slot_us))
                 continue
             self._serve(slot, now)
             last = slot
@@ -201,59 +204,60 @@ class _Run:
 
     def _admit(self, now: float) -> None:
         """Queue the packets released by ``now``."""
-        while self.next_release < self.packets.count:
-            packet = int(self.order[self.next_release])
-            if self.packets.release_us[packet] > now:
+        while self.next_release < len(self.order):
+            packet = self.order[self.next_release]
+            if self.release[packet] > now:
                 break
-            self.queues[int(self.packets.vehicle[packet])].append(packet)
+            self.queues[self.owner[packet]].append(packet)
             self.next_release += 1
 
     def _expire(self, now: float) -> None:
         """Drop queued packets whose deadline has passed (late)."""
-        deadlines = self.packets.deadline_us
-        for queue in self.queues:
-            while queue and deadlines[queue[0]] <= now:
-                self.late[queue.pop(0)] = True
-            expired = [p for p in queue if deadlines[p] <= now]
-            for packet in expired:
-                queue.remove(packet)
-                self.late[packet] = True
+        for vehicle, queue in enumerate(self.queues):
+            if any(self.deadline[p] <= now for p in queue):
+                for packet in queue:
+                    if self.deadline[packet] <= now:
+                        self.late[packet] = True
+                self.queues[vehicle] = [p for p in queue if self.deadline[p] > now]
 
-    def _view(self, slot: int, now: float) -> tuple[CellView, np.ndarray]:
-        """The scheduler's view of the slot, and each vehicle's SNR."""
+    def _view(self, slot: int, now: float) -> CellView:
+        """The scheduler's view of the slot (each vehicle's SNR from the medium's function)."""
         vehicles = self.medium.vehicles
         queued = np.zeros(vehicles)
         deadline = np.full(vehicles, np.inf)
         priority = np.zeros(vehicles, dtype=np.int64)
         for vehicle, queue in enumerate(self.queues):
-            ready = [p for p in queue if self.ready_us[p] <= now]
+            ready = [p for p in queue if self.ready[p] <= now]
             if ready:
-                queued[vehicle] = self.remaining[ready].sum()
-                deadline[vehicle] = self.packets.deadline_us[ready[0]]
-                priority[vehicle] = self.packets.priority[ready[0]]
-        snr = self.medium.snr_db(np.arange(vehicles), now)
-        per_block = self.medium.adaptation.bits_per_block(snr)
-        view = CellView(slot, self.medium.numerology.resource_blocks, queued, per_block, deadline, priority, self.rng)
-        return view, snr
+                queued[vehicle] = sum(self.remaining[p] for p in ready)
+                deadline[vehicle] = self.deadline[ready[0]]
+                priority[vehicle] = self.priority[ready[0]]
+        self.snr = self.medium.snr_db(np.arange(vehicles), now)
+        self.mcs = self.medium.adaptation.choose(self.snr)
+        per_block = self.medium.adaptation.bits_per_block(self.snr)
+        return CellView(slot, self.medium.numerology.resource_blocks, queued, per_block, deadline, priority, self.rng)
 
     def _serve(self, slot: int, now: float) -> None:
-        """One slot: grants, then each granted vehicle's queue."""
-        view, snr = self._view(slot, now)
+        """One slot: grants, each granted vehicle's queue, then the slot's transmissions' fates."""
+        view = self._view(slot, now)
         if not view.queued_bits.any():  # every queued packet waits for its HARQ round trip
             return
         self.slots += 1
         grant = self.medium.scheduler.allocate(view)
         self.blocks_used += grant.blocks
         self.occupied += grant.occupied
-        end = now + self.medium.numerology.slot_us
-        self.snr, self.mcs = snr, self.medium.adaptation.choose(snr)
+        finished: list[tuple[int, int, bool]] = []
         for vehicle in np.flatnonzero(grant.blocks > 0).tolist():
             budget = float(grant.blocks[vehicle] * view.bits_per_block[vehicle])
-            self._spend(vehicle, budget, bool(grant.collided[vehicle]), now, end)
+            finished += self._spend(vehicle, budget, bool(grant.collided[vehicle]), now)
+        if finished:
+            self._settle(finished, now + self.medium.numerology.slot_us)
 
-    def _spend(self, vehicle: int, budget: float, collided: bool, now: float, end: float) -> None:
-        """Send ``budget`` bits of ``vehicle``'s ready packets; each finished one is a transmission."""
-        for packet in [p for p in self.queues[vehicle] if self.ready_us[p] <= now]:
+    def _spend(self, vehicle: int, budget: float, collided: bool, now: float) -> list[tuple[int, int, bool]]:
+        """Send ``budget`` bits of ``vehicle``'s ready packets; the ``(vehicle, packet, collided)``
+        transmissions this finishes."""
+        finished = []
+        for packet in [p for p in self.queues[vehicle] if self.ready[p] <= now]:
             if budget <= 0:
                 break
             sent = min(budget, self.remaining[packet])
@@ -261,27 +265,27 @@ class _Run:
             self.remaining[packet] -= sent
             if self.remaining[packet] > 0:
                 break
-            self._attempt(vehicle, packet, collided, end)
+            finished.append((vehicle, packet, collided))
             if collided:
                 break
+        return finished
 
-    def _attempt(self, vehicle: int, packet: int, collided: bool, end: float) -> None:
-        """One transmission of ``packet`` ends at ``end``: decoded, resent after the HARQ round trip, or lost."""
-        self.transmissions[packet] += 1
-        bler = 1.0 if collided else self._bler(vehicle, packet)
-        if self.rng.random() >= bler:
-            self.delivered[packet] = end <= self.packets.deadline_us[packet]
-            self.late[packet] = not self.delivered[packet]
-            self.arrival_us[packet] = end
-            self.queues[vehicle].remove(packet)
-        elif self.transmissions[packet] >= self.medium.harq_max_tx:
-            self.queues[vehicle].remove(packet)
-        else:
-            self.remaining[packet] = float(self.packets.bits[packet])
-            self.ready_us[packet] = end + self.medium.harq_rtt_us
-
-    def _bler(self, vehicle: int, packet: int) -> float:
-        """BLER of ``packet``'s transmission at its vehicle's MCS and SNR this slot."""
-        block = np.array([min(int(self.packets.bits[packet]), BLOCK_BITS)])
-        at = slice(vehicle, vehicle + 1)
-        return float(self.medium.adaptation.model.bler(self.mcs[at], self.snr[at], block)[0])
+    def _settle(self, finished: list[tuple[int, int, bool]], end: float) -> None:
+        """The transmissions ending at ``end``: each decoded, resent after the HARQ round trip, or lost."""
+        vehicles = np.array([v for v, _, _ in finished])
+        blocks = np.array([min(self.bits[p], BLOCK_BITS) for _, p, _ in finished])
+        bler = self.medium.adaptation.model.bler(self.mcs[vehicles], self.snr[vehicles], blocks)
+        bler[np.array([c for _, _, c in finished])] = 1.0
+        draws = self.rng.random(len(finished))
+        for (vehicle, packet, _), error, draw in zip(finished, bler.tolist(), draws.tolist(), strict=True):
+            self.transmissions[packet] += 1
+            if draw >= error:
+                self.delivered[packet] = end <= self.deadline[packet]
+                self.late[packet] = not self.delivered[packet]
+                self.arrival_us[packet] = end
+                self.queues[vehicle].remove(packet)
+            elif self.transmissions[packet] >= self.medium.harq_max_tx:
+                self.queues[vehicle].remove(packet)
+            else:
+                self.remaining[packet] = self.bits[packet]
+                self.ready[packet] = end + self.medium.harq_rtt_us
