@@ -116,18 +116,20 @@ def run(
     precheck(resolved, origin)
     from semlink.executors.runner import Run
     from semlink.report.document import write_report
+    from semlink.results.folder import hold_folder
 
     if transport is not None:
         resolved = validate({**resolved.model_dump(by_alias=True), "transport": transport}, origin)
     folder = Path(out) if out is not None else Path(resolved.out or Path("results") / resolved.name)
-    ran = Run(resolved, origin, folder, console, workers=workers, executor=executor, address=address).execute()
-    if report:
-        write_report(folder)
-    if resolved.tracking.mlflow is not None:
-        from semlink.report.mlflow_log import log_run, mlflow_target
+    with hold_folder(folder):  # one writer from the first row to the last figure
+        ran = Run(resolved, origin, folder, console, workers=workers, executor=executor, address=address).execute()
+        if report:
+            write_report(folder)
+        if resolved.tracking.mlflow is not None:
+            from semlink.report.mlflow_log import log_run, mlflow_target
 
-        experiment = resolved.tracking.experiment or resolved.name
-        log_run(folder, mlflow_target(folder, resolved.tracking.mlflow, experiment))
+            experiment = resolved.tracking.experiment or resolved.name
+            log_run(folder, mlflow_target(folder, resolved.tracking.mlflow, experiment))
     return RunResult(folder, typed_rows(read_rows(folder / "results.csv")), ran)
 
 

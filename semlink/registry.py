@@ -20,6 +20,7 @@ import importlib
 import importlib.metadata
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -71,6 +72,28 @@ def import_plugin_module(module_name: str) -> Any:
         if folder not in sys.path:
             sys.path.append(folder)
     return importlib.import_module(module_name)
+
+
+def import_failure(what: str, module_name: str, error: Exception) -> str:
+    """One line saying why importing a plugin's module failed, where, and what to do.
+
+    :param what: the component, for the message (``codec 'mine:Codec'``).
+    :param module_name: the module imported. :param error: what the import raised.
+    """
+    if isinstance(error, ImportError):
+        return f"cannot import {what}: {error}"
+    first = (str(error).strip().splitlines() or [""])[0]
+    if isinstance(error, SyntaxError):
+        where = f" ({error.filename}, line {error.lineno})" if error.filename else ""
+    else:  # the line of the module being imported (the first frame past the import machinery)
+        frames = traceback.extract_tb(error.__traceback__)
+        machinery = [i for i, frame in enumerate(frames) if frame.filename.startswith("<frozen importlib")]
+        frame = frames[min(machinery[-1] + 1, len(frames) - 1)] if machinery else frames[-1] if frames else None
+        where = f" ({frame.filename}, line {frame.lineno})" if frame is not None else ""
+    return (
+        f"cannot import {what}: importing {module_name} raised {type(error).__name__}: {first}{where}; "
+        "fix that module (or name another)"
+    )
 
 
 class Registry(Generic[T]):
@@ -138,8 +161,8 @@ class Registry(Generic[T]):
             raise PluginError(f"{self.kind} {path!r} must look like package.module:Attribute")
         try:
             target: Any = import_plugin_module(module_name)
-        except ImportError as error:
-            raise PluginError(f"cannot import {self.kind} {path!r}: {error}") from None
+        except Exception as error:  # a plugin may raise anything while it is imported
+            raise PluginError(import_failure(f"{self.kind} {path!r}", module_name, error)) from None
         for part in attribute.split("."):
             if not hasattr(target, part):
                 raise PluginError(f"cannot import {self.kind} {path!r}: {module_name} has no {attribute}")

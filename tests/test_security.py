@@ -85,3 +85,22 @@ def test_precheck_refuses_curve_without_a_key_folder(tmp_path: Path) -> None:
     unset = Scenario.model_validate({**base, "network": {"security": "curve"}})
     with pytest.raises(ScenarioError, match="names no key folder"):
         precheck(unset, "s.yaml")
+
+
+def test_key_folders_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    """With umask 000 ``authorized/`` became world-writable: anyone on the host could let a client in."""
+    import os
+    import stat
+
+    previous = os.umask(0)
+    try:
+        written = generate_keys(tmp_path / "keys")
+    finally:
+        os.umask(previous)
+    for folder in (tmp_path / "keys", tmp_path / "keys" / "authorized"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    for path in written:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert not mode & 0o022, f"{path} is writable by others: {oct(mode)}"
+        if path.name.endswith("_secret"):
+            assert mode == 0o600, path

@@ -58,7 +58,9 @@ def test_a_budget_below_one_is_refused_in_one_line(tmp_path: Path) -> None:
     assert "\n" not in str(error.value)
 
 
-@pytest.mark.parametrize(("compute", "expected"), [(None, ["1 2", "1 3"]), (2, ["2 2", "2 3"])])
+@pytest.mark.parametrize(
+    ("compute", "expected"), [(None, ["1 2", "1 3"]), pytest.param(2, ["2 2", "2 3"], marks=pytest.mark.slow)]
+)
 def test_the_nodes_of_a_run_use_their_share(compute: int | None, expected: list[str], tmp_path: Path) -> None:
     # ssm has the transmitter segment the source; the receiver segments the reconstruction
     scenario = tmp_path / "scenario.yaml"

@@ -56,7 +56,9 @@ class ChannelStage:
     Every packet's run id (and its CRC, except on a transparent point, see :meth:`process`) is
     checked before it touches any state (the model, its random stream, the link's queue): messages
     of another run are counted (``dropped:foreign-run``) and dropped, so they never change a row;
-    they are reported with the point that ends next.
+    they are reported with the point that ends next. A control message of the run that arrives
+    before its first ``point-start`` (an ``end`` forged before the transmitter connected) is
+    dropped too (``dropped:before-start``): only a run that began can end.
 
     :param plans: point index -> its plan.
     :param run_id: the run whose messages this stage relays.
@@ -73,6 +75,9 @@ class ChannelStage:
         self.ended = False
         self.heard_run = False
         """Whether a control message of this run has arrived (its sender is the real transmitter)."""
+        self.started = False
+        """Whether a ``point-start`` of this run has arrived: before it, an ``end`` or a
+        ``point-end`` comes from no transmitter of the run and is dropped (``before-start``)."""
         self.prefix = packet_prefix(run_id)
         self.transparent = False
         """Whether the open point's packets go on unread (see :meth:`process`)."""
@@ -119,7 +124,13 @@ class ChannelStage:
                 if control.run_id != self.run_id:
                     self._drop("foreign-run")
                     return []
-                self.heard_run = True
+                if not self.started and not isinstance(control, PointStart):
+                    # nothing of the run has begun: no transmitter sent this (a forged or stray
+                    # end must not end a run before its peer connected)
+                    LOG.warning("a %s of this run before its first point-start: dropped", control.kind)
+                    self._drop("before-start")
+                    return []
+                self.started = self.heard_run = True
                 return self._control(control, parts)
         return self._packets(parts)
 

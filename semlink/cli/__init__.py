@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from semlink import __version__
 from semlink.cli.cache import add_cache
 from semlink.cli.channel import is_tool, main_tools
-from semlink.cli.common import USER_ERRORS, OneLineParser, add_logging_options, apply_logging_options
+from semlink.cli.common import USER_ERRORS, OneLineParser, add_logging_options, apply_logging_options, one_line
 from semlink.cli.data import add_data
 from semlink.cli.evaluate import add_eval
 from semlink.cli.keys import add_keys
@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         if os.environ.get("SEMLINK_DEBUG") or not isinstance(error, USER_ERRORS):
             raise
-        print(f"semlink: error: {error}", file=sys.stderr)
+        print(f"semlink: error: {one_line(error)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("semlink: interrupted", file=sys.stderr)

@@ -24,10 +24,18 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-__all__ = ["USER_ERRORS", "OneLineParser", "UserError", "add_logging_options", "apply_logging_options"]
+__all__ = ["USER_ERRORS", "OneLineParser", "UserError", "add_logging_options", "apply_logging_options", "one_line"]
 
 # Errors a user can fix, shown as one line (SEMLINK_DEBUG=1 shows the traceback instead).
-USER_ERRORS = (UserError, ValueError, UnknownComponentError, StageError, PeerError, FileNotFoundError)
+USER_ERRORS = (UserError, ValueError, UnknownComponentError, StageError, PeerError, FileNotFoundError, PermissionError)
+
+
+def one_line(error: Exception) -> str:
+    """A user error's message as one line: a denied file names the file and the fix."""
+    if isinstance(error, PermissionError):
+        where = f" on {error.filename}" if error.filename else ""
+        return f"permission denied{where}; give a path you may write to (e.g. another --out) or change its permissions"
+    return str(error)
 
 
 def size_arg(text: str) -> tuple[int, int]:

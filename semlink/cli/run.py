@@ -95,6 +95,7 @@ def run_scenario(args: argparse.Namespace) -> int:
     scenario, origin = load(args)  # first: a bad scenario is refused before torch loads
     from semlink.executors.runner import Run
     from semlink.report.document import write_report
+    from semlink.results.folder import hold_folder
 
     out = args.out or Path(scenario.out or Path("results") / scenario.name)
     from semlink.workcache import work_lines
@@ -104,8 +105,9 @@ def run_scenario(args: argparse.Namespace) -> int:
         raise UserError("--address is for --executor ray; add --executor ray or drop --address")
     only = parse_points(args.points)
     run = Run(scenario, origin, out, workers=args.workers, only=only, executor=args.executor, address=args.address)
-    ran = run.execute()
-    written = [] if args.no_report else write_report(out)
+    with hold_folder(out):  # one writer per folder, the report included
+        ran = run.execute()
+        written = [] if args.no_report else write_report(out)
     report = f"; report: {', '.join(str(p) for p in written)}" if written else ""
     print(f"{ran} points in {time.monotonic() - started:.0f} s; results: {out / 'results.csv'}{report}")
     if run.work:
@@ -184,16 +186,18 @@ def run_receiver(args: argparse.Namespace) -> int:
     """The receiver node."""
     from semlink.nodes.loops import node_study, receiver_node
     from semlink.nodes.parent import die_with_parent
+    from semlink.results.folder import hold_folder
 
     die_with_parent()
     scenario, origin = load(args)
-    receiver_node(node_study(scenario, origin, "receiver"), args.out, args.progress)
-    if args.report:
-        from semlink.report.document import write_report
+    with hold_folder(args.out):  # a hand-started receiver is the folder's one writer too
+        receiver_node(node_study(scenario, origin, "receiver"), args.out, args.progress)
+        if args.report:
+            from semlink.report.document import write_report
 
-        for path in write_report(args.out):
-            print(path)
-        track(scenario, args.out)
+            for path in write_report(args.out):
+                print(path)
+            track(scenario, args.out)
     return 0
 
 

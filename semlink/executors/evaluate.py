@@ -45,14 +45,20 @@ def evaluation_scenario(
 
 def evaluate(scenario: Scenario, out: Path, console: Console | None = None) -> int:
     """Run the evaluation into ``out`` (``results.csv``, ``frames.jsonl``, the report) and return
-    the number of points run (those already in ``out`` are kept). Prints nothing: ``semlink eval``
+    the number of points run (those already in ``out`` are kept), holding the folder's lock
+    (:func:`semlink.results.folder.hold_folder`) throughout. Prints nothing: ``semlink eval``
     shows the table (:func:`semlink.cli.evaluate.results_table`).
 
     :param console: where progress goes (default: stderr).
     """
+    from semlink.scenario.precheck import precheck
+
+    precheck(scenario, "(semlink eval)")  # names, files, sizes: refused before torch loads
     from semlink.executors.runner import Run
     from semlink.report.document import write_report
+    from semlink.results.folder import hold_folder
 
-    ran = Run(scenario, "(semlink eval)", out, console).execute()
-    write_report(out)
+    with hold_folder(out):  # one writer per folder, the report included
+        ran = Run(scenario, "(semlink eval)", out, console).execute()
+        write_report(out)
     return ran

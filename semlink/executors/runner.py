@@ -12,10 +12,11 @@ from typing import Any
 
 from rich.console import Console
 
-from semlink.errors import StageError
+from semlink.errors import ScenarioError, StageError
 from semlink.executors.base import RunContext, executor_class, executor_name
 from semlink.executors.progress import RunProgress
 from semlink.metrics import build_metrics
+from semlink.results.folder import check_same_study, hold_folder
 from semlink.results.keys import write_points
 from semlink.results.writer import ResultsWriter
 from semlink.scenario.loading import dump_scenario
@@ -88,10 +89,21 @@ class Run:
         return {p.index for p in study.points if p.key not in done and (self.only is None or p.index in self.only)}
 
     def execute(self) -> int:
-        """Run the pending points; returns how many ran. What the stages did is in :attr:`work`
-        (and ``OUT/work.json``)."""
+        """Run the pending points, holding the output folder's lock throughout
+        (:func:`semlink.results.folder.hold_folder`); returns how many ran. What the stages did
+        is in :attr:`work` (and ``OUT/work.json``).
+
+        :raises FolderError: in one line, if another run holds the folder, it cannot be written,
+            or its rows came from other non-axis settings.
+        :raises ScenarioError: in one line, if ``only`` names an index outside the sweep.
+        """
+        with hold_folder(self.out):
+            return self._execute()
+
+    def _execute(self) -> int:
         study = self.build()
-        self.out.mkdir(parents=True, exist_ok=True)
+        check_indices(self.only, len(study.points))
+        check_same_study(self.out, study.scenario)
         todo = self.pending(study)
         dump_scenario(study.scenario, self.out / "scenario.yaml")
         write_points(self.out, study.scenario, study.points)
@@ -115,6 +127,16 @@ class Run:
         missing = [p.index for p in study.points if p.key not in done and (self.only is None or p.index in self.only)]
         if missing:
             raise StageError(f"points {missing} got no results; see {self.out / 'logs'} for the nodes' messages")
+
+
+def check_indices(only: set[int] | None, count: int) -> None:
+    """Refuse sweep indices (``--points``) outside a sweep of ``count`` points, in one line."""
+    outside = sorted(i for i in only or () if not 0 <= i < count)
+    if outside:
+        listed = ",".join(map(str, outside[:5])) + (",..." if len(outside) > 5 else "")
+        raise ScenarioError(
+            f"--points {listed}: out of range, the sweep has {count} points; give indices from 0 to {count - 1}"
+        )
 
 
 def write_work(out: Path, work: dict[str, Any]) -> None:

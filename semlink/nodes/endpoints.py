@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,6 +66,32 @@ def loopback(address: str) -> str:
     return address
 
 
+ROLE_ADDRESSES = {
+    "transmitter": ("channel_connect",),
+    "channel": ("channel_bind", "receiver_connect"),
+    "receiver": ("receiver_bind",),
+}
+"""The addresses each node binds or connects."""
+
+
+def is_local(address: str) -> bool:
+    """Whether ``address`` stays on this host: ``ipc://``, ``inproc://`` or a loopback TCP address."""
+    scheme, _, rest = address.partition("://")
+    if scheme in ("ipc", "inproc"):
+        return True
+    host = rest.rpartition(";")[2].rpartition(":")[0].strip("[]").lower()  # "src;host:port" -> host
+    return host == "localhost" or host == "::1" or host.startswith("127.")
+
+
+def exposed(ends: Endpoints, role: str) -> str | None:
+    """The first address ``role`` binds or connects that leaves this host (None: all local)."""
+    for name in ROLE_ADDRESSES[role]:
+        address: str = getattr(ends, name)
+        if not is_local(address):
+            return address
+    return None
+
+
 def node_endpoints(network: NetworkSpec) -> Endpoints:
     """A node's addresses: the scenario's, else those its ``semlink run`` parent picked, else
     :data:`HAND_STARTED`.
@@ -90,16 +117,52 @@ def from_environment() -> dict[str, str]:
     return value
 
 
+FOLDER_PREFIX = "semlink-ipc-"
+"""A run's private folder: ``$TMPDIR/semlink-ipc-<pid of semlink run>-<random>``."""
+
+
+def remove_stale_folders(root: Path | None = None) -> list[Path]:
+    """Remove the private folders that killed runs left behind in ``root`` (the temporary folder):
+    this user's, named after a pid that no longer runs; returns them. A folder of a live process,
+    another user's or a link is left alone."""
+    root = Path(tempfile.gettempdir()) if root is None else root
+    removed = []
+    for path in root.glob(f"{FOLDER_PREFIX}*-*"):
+        pid = path.name.removeprefix(FOLDER_PREFIX).split("-", 1)[0]
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        if not pid.isdigit() or not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or alive(int(pid)):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (another user's included)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
 @contextmanager
 def private_endpoints(network: NetworkSpec) -> Iterator[dict[str, str]]:
     """For one run: ``ipc://`` endpoints in a fresh 0700 folder for every address the scenario
     leaves open, as the environment its children need (empty when the scenario sets all four).
-    The folder goes when the run ends."""
+    The folder goes when the run ends; those of killed runs go at the next run's start
+    (:func:`remove_stale_folders`)."""
     fixed = given(network)
     if len(fixed) == len(fields(Endpoints)):
         yield {}
         return
-    folder = Path(tempfile.mkdtemp(prefix="semlink-"))  # mkdtemp makes it 0700
+    remove_stale_folders()
+    folder = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-"))  # mkdtemp makes it 0700
     try:
         chosen: dict[str, str] = {}
         for node in ("channel", "receiver"):

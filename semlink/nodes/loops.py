@@ -17,7 +17,7 @@ import zmq
 
 from semlink.channel.node import ChannelStage
 from semlink.metrics import build_metrics
-from semlink.nodes.endpoints import node_endpoints
+from semlink.nodes.endpoints import Endpoints, exposed, node_endpoints
 from semlink.nodes.liveness import PeerWatch, Waits
 from semlink.nodes.security import node_security
 from semlink.nodes.threads import use_threads
@@ -37,12 +37,12 @@ from semlink.receiver.node import PointReport, ReceiverStage
 from semlink.results.keys import write_points
 from semlink.results.writer import ResultsWriter
 from semlink.scenario.loading import dump_scenario
-from semlink.scenario.schema import NetworkSpec, Scenario
+from semlink.scenario.schema import NetworkSpec, Scenario, ScenarioError
 from semlink.study.components import check_points, work_cache
 from semlink.study.frames import resolve
 from semlink.study.stages import make_channel, make_receiver, make_transmitter
 from semlink.study.study import Study
-from semlink.study.trials import run_id
+from semlink.study.trials import RUN_ID_ENV, RUN_ID_FILE_ENV, given_run_id, run_id
 from semlink.wire import WireError
 from semlink.workcache import WorkStats
 
@@ -78,6 +78,7 @@ def transmitter_node(study: Study, only: set[int] | None = None) -> int:
     scenario = study.scenario
     threads = use_threads(scenario.compute_threads)
     net, ends, stop = scenario.network, node_endpoints(scenario.network), StopFlag().install()
+    run = node_run_id(scenario, ends, "transmitter")  # before any socket: a refusal ends it in one line
     LOG.info("transmitter started: pid %d, %d threads; sending to %s", os.getpid(), threads, ends.channel_connect)
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     sock = make_socket(context, zmq.PUSH, net.hwm, 0)
@@ -89,7 +90,7 @@ def transmitter_node(study: Study, only: set[int] | None = None) -> int:
         security.client(sock)
         connect(sock, ends.channel_connect, "transmitter")
         announce_ready("transmitter")
-        stage = make_transmitter(study, run_id(scenario), only, cache)
+        stage = make_transmitter(study, run, only, cache)
         for parts in stage.messages():
             if not send(sock, parts, watch, stop, waits(net)):
                 break
@@ -123,7 +124,7 @@ def channel_node(study: Study) -> dict[str, int]:
     sender = PeerWatch(inbound, f"the transmitter (bound {ends.channel_bind})", trusted=False)
     receiver = PeerWatch(outbound, f"the receiver at {ends.receiver_connect}")
     security = node_security(context, net.security, net.keys)
-    stage = make_channel(study, run_id(scenario))
+    stage = make_channel(study, node_run_id(scenario, ends, "channel"))
     stats = WorkStats()
     try:
         security.server(inbound)
@@ -176,6 +177,7 @@ def receiver_node(study: Study, out: Path, progress: bool = False) -> dict[str, 
         ends.receiver_bind,
         out,
     )
+    run = node_run_id(scenario, ends, "receiver")
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     inbound = make_socket(context, zmq.PULL, net.hwm, 0)
     watch = PeerWatch(inbound, f"the channel (bound {ends.receiver_bind})", trusted=False)
@@ -186,7 +188,7 @@ def receiver_node(study: Study, out: Path, progress: bool = False) -> dict[str, 
         security.server(inbound)
         bind(inbound, ends.receiver_bind, "receiver")
         announce_ready("receiver")
-        stage = receiver_stage(study, out, progress)
+        stage = receiver_stage(study, out, progress, run)
         counters, stats = stage.counters, stage.cache.stats
         while not stage.finished and (parts := receive(inbound, watch, stop, waits(net))):
             stage.handle_message(parts)
@@ -203,8 +205,8 @@ def receiver_node(study: Study, out: Path, progress: bool = False) -> dict[str, 
     return dict(counters)
 
 
-def receiver_stage(study: Study, out: Path, progress: bool) -> ReceiverStage:
-    """The receiver's stage, writing each finished point to ``out``."""
+def receiver_stage(study: Study, out: Path, progress: bool, run: int) -> ReceiverStage:
+    """The receiver's stage of run ``run``, writing each finished point to ``out``."""
     scenario = study.scenario
     resolved = resolve(scenario, study.sources.of(study.points[0]))
     metrics = build_metrics(scenario.metrics, study.sources.of(study.points[0]).label_set)
@@ -213,7 +215,7 @@ def receiver_stage(study: Study, out: Path, progress: bool) -> ReceiverStage:
     write_points(out, resolved, study.points)
     on_point = reporter(writer, progress)
     cache = work_cache(scenario, out)
-    stage = make_receiver(study, metrics, on_point, run_id(scenario), writer.done_keys(), cache)
+    stage = make_receiver(study, metrics, on_point, run, writer.done_keys(), cache)
     if progress:
 
         def on_frame(point: int, frame: int) -> None:
@@ -230,6 +232,25 @@ def node_study(scenario: Scenario, origin: str, role: str) -> Study:
     if role == "channel":
         return Study(scenario, origin, check_points(scenario, origin))
     return Study.build(scenario, origin, resolve_frames=False)
+
+
+def node_run_id(scenario: Scenario, ends: Endpoints, role: str) -> int:
+    """The run id of node ``role`` (:func:`~semlink.study.trials.run_id`).
+
+    Without one in the environment the id is derived from the scenario and guessable, so a
+    node that binds or connects beyond this host with CURVE off refuses to start: anyone who
+    reaches its port could end or feed its run.
+
+    :raises ScenarioError: in one line, naming the address and the fix.
+    """
+    if given_run_id() is None and scenario.network.security != "curve" and (address := exposed(ends, role)):
+        raise ScenarioError(
+            f"the {role} uses {address}, beyond this host, with no run secret and network.security off: "
+            f"give the three nodes one {RUN_ID_ENV} (e.g. `export {RUN_ID_ENV}=$(python -c "
+            f"'import semlink.wire as w; print(w.new_run_id())')`) or a file in {RUN_ID_FILE_ENV}, "
+            "or set network.security: curve"
+        )
+    return run_id(scenario)
 
 
 def waits(network: NetworkSpec) -> Waits:

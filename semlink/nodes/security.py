@@ -42,16 +42,20 @@ def generate_keys(folder: Path) -> list[Path]:
         raise KeyFileError(f"{folder} already holds keys; remove them or choose another folder")
     import zmq.auth
 
-    folder.mkdir(parents=True, exist_ok=True)
-    folder.chmod(0o700)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)  # modes set explicitly: whatever the umask, no one else reads or writes a key
     written = []
     for name in (SERVER, CLIENT):
         public, secret = zmq.auth.create_certificates(folder, name)
         Path(secret).chmod(0o600)
+        Path(public).chmod(0o644)
         written += [Path(public), Path(secret)]
     allowed = folder / AUTHORIZED
-    allowed.mkdir(exist_ok=True)
-    written.append(Path(shutil.copy(folder / f"{CLIENT}.key", allowed / f"{CLIENT}.key")))
+    allowed.mkdir(mode=0o700, exist_ok=True)
+    allowed.chmod(0o700)  # whoever writes here lets a client in
+    copied = Path(shutil.copy(folder / f"{CLIENT}.key", allowed / f"{CLIENT}.key"))
+    copied.chmod(0o644)
+    written.append(copied)
     return written
 
 

@@ -15,6 +15,9 @@ from semlink.nodes.liveness import PeerWatch, Waits, keepalive
 from semlink.wire import MAX_BATCH_BYTES, WireError, pack_parts
 
 POLL_MS = 200
+SETTLE_S = 1.0
+"""How long a sender waits after its last message before it believes its watch that the peer never
+connected (the watch's thread may not have seen a connection the messages just went through)."""
 COUNTERS_PREFIX = "counters:"
 """How a node's counters line starts in its log (``semlink run`` repeats the rejections it finds)."""
 MAX_PART_BYTES = MAX_BATCH_BYTES + 64  # one socket message: a frame's packets (semlink.wire.batch)
@@ -155,11 +158,20 @@ def wait_until_peer_leaves(watch: PeerWatch, stop: StopFlag, waits: Waits) -> bo
     yet when a full receive queue meets the sender's close (libzmq issue 4660), whatever the
     linger. The peer closes after the run's ``end``, so its leaving is the delivery receipt.
     Returns False when stopped or after ``waits.stall_timeout_s`` with the peer still there.
+
+    :raises PeerError: when the peer never connected within ``waits.peer_timeout_s`` of the
+        watch's start: what was "sent" only sits in this socket's queue, and waiting
+        ``stall_timeout_s`` for a peer that was never there would hang the run.
     """
     deadline = time.monotonic() + waits.stall_timeout_s
+    settled = time.monotonic() + SETTLE_S
     # the watch's thread may not have seen the connection yet, though messages went through it
     while (watch.connected or not watch.ever_connected) and not stop.stopped:
-        if time.monotonic() >= deadline:
+        now = time.monotonic()
+        never = not watch.ever_connected and now >= settled
+        if never and (problem := watch.problem(now, waits, "has taken nothing")):
+            raise PeerError(problem)
+        if now >= deadline:
             return False
         time.sleep(POLL_MS / 1000)
     return not stop.stopped

@@ -106,9 +106,10 @@ class PointReport:
 class ReceiverStage:
     """Handles messages from the channel; calls ``on_point`` with a :class:`PointReport` per finished point.
 
-    Malformed input, messages of another run (``rejected:foreign-run``) and points this stage does
-    not know (another scenario's) are rejected and counted by reason; nothing that arrives can
-    raise out of :meth:`handle`.
+    Malformed input, messages of another run (``rejected:foreign-run``), a control message of the
+    run before its first ``point-start`` (``rejected:before-start``: only a run that began can end)
+    and points this stage does not know (another scenario's) are rejected and counted by reason;
+    nothing that arrives can raise out of :meth:`handle`.
 
     :param plans: unit number -> plan.
     :param metrics: what is scored of every frame.
@@ -138,6 +139,9 @@ class ReceiverStage:
         self._point: _OpenPoint | None = None
         self.heard_run = False
         """Whether a control message of this run has arrived (its sender is the real channel)."""
+        self.started = False
+        """Whether a ``point-start`` of this run has arrived (an ``end`` before it is rejected:
+        ``before-start``)."""
 
     def handle_message(self, frames: list[bytes]) -> None:
         """One socket message (its ZeroMQ parts, see :mod:`semlink.wire.batch`)."""
@@ -166,7 +170,10 @@ class ReceiverStage:
         if message.run_id != self.run_id:
             self._reject("foreign-run")
         elif not isinstance(message, Packet):
-            self.heard_run = True
+            if not self.started and not isinstance(message, PointStart):
+                self._reject("before-start")  # nothing of the run began: no channel relayed this
+                return
+            self.started = self.heard_run = True
             self._control(message)
         elif self._point is None or message.point != self._point.index:
             self.counters["stale"] += 1

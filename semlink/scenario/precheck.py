@@ -10,6 +10,7 @@ codec's settings, a checkpoint's classes) is checked afterwards, when the points
 from __future__ import annotations
 
 import importlib.util
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,12 @@ from semlink.catalog import FILES, name_problem
 from semlink.scenario.schema import Scenario, ScenarioError
 
 FILE_SOURCES = ("camvid", "cityscapes", "folder")
+MAX_FRAME_SIDE = 16_384
+"""Longest side of a frame (``data.size``), in pixels."""
+MAX_FRAME_PIXELS = 64 * 2**20
+"""Most pixels of a frame (8192x8192): its image, labels and the networks' activations must fit in memory."""
+TCP_HOST = re.compile(r"\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+")
+"""A TCP host in an address: an IPv6 address in brackets, an IPv4 address, a host or interface name."""
 SEGMENTER_FILES = (".pt2", ".pt", ".ts", ".jit", ".torchscript")
 
 
@@ -47,6 +54,7 @@ def scenario_problems(scenario: Scenario) -> Iterator[str]:
             yield from file_problems("metric", name, entry if isinstance(entry, dict) else {}, f"metrics[{name}]")
     for spec in as_list(scenario.segmenter):
         yield from segmenter_problems(spec)
+    yield from address_problems(scenario)
     yield from key_problems(scenario.network.security, scenario.network.keys)
     if scenario.tracking.mlflow is not None and importlib.util.find_spec("mlflow") is None:
         yield "tracking.mlflow needs MLflow, which is not installed: pip install 'semlink[tracking]'"
@@ -69,7 +77,8 @@ def file_problems(kind: str, name: str, settings: dict[str, Any], where: str) ->
 
 
 def data_problems(scenario: Scenario) -> Iterator[str]:
-    """The frame source's name, and its folder for file-based sources."""
+    """The frame sizes, the frame source's name, and its folder for file-based sources."""
+    yield from size_problems(scenario.data.size)
     source = scenario.data.source
     yield from named("frame source", source)
     root = scenario.data.root
@@ -83,6 +92,49 @@ def data_problems(scenario: Scenario) -> Iterator[str]:
                 f"CamVid is not in {' or '.join(map(str, camvid_candidates()))}; set {CAMVID_ENV} or data.root "
                 "to the SegNet-layout CamVid folder"
             )
+
+
+def size_problems(size: Any) -> Iterator[str]:
+    """Frame sizes larger than a frame may be (:data:`MAX_FRAME_SIDE`, :data:`MAX_FRAME_PIXELS`):
+    refused here, in a fraction of a second, rather than when the first frame is allocated."""
+    sizes = size if isinstance(size, list) else [] if size is None else [size]
+    for height, width in sizes:
+        if max(height, width) > MAX_FRAME_SIDE or height * width > MAX_FRAME_PIXELS:
+            yield (
+                f"data.size {[height, width]} is too large a frame ({height * width:,} pixels); give at most "
+                f"{MAX_FRAME_SIDE} pixels a side and {MAX_FRAME_PIXELS:,} in all (8192x8192)"
+            )
+
+
+def address_problems(scenario: Scenario) -> Iterator[str]:
+    """Socket addresses (``network.*_bind``, ``network.*_connect``) that are not
+    ``tcp://HOST:PORT`` or ``ipc://PATH``."""
+    for node in ("channel", "receiver"):
+        for side in ("bind", "connect"):
+            address = getattr(scenario.network, f"{node}_{side}")
+            if address is not None and not valid_address(address, side == "bind"):
+                wildcard = " (HOST may be * or 0.0.0.0 to listen on every interface)" if side == "bind" else ""
+                yield (
+                    f"network.{node}_{side} {address!r} is not an address; write tcp://HOST:PORT with a port from "
+                    f"1 to 65535{wildcard}, or ipc://PATH"
+                )
+
+
+def valid_address(address: str, bind: bool) -> bool:
+    """Whether ``address`` is ``tcp://HOST:PORT`` (``*`` as HOST only to bind) or ``ipc://PATH``."""
+    scheme, sep, rest = address.partition("://")
+    if not sep or not rest:
+        return False
+    if scheme == "ipc":
+        return True
+    if scheme != "tcp":
+        return False
+    host, colon, port = rest.rpartition(":")
+    if not colon or not port.isdigit() or not 1 <= int(port) <= 65535:
+        return False
+    if host == "*":
+        return bind
+    return bool(TCP_HOST.fullmatch(host))
 
 
 def segmenter_problems(spec: Any) -> Iterator[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from semlink.scenario.schema import Scenario, ScenarioError
 from semlink.scenario.sweep import Point
@@ -75,25 +76,53 @@ PARENT_ENV = "SEMLINK_PARENT_PID"
 RUN_ID_ENV = "SEMLINK_RUN_ID"
 
 
-"""Where a run's nodes find its id: ``semlink run`` draws one and hands it to its children here."""
+"""Where a run's nodes find its id: ``semlink run`` draws one from the operating system's
+randomness and hands it to its children here; nodes started by hand or by compose share one."""
+
+
+RUN_ID_FILE_ENV = "SEMLINK_RUN_ID_FILE"
+
+
+"""Or a file holding the id (a compose or Kubernetes secret), for nodes started apart."""
+
+
+def given_run_id() -> int | None:
+    """The run id the environment gives: ``$SEMLINK_RUN_ID``, else the one in the file
+    ``$SEMLINK_RUN_ID_FILE`` names; None when neither is set.
+
+    :raises ScenarioError: if the id is not an int in :data:`semlink.wire.RUN_IDS`, or the file
+        cannot be read.
+    """
+    low, high = RUN_IDS
+    given, source = os.environ.get(RUN_ID_ENV), RUN_ID_ENV
+    if given is None and (path := os.environ.get(RUN_ID_FILE_ENV)):
+        try:
+            given, source = Path(path).read_text(errors="replace").strip(), f"the file {path} ({RUN_ID_FILE_ENV})"
+        except OSError as error:
+            raise ScenarioError(f"{RUN_ID_FILE_ENV}={path}: {error.strerror}; name a readable file") from None
+    if given is None:
+        return None
+    if not given.isdigit() or not low <= int(given) <= high:
+        shown = f"{RUN_ID_ENV}={given[:30]!r}" if source == RUN_ID_ENV else f"the run id in {source}"
+        raise ScenarioError(f"{shown} must be an integer in [{low}, {high}]; unset it or fix it")
+    return int(given)
 
 
 def run_id(scenario: Scenario) -> int:
-    """The run's id on the wire: ``$SEMLINK_RUN_ID`` where the parent (or the user, for nodes started
-    by hand or by compose) set it, else one derived from the scenario's name and seed.
+    """The run's id on the wire: the one the environment gives (:func:`given_run_id`: the parent's,
+    or the user's for nodes started by hand or by compose), else one derived from the scenario's
+    name and seed.
 
     Stages drop every message of another run id, so traffic of other runs never changes a row.
-    The derived id is guessable: nodes started apart should share a ``SEMLINK_RUN_ID``.
+    The derived id is guessable: nodes only fall back to it on loopback or private endpoints, or
+    under CURVE (:func:`semlink.nodes.loops.node_run_id` refuses it elsewhere).
 
-    :raises ScenarioError: if ``$SEMLINK_RUN_ID`` is not an int in :data:`semlink.wire.RUN_IDS`.
+    :raises ScenarioError: as :func:`given_run_id`.
     """
-    low, high = RUN_IDS
-    given = os.environ.get(RUN_ID_ENV)
-    if given is None:
-        return low + zlib.crc32(f"{scenario.name}:{scenario.seed}".encode())
-    if not given.isdigit() or not low <= int(given) <= high:
-        raise ScenarioError(f"{RUN_ID_ENV}={given[:30]!r} must be an integer in [{low}, {high}]; unset it or fix it")
-    return int(given)
+    given = given_run_id()
+    if given is not None:
+        return given
+    return RUN_IDS[0] + zlib.crc32(f"{scenario.name}:{scenario.seed}".encode())
 
 
 def frame_interval_us(fps: float) -> int:

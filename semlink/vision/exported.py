@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,3 +117,25 @@ def first_line(error: BaseException) -> str:
     longer messages go on with advice about checkpoints that does not apply here."""
     line = (str(error).strip().splitlines() or [type(error).__name__])[0]
     return line.split(". ", 1)[0].rstrip(".")
+
+
+UNSAFE_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def safe_load_failure(what: str, path: str | Path, error: BaseException, fix: str) -> str:
+    """One line for a file that :func:`torch.load` (``weights_only=True``, the safe loader) refused:
+    the file, why (an object the loader will not build, or the error's first sentence), the fix.
+
+    :param what: the file's role (``"segmenter checkpoint"``). :param fix: what to do instead.
+    """
+    text = str(error)
+    found = UNSAFE_GLOBAL.search(text)
+    unpickler = text.partition("WeightsUnpickler error:")[2].strip()
+    if found is not None:
+        why = f"it holds a {found.group(1)} object, which torch's safe loader does not build"
+    elif unpickler:
+        why = f"not a checkpoint torch's safe loader reads: {unpickler.splitlines()[0].rstrip('.')}"
+    else:
+        why = ANSI.sub("", first_line(error))
+    return f"{what} {path} cannot be read ({why}); {fix}"

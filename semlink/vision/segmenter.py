@@ -12,7 +12,7 @@ import torch
 
 from semlink.data.labelset import CAMVID, CITYSCAPES, LabelSet
 from semlink.device import pick_device
-from semlink.registry import Registry, import_plugin_module
+from semlink.registry import Registry, import_failure, import_plugin_module
 from semlink.vision.checkpoint import CheckpointError, load_segmenter
 
 CHECKPOINTS = Path(__file__).parent / "checkpoints"
@@ -75,8 +75,22 @@ def shipped_segmenter(label_set: str = "cityscapes", device: str = "auto", batch
 
 @SEGMENTERS.register("checkpoint")
 def checkpoint_segmenter(path: str, device: str = "auto", batch: int = 8) -> Segmenter:
-    """A checkpoint written by ``semlink train segmenter``."""
-    net, label_set = load_segmenter(Path(path))
+    """A checkpoint written by ``semlink train segmenter``.
+
+    :raises CheckpointError: one line naming the file and the fix, if it does not load.
+    """
+    from semlink.vision.exported import safe_load_failure
+
+    try:
+        net, label_set = load_segmenter(Path(path))
+    except CheckpointError as error:  # torch's own words run over many lines: one line, the file, the fix
+        fix = "give a checkpoint of `semlink train segmenter` (tensors and plain values) or a torch.export .pt2"
+        text = str(error)
+        if error.__context__ is not None and " cannot be read: " in text:
+            raise CheckpointError(safe_load_failure("segmenter checkpoint", path, error.__context__, fix)) from None
+        if "\n" in text:
+            raise CheckpointError(f"{text.splitlines()[0].rstrip(': ')}; {fix}") from None
+        raise
     return TorchSegmenter(net, label_set, device, batch)
 
 
@@ -127,9 +141,13 @@ def callable_segmenter(target: str, label_set: str = "cityscapes") -> Segmenter:
     if not module_name or not attribute:
         raise CheckpointError(f"segmenter target {target!r} must look like package.module:function")
     try:
-        function = getattr(import_plugin_module(module_name), attribute)
-    except (ImportError, AttributeError) as error:
-        raise CheckpointError(f"cannot import segmenter {target!r}: {error}") from None
+        module = import_plugin_module(module_name)
+    except Exception as error:  # a plugin may raise anything while it is imported
+        raise CheckpointError(import_failure(f"segmenter {target!r}", module_name, error)) from None
+    try:
+        function = getattr(module, attribute)
+    except AttributeError:
+        raise CheckpointError(f"cannot import segmenter {target!r}: {module_name} has no {attribute}") from None
     return CallableSegmenter(function, LABEL_SETS[label_set])
 
 

@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
+from semlink.wire.packets import new_run_id
+
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = ("receiver", "channel", "transmitter")  # compose's depends_on order: each waits for the one before
 SMALL = ("data.frames=2", "codecs=[{name: jpeg, quality: [20, 60]}]")
@@ -106,10 +108,12 @@ def test_the_compose_services_run_in_separate_namespaces_and_match_a_local_run(
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
     results = tmp_path / "results"
     processes: dict[str, subprocess.Popen[str]] = {}
+    run_id = str(new_run_id())  # what `SEMLINK_RUN_ID=... docker compose up` hands every service
     try:
         for role in ROLES:
             ready = tmp_path / role
-            environment = {**os.environ, **services[role]["environment"], "SEMLINK_READY_FILE": str(ready)}
+            given = {**services[role]["environment"], "SEMLINK_RUN_ID": run_id}
+            environment = {**os.environ, **given, "SEMLINK_READY_FILE": str(ready)}
             command = [sys.executable, "-m", "semlink.cli", *service_command(services[role], results)]
             processes[role] = subprocess.Popen(
                 ["ip", "netns", "exec", namespaces[role], *command],

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import msgpack
@@ -143,6 +144,8 @@ def test_garbage_at_the_receiver_is_counted_and_survived(tmp_path: Path) -> None
         push.send(pack_parts([encode_message(End(run + 1))]))  # another run's end does not stop this one
         push.send(msgpack.packb([b"\x00"] * 5000))  # parts beyond the cap are skipped
         push.send(valid_end)  # not packed: a bad batch
+        push.send(pack_parts([valid_end]))  # before any point of the run started: no end
+        push.send(pack_parts([encode_message(PointStart(run, 0, "not-a-key", 4))]))  # the run began (a point unknown)
         push.send(pack_parts([valid_end]))
         _, stderr = receiver.communicate(timeout=120)
     finally:
@@ -152,8 +155,67 @@ def test_garbage_at_the_receiver_is_counted_and_survived(tmp_path: Path) -> None
             receiver.kill()
     assert receiver.returncode == 0, stderr
     counters = next(line for line in stderr.splitlines() if line.startswith("counters: receiver"))
-    for reason in ("foreign-run", "multipart", "bad-batch", "too-many-parts", "not-msgpack"):
+    for reason in ("foreign-run", "multipart", "bad-batch", "too-many-parts", "not-msgpack", "before-start"):
         assert f"rejected:{reason}=" in counters, counters
+
+
+def wait_for(condition: Callable[[], bool], what: str, processes: list[subprocess.Popen[str]], limit: float) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` if a process exits first or ``limit`` s pass."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert all(process.poll() is None for process in processes), f"a node exited before {what}"
+        assert time.monotonic() < deadline, f"no {what} after {limit} s"
+        time.sleep(0.1)
+
+
+def test_a_forged_end_before_the_transmitter_connects_ends_nothing(tmp_path: Path) -> None:
+    """An ``end`` carrying the run id reaches the channel before the transmitter connects: it
+    must end neither the channel nor the receiver (the transmitter would then queue its whole run
+    for no one); it is dropped, and flagged in the first row."""
+    path, p1, _ = scenario(tmp_path)
+    run = RUN_IDS[0] + 123
+    environment = {**os.environ, RUN_ID_ENV: str(run)}
+    out, ready = tmp_path / "out", tmp_path / "channel-ready"
+    logs = {role: tmp_path / f"{role}.log" for role in ("receiver", "channel", "transmitter")}
+
+    def start(role: str, *args: str, **extra: str) -> subprocess.Popen[str]:
+        command = [sys.executable, "-m", "semlink.cli", role, str(path), *args]
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=logs[role].open("w"), text=True,
+                                env={**environment, **extra})  # fmt: skip
+
+    nodes = [start("receiver", "--out", str(out))]
+    try:
+        nodes.append(start("channel", SEMLINK_READY_FILE=str(ready)))
+        wait_for(ready.exists, "channel ready", nodes, 120)
+        context = zmq.Context()
+        push = context.socket(zmq.PUSH)
+        push.connect(f"tcp://127.0.0.1:{p1}")
+        push.send(pack_parts([encode_message(End(run))]))
+        push.close(linger=10_000)
+        context.term()
+        wait_for(lambda: "before its first point-start" in logs["channel"].read_text(), "forged end seen", nodes, 60)
+        nodes.append(start("transmitter"))
+        codes = [node.wait(timeout=240) for node in nodes]
+    finally:
+        for node in nodes:
+            if node.poll() is None:
+                node.kill()
+                node.wait()
+    assert codes == [0, 0, 0], {role: log.read_text()[-1500:] for role, log in logs.items()}
+    rows = list(csv.DictReader((out / "results.csv").read_text().splitlines()))
+    assert len(rows) == 4
+    assert "dropped:before-start=1" in rows[0]["rejected_by"]
+
+
+def test_a_transmitter_whose_channel_never_came_fails_after_the_peer_timeout(tmp_path: Path) -> None:
+    """All of a short run fits in the socket's queue with no channel there: the transmitter must
+    not report it sent and then wait ``stall_timeout_s`` (here 600 s) for a peer that never came."""
+    path, _, _ = scenario(tmp_path, timeout=2.0)
+    environment = {**os.environ, RUN_ID_ENV: str(RUN_IDS[0] + 5)}
+    command = [sys.executable, "-m", "semlink.cli", "transmitter", str(path), "-q"]
+    result = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=240)
+    assert result.returncode == 1, result.stderr
+    assert "never showed up within 2 s" in result.stderr
 
 
 def test_receiver_with_no_peer_exits_with_one_line(tmp_path: Path) -> None:
@@ -167,9 +229,8 @@ def test_receiver_with_no_peer_exits_with_one_line(tmp_path: Path) -> None:
 
 def test_a_crashing_child_stops_the_run_without_orphans(tmp_path: Path) -> None:
     path, _, _ = scenario(tmp_path)
-    result = semlink(
-        "run", str(path), "--out", str(tmp_path / "out"), "--set", "network.receiver_bind=tcp://bad-address"
-    )
+    unbindable = "network.receiver_bind=tcp://192.0.2.1:5999"  # well formed, but not this host's: the bind fails
+    result = semlink("run", str(path), "--out", str(tmp_path / "out"), "--set", unbindable)
     assert result.returncode == 1
     assert "the receiver stopped with exit code 1" in result.stderr
     assert not processes_mentioning(str(tmp_path))
@@ -197,30 +258,35 @@ def test_ctrl_c_leaves_no_orphans(tmp_path: Path) -> None:
     assert not processes_mentioning(str(tmp_path))
 
 
-def inject(address: str, messages: list[list[bytes]], stop: threading.Event) -> int:
-    """Send ``messages`` round and round to ``address`` until ``stop``; returns how many went."""
+def inject(address: str, messages: list[list[bytes]], stop: threading.Event, sent: list[int]) -> None:
+    """Send ``messages`` round and round to ``address`` until ``stop`` (at most 10 minutes); counts
+    them in ``sent``. No cap on the count: the attack lasts as long as the run, however slow."""
     context = zmq.Context()
     push = context.socket(zmq.PUSH)
     push.setsockopt(zmq.LINGER, 0)
     push.setsockopt(zmq.SNDHWM, 10)
     push.connect(address)
-    sent = 0
+    deadline = time.monotonic() + 600
     try:
-        while not stop.is_set() and sent < 20_000:
+        while not stop.is_set() and time.monotonic() < deadline:
             if push.poll(50, zmq.POLLOUT):
-                push.send_multipart(messages[sent % len(messages)])  # packed or not: both must be refused
-                sent += 1
+                push.send_multipart(messages[sent[0] % len(messages)], zmq.NOBLOCK)  # packed or not: both refused
+                sent[0] += 1
             time.sleep(0.002)
+    except zmq.Again:  # the peer went between the poll and the send: the run is over
+        pass
     finally:
         push.close()
         context.term()
-    return sent
 
 
 def test_foreign_traffic_during_a_run_is_flagged_and_changes_no_result(tmp_path: Path) -> None:
-    path, p1, p2 = scenario(tmp_path)
+    path, _, _ = scenario(tmp_path)
     clean = semlink("run", str(path), "--transport", "inproc", "--out", str(tmp_path / "clean"))
     assert clean.returncode == 0, clean.stderr
+    # the ports are picked only now, just before the nodes bind them (not across the clean run: another
+    # process on a busy machine could take a port released that long), and differ only in the network section
+    path, p1, p2 = scenario(tmp_path)
     other = RUN_IDS[0] + 99
     foreign = [
         [pack_parts([encode_message(PointStart(other, 0, "k", 4))])],
@@ -229,8 +295,11 @@ def test_foreign_traffic_during_a_run_is_flagged_and_changes_no_result(tmp_path:
         [b"\x00garbage"],
         [pack_parts([encode_message(End(other))])],
     ]
-    stop = threading.Event()
-    injectors = [threading.Thread(target=inject, args=(f"tcp://127.0.0.1:{port}", foreign, stop)) for port in (p1, p2)]
+    stop, sent = threading.Event(), [[0], [0]]
+    injectors = [
+        threading.Thread(target=inject, args=(f"tcp://127.0.0.1:{port}", foreign, stop, count), daemon=True)
+        for port, count in zip((p1, p2), sent, strict=True)
+    ]
     for thread in injectors:
         thread.start()
     try:
@@ -249,7 +318,7 @@ def test_foreign_traffic_during_a_run_is_flagged_and_changes_no_result(tmp_path:
     assert [{k: v for k, v in r.items() if k not in ignored} for r in rows("attacked")] == [
         {k: v for k, v in r.items() if k not in ignored} for r in rows("clean")
     ]
-    assert sum(int(r["rejected"]) for r in rows("attacked")) > 0
+    assert sum(int(r["rejected"]) for r in rows("attacked")) > 0, f"messages injected: {sent}"
     assert "foreign-run" in " ".join(r["rejected_by"] for r in rows("attacked"))
     assert "rejected traffic" in (tmp_path / "attacked" / "report.md").read_text()
 

@@ -68,7 +68,10 @@ def load_codec(path: Path) -> tuple[SemanticCodecNet, LabelSet, np.ndarray]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a damaged file
-        raise CodecCheckpointError(f"semantic codec checkpoint {path} cannot be read: {error}") from None
+        from semlink.vision.exported import safe_load_failure
+
+        fix = "give a checkpoint of `semlink train codec` (tensors and plain values only)"
+        raise CodecCheckpointError(safe_load_failure("semantic codec checkpoint", path, error, fix)) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CodecCheckpointError(f"{path} is not a semlink semantic codec checkpoint")
     label_set = LABEL_SETS.get(str(payload.get("label_set")))
