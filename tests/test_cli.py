@@ -185,3 +185,16 @@ def test_list_shows_a_codec_s_settings(capsys: pytest.CaptureFixture[str]) -> No
     main(["list", "codecs"])
     jpeg = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("jpeg "))
     assert "Baseline JPEG" in jpeg and "quality=None" in jpeg and "target_bpp=None" in jpeg
+
+
+def test_eval_into_a_file_is_one_clean_stream_with_a_narrow_table_and_every_file_named(tmp_path: Path) -> None:
+    out = tmp_path / "eval"
+    result = semlink("eval", "--frames", "2", "--codec", "jpeg:quality=50,80", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "point 0 scored" not in result.stderr and "relayed" not in result.stderr  # node lines: -v only
+    assert max(len(line) for line in result.stdout.splitlines()[:-1]) <= 100  # the table
+    last = result.stdout.splitlines()[-1]
+    assert last.startswith(f"wrote in {out}: ")
+    assert set(last.split(": ", 1)[1].split(", ")) >= {"results.csv", "frames.jsonl", "points.jsonl", "report.md"}
+    verbose = semlink("eval", "-v", "--frames", "1", "--codec", "jpeg:quality=50", "--out", str(tmp_path / "v"))
+    assert "point 0 scored" in verbose.stderr

@@ -91,6 +91,14 @@ def test_missing_file_says_where_examples_are(tmp_path: Path) -> None:
         load_scenario(tmp_path / "nope.yaml")
 
 
+def test_a_misspelt_scenario_file_gets_a_did_you_mean(tmp_path: Path) -> None:
+    (tmp_path / "highway.yaml").write_text("name: x\n")
+    with pytest.raises(ScenarioError, match=re.escape(f"(did you mean '{tmp_path / 'highway.yaml'}'?)")):
+        load_scenario(tmp_path / "higway.yaml")
+    with pytest.raises(ScenarioError, match=re.escape("(did you mean 'scenarios/quickstart.yaml'?)")):
+        load_scenario(Path("quickstrat"))
+
+
 def test_shipped_scenarios_are_valid_down_to_every_codec_and_channel() -> None:
     paths = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml"))
     assert paths

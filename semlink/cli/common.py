@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import NoReturn
 
 from semlink.data.frame import parse_size
@@ -71,3 +72,19 @@ def add_data_options(parser: argparse.ArgumentParser, default_data: str | None =
     )
     parser.add_argument("--size", type=size_arg, default=None, help="frame size HxW (default: the source's)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+
+
+HIDDEN_FILES = (".lock",)
+"""Files of an output folder that are not results (the writer's lock)."""
+
+
+def written_line(out: Path, since: float) -> str:
+    """``wrote in OUT: results.csv, frames.jsonl, ...``: every file of ``out`` (not its folders:
+    logs, cache) written since ``since`` (a ``time.time()``), sorted, so the last line of a
+    command names all it left."""
+    names = sorted(
+        p.name
+        for p in out.iterdir()
+        if p.is_file() and not p.is_symlink() and p.name not in HIDDEN_FILES and p.stat().st_mtime >= since - 1.0
+    ) if out.is_dir() else []  # fmt: skip
+    return f"wrote in {out}: {', '.join(names) or 'nothing'}"

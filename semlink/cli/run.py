@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from semlink.cli.common import OneLineParser, UserError, positive_int
+from semlink.cli.common import OneLineParser, UserError, positive_int, written_line
 
 if TYPE_CHECKING:
     from semlink.scenario.schema import Scenario
@@ -100,7 +100,7 @@ def run_scenario(args: argparse.Namespace) -> int:
     out = args.out or Path(scenario.out or Path("results") / scenario.name)
     from semlink.workcache import work_lines
 
-    started = time.monotonic()
+    started, started_at = time.monotonic(), time.time()
     if args.address is not None and args.executor != "ray":
         raise UserError("--address is for --executor ray; add --executor ray or drop --address")
     only = parse_points(args.points)
@@ -108,11 +108,11 @@ def run_scenario(args: argparse.Namespace) -> int:
     with hold_folder(out):  # one writer per folder, the report included
         ran = run.execute()
         written = [] if args.no_report else write_report(out)
-    report = f"; report: {', '.join(str(p) for p in written)}" if written else ""
-    print(f"{ran} points in {time.monotonic() - started:.0f} s; results: {out / 'results.csv'}{report}")
+    print(f"{ran} points in {time.monotonic() - started:.0f} s{'' if written else ' (no report)'}")
     if run.work:
         print("work: " + "; ".join(work_lines(run.work)))
     track(scenario, out)
+    print(written_line(out, started_at))
     return 0
 
 

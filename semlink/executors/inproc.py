@@ -3,7 +3,9 @@ one process, the same objects the node processes run, so the rows are the same."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +62,32 @@ def inproc_run(
     receiver = make_receiver(study, metrics, reporter(writer, False), run_id, cache=cache)
     if on_frame is not None:
         receiver.on_frame = on_frame
-    for parts in transmitter.messages():
-        with cache.stats.timed("channel"):
-            forwarded = channel.process(parts)
-        if forwarded:
-            receiver.handle(forwarded)
+    with quiet_stages():
+        for parts in transmitter.messages():
+            with cache.stats.timed("channel"):
+                forwarded = channel.process(parts)
+            if forwarded:
+                receiver.handle(forwarded)
     return dict(receiver.counters)
+
+
+STAGE_LOGGERS = ("semlink.transmitter.node", "semlink.channel.node", "semlink.receiver.node", "semlink.nodes.loops")
+"""The stages' loggers: their per-point lines go to each node's log file in a process run."""
+
+
+@contextlib.contextmanager
+def quiet_stages() -> Iterator[None]:
+    """Keep the stages' per-point lines (``point 3 relayed: ...``) out of the one progress stream
+    of an in-process run, unless ``-v`` asked for debug output; warnings still show."""
+    if logging.getLogger("semlink").getEffectiveLevel() <= logging.DEBUG:
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in STAGE_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)

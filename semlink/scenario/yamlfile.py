@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from semlink.errors import ScenarioError
+from semlink.errors import ScenarioError, did_you_mean
 
 
 class YamlLoader(yaml.SafeLoader):
@@ -142,7 +142,9 @@ def read_raw(path: Path) -> dict[str, Any]:
     except ScenarioError as error:
         raise ScenarioError(str(error) if str(error).startswith("scenario ") else f"scenario {path}: {error}") from None
     except FileNotFoundError:
-        raise ScenarioError(f"scenario {path} does not exist; see scenarios/ for examples") from None
+        raise ScenarioError(
+            f"scenario {path} does not exist{closest_scenario(path)}; see scenarios/ for examples"
+        ) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ScenarioError(f"scenario {path} cannot be read: {error}") from None
     except yaml.YAMLError as error:
@@ -152,3 +154,25 @@ def read_raw(path: Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ScenarioError(f"scenario {path}: the top level must be a mapping of fields")
     return raw
+
+
+SHIPPED_SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+"""The scenarios shipped beside the package (a checkout or an editable install)."""
+
+
+def closest_scenario(path: Path) -> str:
+    """`` (did you mean 'X'?)`` for the existing scenario file closest to a missing ``path``: among
+    the YAML files of its folder, else (a bare name such as ``quickstart``) of the shipped ones."""
+    folder = path.parent if path.parent.is_dir() and str(path.parent) not in ("", ".") else None
+    candidates = sorted(folder.glob("*.y*ml")) if folder is not None else []
+    if not candidates and SHIPPED_SCENARIOS.is_dir():
+        candidates = sorted(SHIPPED_SCENARIOS.glob("*.yaml"))
+    if not candidates:
+        return ""
+    by_stem = {c.stem: c for c in candidates}
+    hint = did_you_mean(path.stem, by_stem)
+    if not hint:
+        return ""
+    stem = hint.split("'")[1]
+    shown = by_stem[stem] if folder is not None else by_stem[stem].relative_to(SHIPPED_SCENARIOS.parent)
+    return f" (did you mean {str(shown)!r}?)"
