@@ -198,3 +198,14 @@ def test_eval_into_a_file_is_one_clean_stream_with_a_narrow_table_and_every_file
     assert set(last.split(": ", 1)[1].split(", ")) >= {"results.csv", "frames.jsonl", "points.jsonl", "report.md"}
     verbose = semlink("eval", "-v", "--frames", "1", "--codec", "jpeg:quality=50", "--out", str(tmp_path / "v"))
     assert "point 0 scored" in verbose.stderr
+
+
+def test_scenario_summaries_are_whole_sentences(tmp_path: Path) -> None:
+    from semlink.cli.listing import first_comment, scenario_lines
+
+    path = tmp_path / "s.yaml"
+    path.write_text("# Loss over i.i.d. packets, e.g. on\n# a bus. Then more.\n# - a source\nname: x\n")
+    assert first_comment(path) == "Loss over i.i.d. packets, e.g. on a bus."
+    for line in scenario_lines():
+        summary = line.split("  (scenarios/")[0].strip()
+        assert summary.endswith((".", ")")), line

@@ -94,10 +94,20 @@ def scenario_lines() -> list[str]:
 
 
 def first_comment(path: Path) -> str:
-    """The text of a YAML file's first comment line (its summary), or its name."""
+    """The first sentence of a YAML file's leading comment (its summary), or its name.
+
+    The comment's lines (up to a blank line or a ``- `` list) are joined and cut after the first
+    full stop followed by a space, or at the end, so a summary is never cut mid-sentence (the
+    stop of a one-letter abbreviation such as ``i.i.d.`` or ``e.g.`` does not end one).
+    """
+    words: list[str] = []
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        if line.startswith("#"):
-            return line.lstrip("# ").strip()
-        if line.strip():
-            break
-    return path.stem
+        text = line.lstrip("#").strip()
+        if not line.startswith("#") or not text or text.startswith("- "):
+            if words or (line.strip() and not line.startswith("#")):
+                break
+            continue
+        words.append(text)
+    joined = " ".join(words)
+    end = re.search(r"(?<!\.\w)(?<!\s\w)\.\s", joined)
+    return (joined[: end.start() + 1] if end else joined) or path.stem
