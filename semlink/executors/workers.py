@@ -162,7 +162,7 @@ class WorkersExecutor(Executor):
         return pool.run(units)
 
     def on_rows(self, study: Study, progress: RunProgress) -> Callable[[int], None]:
-        """Advances ``progress`` by a point's realisations for each merged row."""
+        """Advances ``progress`` by a point's realisations for each finished row."""
         root = self.context.out / WORKERS_DIR
 
         def advance(count: int) -> None:
@@ -193,7 +193,8 @@ class WorkerPool:
 
     :param study: the run's study (each unit gets its description with the unit's points).
     :param out: the run folder. :param merger: moves rows into ``results.csv``.
-    :param workers: pipelines at once. :param on_rows: called with the number of rows each merge added.
+    :param workers: pipelines at once. :param on_rows: called with the number of rows finished since
+        its last call (merged or waiting for the rows before them).
     """
 
     def __init__(self, study: Study, out: Path, merger: Merger, workers: int, on_rows: Callable[[int], None]) -> None:
@@ -203,28 +204,43 @@ class WorkerPool:
         self.root = out / WORKERS_DIR
         self._lock = threading.Lock()
         self._children: list[subprocess.Popen[str]] = []
+        self.reported = 0
         self._failure: str | None = None
 
     def folders(self) -> list[Path]:
         """Every unit folder, of this run and of earlier ones that were stopped."""
         return unit_folders(self.out)
 
+    def finished_rows(self) -> int:
+        """Rows finished: merged into ``results.csv`` or written by a unit and waiting for the rows
+        before them."""
+        return len(self.merger.stored() | self.merger.waiting(self.folders()))
+
+    def tick(self) -> None:
+        """Merge what can be merged, and report every row finished since the last tick, merged or
+        not, so progress counts points as the units finish them."""
+        self.merger.merge(self.folders())
+        done = self.finished_rows()
+        self.on_rows(done - self.reported)
+        self.reported = done
+
     def run(self, units: list[Unit]) -> dict[str, Any]:
         """Run ``units``; returns their work added up. Raises :class:`StageError` if one fails
         (the rows finished so far are merged or kept for the next run)."""
         queue = list(units)
         threads = [threading.Thread(target=self._work, args=(queue,), daemon=True) for _ in range(self.workers)]
+        self.reported = self.finished_rows()
         for thread in threads:
             thread.start()
         try:
             while any(thread.is_alive() for thread in threads):
-                self.on_rows(self.merger.merge(self.folders()))
+                self.tick()
                 time.sleep(0.5)
         finally:
             self._stop_children()
             for thread in threads:
                 thread.join(timeout=10)
-            self.on_rows(self.merger.merge(self.folders()))
+            self.tick()
         if self._failure:
             raise StageError(self._failure)
         return self.work(units)
