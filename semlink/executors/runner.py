@@ -110,6 +110,11 @@ class Run:
         if not todo:
             LOG.info("all %d points already in %s", len(study.points), self.out)
             return 0
+        wanted = len(study.points) if self.only is None else len(self.only)
+        if len(todo) < wanted:
+            LOG.info(
+                "resuming: %d of %d points already in %s; %d to run", wanted - len(todo), wanted, self.out, len(todo)
+            )
         started = time.monotonic()
         executor = executor_class(self.executor)(RunContext(self.out, self.run_id, self.workers, self.address))
         todo = executor.prepare(study, todo)
