@@ -76,13 +76,14 @@ class RayExecutor(WorkersExecutor):
         cluster_cpus = max(1, int(ray.cluster_resources().get("CPU", self.context.workers)))
         LOG.info("Ray: %d units on %d CPUs", len(units), cluster_cpus)
         tasks = RayUnits(ray, pool.study.to_json(), units, max(1, run_budget(None) // cluster_cpus))
+        pool.reported = pool.finished_rows()
         try:
             while tasks.pending:
                 tasks.collect(0.5, lambda unit: pool.root / unit.name)
-                pool.on_rows(pool.merger.merge(pool.folders()))
+                pool.tick()  # a unit's rows count when its task comes back, merged or not
         finally:
             tasks.cancel()
-            pool.on_rows(pool.merger.merge(pool.folders()))
+            pool.tick()
         return pool.work(units)
 
 
