@@ -360,7 +360,8 @@ def uninterrupted_slow_sender(tmp_path_factory: pytest.TempPathFactory) -> tuple
     return path, (folder / "out" / "results.csv").read_text()
 
 
-@pytest.mark.parametrize("role", ["transmitter", "channel"])
+# the channel and receiver kills take about 25 s each: with -m slow (CI keeps the transmitter's and the parent's)
+@pytest.mark.parametrize("role", ["transmitter", pytest.param("channel", marks=pytest.mark.slow)])
 def test_sigkill_of_a_sending_node_leaves_nothing_behind_and_a_rerun_gives_the_same_rows(
     role: str, uninterrupted_slow_sender: tuple[Path, str], tmp_path: Path
 ) -> None:
@@ -368,6 +369,7 @@ def test_sigkill_of_a_sending_node_leaves_nothing_behind_and_a_rerun_gives_the_s
     kill_and_rerun(role, path, clean, tmp_path, frames=20)
 
 
+@pytest.mark.slow  # about 20 s
 def test_a_starved_node_slows_the_run_but_changes_no_row(
     uninterrupted_slow_sender: tuple[Path, str], tmp_path: Path
 ) -> None:
@@ -398,7 +400,7 @@ def test_a_starved_node_slows_the_run_but_changes_no_row(
     assert results.read_text() == clean
 
 
-@pytest.mark.parametrize("role", ["receiver", "run"])
+@pytest.mark.parametrize("role", [pytest.param("receiver", marks=pytest.mark.slow), "run"])
 def test_sigkill_of_any_process_leaves_nothing_behind_and_a_rerun_gives_the_same_rows(
     role: str, uninterrupted: tuple[Path, str], tmp_path: Path
 ) -> None:
