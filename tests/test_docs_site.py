@@ -147,6 +147,7 @@ def test_the_api_page_documents_the_api_and_plugin_base_classes(site: Path) -> N
     assert undocumented == []
 
 
+@pytest.mark.slow  # six page loads in Chromium, about 16 s: the suite must stay under 10 minutes
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs Debian's chromium)")
 def test_pages_fit_a_browser_from_1200_to_1600_pixels(site: Path, tmp_path: Path) -> None:
     """The widest pages (the measured tables, the API's signatures) in headless Chromium: nothing
