@@ -8,13 +8,11 @@ or as three node processes), writes no report. Errors end in one line and exit c
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from semlink.logs import add_logging_options, apply_logging_options
-from semlink.nodes.main import NODE_ERRORS
+from semlink.logs import add_logging_options
+from semlink.nodes.main import exit_code
 
 
 def parser() -> argparse.ArgumentParser:
@@ -30,23 +28,18 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the unit; returns the exit code."""
     args = parser().parse_args(argv)
-    try:
-        apply_logging_options(args)
-        from semlink.executors.runner import Run
-        from semlink.study.study import Study
+    return exit_code("semlink unit", lambda: run_unit(args.study, args.out, args.threads), args)
 
-        study, pending = Study.from_json(args.study.read_text())
-        if args.threads is not None:
-            study.scenario = study.scenario.model_copy(update={"threads": args.threads})
-        Run(study.scenario, study.origin, args.out, only=pending, study=study).execute()
-    except Exception as error:
-        if os.environ.get("SEMLINK_DEBUG") or not isinstance(error, NODE_ERRORS):
-            raise
-        print(f"semlink unit: error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    return 0
+
+def run_unit(description: Path, out: Path, threads: int | None) -> None:
+    """Load the study with the unit's points and run them into ``out`` as one pipeline."""
+    from semlink.executors.runner import Run
+    from semlink.study.study import Study
+
+    study, pending = Study.from_json(description.read_text())
+    if threads is not None:
+        study.scenario = study.scenario.model_copy(update={"threads": threads})
+    Run(study.scenario, study.origin, out, only=pending, study=study).execute()
 
 
 if __name__ == "__main__":

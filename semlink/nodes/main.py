@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from semlink.errors import StageError
@@ -39,13 +39,20 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one node; returns its exit code."""
     args = parser().parse_args(argv)
+    return exit_code(f"semlink {args.role}", lambda: run_node(args.role, args.study, args.out, args.progress), args)
+
+
+def exit_code(name: str, body: Callable[[], object], args: argparse.Namespace) -> int:
+    """Run ``body`` with the logging options of ``args`` as a child process's main: 0 when it
+    returns, 1 with ``NAME: error: ...`` in one line for a :data:`NODE_ERRORS` error (its
+    traceback with ``SEMLINK_DEBUG=1``), 130 on SIGINT."""
     try:
         apply_logging_options(args)
-        run_node(args.role, args.study, args.out, args.progress)
+        body()
     except Exception as error:
         if os.environ.get("SEMLINK_DEBUG") or not isinstance(error, NODE_ERRORS):
             raise
-        print(f"semlink {args.role}: error: {error}", file=sys.stderr)
+        print(f"{name}: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

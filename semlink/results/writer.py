@@ -25,7 +25,7 @@ import numpy as np
 from semlink.metrics.base import Metric
 from semlink.receiver.node import PointReport
 from semlink.results.intervals import estimate_with_intervals
-from semlink.results.keys import KEY_COLUMN, row_key, stored_key, upgrade_legacy_keys
+from semlink.results.keys import KEY_COLUMN, replace_text, row_key, stored_key, upgrade_legacy_keys
 from semlink.scenario.schema import Scenario
 from semlink.scenario.sweep import Point, column_name, varying_axes
 from semlink.study.trials import STREAM_BOOTSTRAP, trial_of
@@ -184,7 +184,7 @@ class ResultsWriter:
                 else:
                     kept.append(line)
         if dropped:
-            replace_atomically(self.frames_path, "".join(kept))
+            replace_text(self.frames_path, "".join(kept))
         return dropped
 
     def row(self, point: Point, reports: Sequence[PointReport]) -> dict[str, str]:
@@ -281,16 +281,6 @@ def append_durably(path: Path, text: str) -> None:
         handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
-
-
-def replace_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("w", newline="") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
 
 
 def metric_text(value: float) -> str:
