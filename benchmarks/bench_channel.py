@@ -6,13 +6,17 @@ Run: ``python benchmarks/bench_channel.py [--packets 50000] [--per-message 20] [
 What it measures: the benchmark writes a one-point scenario (ideal channel, no impairments) into a
 temporary folder, starts the real channel node as a child process (``python -m semlink.cli channel
 SCENARIO --set network...`` on free loopback ports) and drives it the way the transmitter does: a
-``point-start`` control message carrying the point's key, then data messages, each a multipart list
-of encoded :class:`semlink.wire.Packet` s (by default 20 packets of 1200 payload bytes, like one
-frame), then ``point-end`` and ``end``. A PULL socket bound where the channel's ``receiver_connect``
-points counts the packets that come out. The same traffic then goes through a bare relay in a child
-process (a few lines of pyzmq that forward every multipart message unchanged, polling like the node
-loop does). Each phase is timed from the first data message sent to the last data packet received,
-after a handshake (the ``point-start`` went through), so process start-up is not counted.
+``point-start`` control message carrying the point's key, then data messages, each one socket
+message of encoded :class:`semlink.wire.Packet` s (by default 20 packets of 1200 payload bytes, like
+one frame), then ``point-end`` and ``end``, every message sealed with the run's transmitter key
+(:mod:`semlink.wire.seal`: a sequence number and a keyed MAC, as the transmitter node sends them).
+A PULL socket bound where the channel's ``receiver_connect`` points counts the packets that come
+out (after the timing, it checks the seals of the last message: the channel's, and the
+transmitter's inside it). The same traffic then goes through a bare relay in a child process (a few
+lines of pyzmq that forward every message unchanged, polling like the node loop does). Each phase
+is timed from the first data message sent to the last data packet received, after a handshake
+(the ``point-start`` went through), so process start-up is not counted; the messages are sealed
+before, as they are encoded (a transmitter's work, not a relay's).
 
 It prints packets/s of both and the ratio channel/bare (the goal is >= 0.7), all measured in this
 one run: the machine is shared, so compare only the ratio, and only within one run. Every socket has
@@ -41,20 +45,29 @@ from semlink.scenario.sweep import points
 from semlink.study.trials import RUN_ID_ENV
 from semlink.wire import (
     RUN_IDS,
+    WRAPPED,
     End,
+    Opener,
     Packet,
     PointEnd,
     PointStart,
+    Sealed,
+    Sealer,
     WireError,
     decode_message,
     encode_message,
     pack_parts,
+    read_seal,
+    run_keys,
     unpack_parts,
 )
 
 LOOPBACK = "127.0.0.1"
 POLL_MS = 100
-RUN_ID = RUN_IDS[0] + 1
+SECRET = RUN_IDS[0] + 1
+"""The run's secret, handed to the channel node in ``SEMLINK_RUN_ID``."""
+KEYS = run_keys(SECRET)
+RUN_ID = KEYS.run_id
 FRAME_INTERVAL_US = 100_000
 PAYLOAD_POOL = 64
 GOAL = 0.7
@@ -91,16 +104,18 @@ class BenchError(RuntimeError):
 
 @dataclass(frozen=True)
 class Traffic:
-    """Pre-encoded messages of one point, in sending order.
+    """Pre-encoded, sealed socket messages of one point, in sending order.
 
-    :param start: the ``point-start`` message. :param data: the data messages (one part per packet).
+    :param start: the ``point-start`` message. :param data: the data messages (a frame's packets each).
     :param end: ``point-end`` then ``end``. :param packets: packets in ``data``.
+    :param last: the last data message before it was sealed.
     """
 
-    start: list[bytes]
-    data: list[list[bytes]]
-    end: list[list[bytes]]
+    start: bytes
+    data: list[bytes]
+    end: list[bytes]
     packets: int
+    last: bytes
 
 
 @dataclass(frozen=True)
@@ -108,12 +123,14 @@ class Measurement:
     """One phase's result.
 
     :param packets: data packets received. :param seconds: first data sent to last data received.
-    :param same_bytes: whether the last data message came out byte-identical to what went in.
+    :param same_bytes: whether the last data message's packets came out byte-identical to what went in.
+    :param sealed: whether its seals held (the channel's and the transmitter's, or the transmitter's alone).
     """
 
     packets: int
     seconds: float
     same_bytes: bool
+    sealed: bool
 
     @property
     def rate(self) -> float:
@@ -130,7 +147,7 @@ class Child:
     def __init__(self, name: str, command: list[str], log: Path) -> None:
         self.name, self.log = name, log
         with log.open("w") as handle:
-            environment = {**os.environ, RUN_ID_ENV: str(RUN_ID)}  # the channel takes this run's traffic
+            environment = {**os.environ, RUN_ID_ENV: str(SECRET)}  # the channel takes this run's traffic
             self.process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=handle, env=environment
             )
@@ -216,18 +233,43 @@ def make_traffic(key: str, packets: int, per_message: int, payload: int) -> Traf
     bits = tuple(8 * payload * n for n in frame_packets)
     totals = PointEnd(RUN_ID, 0, key, packets, sum(bits), sum(bits), frame_packets, bits, ({},) * len(data))
     end = [[encode_message(totals)], [encode_message(End(RUN_ID))]]
-    return Traffic(start, data, end, packets)
+    sealer = Sealer(KEYS.transmitter)  # sealed in sending order: the numbers must go up
+    sealed_start = sealer.seal(pack_parts(start))
+    sealed_data = [sealer.seal(pack_parts(parts)) for parts in data]
+    sealed_end = [sealer.seal(pack_parts(parts)) for parts in end]
+    return Traffic(sealed_start, sealed_data, sealed_end, packets, pack_parts(data[-1]))
 
 
-def control_kind(parts: list[bytes]) -> str | None:
-    """The kind of a single-part control message, else None."""
-    if len(parts) != 1:
-        return None
+def innermost(message: bytes) -> Sealed:
+    """The transmitter's seal of a message that came out (inside the channel's, or alone from the bare relay)."""
+    sealed = read_seal(message)
+    return sealed.inner() if sealed.kind == WRAPPED else sealed
+
+
+def parts_of(message: bytes) -> list[bytes]:
+    """The packets of a sealed message that came out (seals not checked: see :func:`seals_hold`)."""
+    return unpack_parts(innermost(message).body).parts
+
+
+def seals_hold(message: bytes, key: bytes) -> bool:
+    """Whether a message that came out carries valid seals: the last sender's under ``key`` (the
+    channel's, or the transmitter's through the bare relay), and the transmitter's inside a wrapped one."""
+    sealed = read_seal(message)
+    if Opener(key).problem(sealed) is not None:
+        return False
+    return sealed.kind != WRAPPED or Opener(KEYS.transmitter).problem(sealed.inner()) is None
+
+
+def control_kind(message: bytes) -> str | None:
+    """The kind of a sealed single-part control message, else None."""
     try:
-        message = decode_message(parts[0]).message
+        parts = parts_of(message)
+        if len(parts) != 1:
+            return None
+        decoded = decode_message(parts[0]).message
     except WireError:
         return None
-    return None if isinstance(message, Packet) else message.kind
+    return None if isinstance(decoded, Packet) else decoded.kind
 
 
 def make_socket(context: zmq.Context[zmq.Socket[bytes]], kind: int, hwm: int) -> zmq.Socket[bytes]:
@@ -239,20 +281,20 @@ def make_socket(context: zmq.Context[zmq.Socket[bytes]], kind: int, hwm: int) ->
     return sock
 
 
-def send_by(sock: zmq.Socket[bytes], parts: list[bytes], child: Child, deadline: float, what: str) -> None:
+def send_by(sock: zmq.Socket[bytes], message: bytes, child: Child, deadline: float, what: str) -> None:
     """Send one message, polling until the peer takes it; :class:`BenchError` past ``deadline``."""
     while not sock.poll(POLL_MS, zmq.POLLOUT):
         child.check()
         if time.monotonic() > deadline:
             raise BenchError(f"timed out sending {what} to the {child.name}")
-    sock.send(pack_parts(parts))
+    sock.send(message)
 
 
 def wait_for(sock: zmq.Socket[bytes], kind: str, child: Child, deadline: float) -> None:
     """Receive until a ``kind`` control message arrives; :class:`BenchError` past ``deadline``."""
     while True:
         if sock.poll(POLL_MS, zmq.POLLIN):
-            if control_kind(unpack_parts(sock.recv()).parts) == kind:
+            if control_kind(sock.recv()) == kind:
                 return
             continue
         child.check()
@@ -261,15 +303,16 @@ def wait_for(sock: zmq.Socket[bytes], kind: str, child: Child, deadline: float) 
 
 
 def pump(
-    push: zmq.Socket[bytes], pull: zmq.Socket[bytes], traffic: Traffic, child: Child, deadline: float
+    push: zmq.Socket[bytes], pull: zmq.Socket[bytes], traffic: Traffic, child: Child, deadline: float, key: bytes
 ) -> Measurement:
-    """Send every data message while receiving, in one poll loop; time first send to last packet received."""
+    """Send every data message while receiving, in one poll loop; time first send to last packet
+    received; ``key``: the last sender's (see :func:`seals_hold`)."""
     poller = zmq.Poller()
     poller.register(pull, zmq.POLLIN)
     poller.register(push, zmq.POLLOUT)
     sent = received = 0
-    last: list[bytes] = []
-    packed = [pack_parts(parts) for parts in traffic.data]  # one socket message a frame, as the nodes send
+    last = b""
+    packed = traffic.data  # one sealed socket message a frame, as the transmitter node sends
     started = time.perf_counter()
     next_check = time.monotonic() + 0.5
     while received < traffic.packets:
@@ -286,10 +329,10 @@ def pump(
         if pull in events:
             while received < traffic.packets:
                 try:
-                    last = unpack_parts(pull.recv(zmq.NOBLOCK)).parts
+                    last = pull.recv(zmq.NOBLOCK)
                 except zmq.Again:
                     break
-                received += len(last)
+                received += len(parts_of(last))
         now = time.monotonic()
         if now > next_check or not events:
             child.check()
@@ -302,13 +345,16 @@ def pump(
     seconds = time.perf_counter() - started
     if received != traffic.packets or sent != len(traffic.data):
         raise BenchError(f"{received} packets came out of the {child.name} for {traffic.packets} sent")
-    return Measurement(received, seconds, last == traffic.data[-1])
+    same = bytes(innermost(last).body) == traffic.last
+    return Measurement(received, seconds, same, seals_hold(last, key))
 
 
 def drive(
-    child: Child, inbound: str, pull: zmq.Socket[bytes], traffic: Traffic, hwm: int, timeout_s: float
+    child: Child, inbound: str, pull: zmq.Socket[bytes], traffic: Traffic, args: argparse.Namespace, key: bytes
 ) -> Measurement:
-    """Handshake (``point-start`` through), timed data, then ``point-end`` and ``end`` through."""
+    """Handshake (``point-start`` through), timed data, then ``point-end`` and ``end`` through;
+    ``key``: the key of the child's seals (the channel's, or the transmitter's through the bare relay)."""
+    hwm, timeout_s = args.hwm, args.timeout
     deadline = time.monotonic() + timeout_s
     context = zmq.Context.instance()
     push = make_socket(context, zmq.PUSH, hwm)
@@ -316,7 +362,7 @@ def drive(
         push.connect(inbound)
         send_by(push, traffic.start, child, deadline, "point-start")
         wait_for(pull, "point-start", child, deadline)
-        measured = pump(push, pull, traffic, child, deadline)
+        measured = pump(push, pull, traffic, child, deadline, key)
         for message in traffic.end:
             send_by(push, message, child, deadline, control_kind(message) or "a control message")
         wait_for(pull, "end", child, deadline)
@@ -343,7 +389,7 @@ def bench_channel(folder: Path, traffic: Traffic, scenario: Path, args: argparse
         for override in network:
             command += ["--set", override]
         child = Child("semlink channel node", command, folder / "channel.log")
-        measured = drive(child, tcp(in_port), pull, traffic, args.hwm, args.timeout)
+        measured = drive(child, tcp(in_port), pull, traffic, args, KEYS.channel)
         code = child.wait_exit(10.0)
         if code != 0:
             print(f"warning: the channel node ended with {code} after 'end'; its stderr:\n{child.stderr()}")
@@ -365,7 +411,7 @@ def bench_bare(folder: Path, traffic: Traffic, args: argparse.Namespace) -> Meas
         idle_ms = str(round(args.timeout * 1000))
         command = [sys.executable, "-c", RELAY, tcp(in_port), tcp(out_port), str(args.hwm), idle_ms]
         child = Child("bare pyzmq relay", command, folder / "relay.log")
-        return drive(child, tcp(in_port), pull, traffic, args.hwm, args.timeout)
+        return drive(child, tcp(in_port), pull, traffic, args, KEYS.transmitter)
     finally:
         if child is not None:
             child.stop()
@@ -375,9 +421,10 @@ def bench_bare(folder: Path, traffic: Traffic, args: argparse.Namespace) -> Meas
 def report(name: str, measured: Measurement) -> None:
     """Print one phase's line."""
     same = "yes" if measured.same_bytes else "no"
+    sealed = "yes" if measured.sealed else "no"
     print(
         f"{name}: {measured.packets} packets in {measured.seconds:.2f} s = {measured.rate:,.0f} packets/s "
-        f"(last message byte-identical to its input: {same})"
+        f"(last message's packets byte-identical to its input: {same}; its seals hold: {sealed})"
     )
 
 
@@ -398,8 +445,9 @@ def main() -> int:
         key = points(load_scenario(scenario))[0].key
         traffic = make_traffic(key, args.packets, args.per_message, args.payload)
         print(
-            f"{traffic.packets} packets of {args.payload} payload bytes ({len(traffic.data[0][0])} on the wire) "
-            f"in {len(traffic.data)} messages of up to {args.per_message}, HWM {args.hwm}"
+            f"{traffic.packets} packets of {args.payload} payload bytes "
+            f"({len(unpack_parts(traffic.last).parts[0])} on the wire) in {len(traffic.data)} sealed "
+            f"messages of up to {args.per_message} ({len(traffic.data[0])} bytes), HWM {args.hwm}"
         )
         try:
             channel = bench_channel(folder, traffic, scenario, args)

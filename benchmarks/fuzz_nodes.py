@@ -19,8 +19,14 @@ The kinds, in turn:
 - ``many-parts``: a batch of 5,000 tiny packets or one whose header claims 2**32 - 1 parts, once
   every 1,000 messages (the node reads 4,096 packets of the first: it is the costly kind);
 - ``multipart``: a ZeroMQ message of 64 parts (dropped whole);
+- ``forged-seal``: a batch holding a foreign packet under a seal of the right shape (mark, kind,
+  a random sequence number and tag): the seal check rejects it (``bad-mac``);
 - ``oversized``: one part just over the sockets' ``MAXMSGSIZE`` (libzmq drops the connection
   from the size header, before buffering), once every 20,000 messages on a socket of its own.
+
+Every socket message between nodes is sealed (:mod:`semlink.wire.seal`): all kinds but
+``forged-seal`` and ``multipart`` are now turned away by the seal (``unsealed``) before anything
+else reads them; the decoders behind it are fuzzed directly by ``tests/test_properties.py``.
 
 A fuzzer connection the node takes nothing from for 3 s is closed and replaced (counted as
 ``renewed``; up to its 1,000 queued messages are then never read, so the nodes' own counters are
@@ -59,8 +65,20 @@ import msgpack
 import zmq
 from bench_transport import network_overrides
 
-from semlink.wire import RUN_IDS, End, Packet, PointEnd, PointStart, encode_message, frame_chunks, pack_parts
+from semlink.wire import (
+    RUN_IDS,
+    SEALED,
+    WRAPPED,
+    End,
+    Packet,
+    PointEnd,
+    PointStart,
+    encode_message,
+    frame_chunks,
+    pack_parts,
+)
 from semlink.wire.batch import MAX_BATCH_BYTES
+from semlink.wire.seal import MARK as SEAL_MARK
 
 SCENARIO = """\
 name: fuzz
@@ -155,6 +173,12 @@ def one_packet(make: Callable[[random.Random, int], bytes]) -> Callable[[random.
     return lambda rng, frames: [pack_parts([make(rng, frames)])]
 
 
+def forged_seal(rng: random.Random, frames: int) -> list[bytes]:
+    """A foreign packet's batch under a seal of the right shape with a random number and tag."""
+    head = bytes((SEAL_MARK, rng.choice((SEALED, WRAPPED)))) + rng.randbytes(8 + 16)
+    return [head + pack_parts([encoded(rng, frames)])]
+
+
 RARE_KINDS: dict[str, Callable[[random.Random, int], list[bytes]]] = {"many-parts": claimed_parts}
 KINDS: dict[str, Callable[[random.Random, int], list[bytes]]] = {
     "random": lambda rng, frames: [rng.randbytes(rng.randint(0, 1500))],
@@ -165,6 +189,7 @@ KINDS: dict[str, Callable[[random.Random, int], list[bytes]]] = {
     "foreign-packet": one_packet(encoded),
     "foreign-control": one_packet(foreign_control),
     "multipart": lambda rng, frames: [rng.randbytes(16) for _ in range(64)],
+    "forged-seal": forged_seal,
 }
 
 

@@ -162,10 +162,11 @@ def parse_points(text: str | None) -> set[int] | None:
 
 def run_transmitter(args: argparse.Namespace) -> int:
     """The transmitter node."""
-    from semlink.nodes.loops import node_study, transmitter_node
     from semlink.nodes.parent import die_with_parent
 
-    die_with_parent()
+    die_with_parent()  # before the heavy imports: a parent that dies meanwhile is seen at once
+    from semlink.nodes.loops import node_study, transmitter_node
+
     scenario, origin = load(args)
     transmitter_node(node_study(scenario, origin, "transmitter"), parse_points(args.points))
     return 0
@@ -173,10 +174,11 @@ def run_transmitter(args: argparse.Namespace) -> int:
 
 def run_channel(args: argparse.Namespace) -> int:
     """The channel node."""
-    from semlink.nodes.loops import channel_node, node_study
     from semlink.nodes.parent import die_with_parent
 
-    die_with_parent()
+    die_with_parent()  # before the heavy imports: a parent that dies meanwhile is seen at once
+    from semlink.nodes.loops import channel_node, node_study
+
     scenario, origin = load(args)
     channel_node(node_study(scenario, origin, "channel"))
     return 0
@@ -184,11 +186,12 @@ def run_channel(args: argparse.Namespace) -> int:
 
 def run_receiver(args: argparse.Namespace) -> int:
     """The receiver node."""
-    from semlink.nodes.loops import node_study, receiver_node
     from semlink.nodes.parent import die_with_parent
+
+    die_with_parent()  # before the heavy imports: a parent that dies meanwhile is seen at once
+    from semlink.nodes.loops import node_study, receiver_node
     from semlink.results.folder import hold_folder
 
-    die_with_parent()
     scenario, origin = load(args)
     with hold_folder(args.out):  # a hand-started receiver is the folder's one writer too
         receiver_node(node_study(scenario, origin, "receiver"), args.out, args.progress)

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import zmq
 
-from semlink.channel.node import ChannelStage
 from semlink.metrics import build_metrics
 from semlink.nodes.endpoints import Endpoints, exposed, node_endpoints
 from semlink.nodes.liveness import PeerWatch, Waits
+from semlink.nodes.sealing import SealedChannel, SealedReceiver
 from semlink.nodes.security import node_security
 from semlink.nodes.threads import use_threads
 from semlink.nodes.transport import (
@@ -43,7 +43,7 @@ from semlink.study.frames import resolve
 from semlink.study.stages import make_channel, make_receiver, make_transmitter
 from semlink.study.study import Study
 from semlink.study.trials import RUN_ID_ENV, RUN_ID_FILE_ENV, given_run_id, run_id
-from semlink.wire import WireError
+from semlink.wire import Sealer, WireError, run_keys
 from semlink.workcache import WorkStats
 
 LOG = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def transmitter_node(study: Study, only: set[int] | None = None) -> int:
     scenario = study.scenario
     threads = use_threads(scenario.compute_threads)
     net, ends, stop = scenario.network, node_endpoints(scenario.network), StopFlag().install()
-    run = node_run_id(scenario, ends, "transmitter")  # before any socket: a refusal ends it in one line
+    keys = run_keys(node_run_id(scenario, ends, "transmitter"))  # before any socket: a refusal ends it in one line
     LOG.info("transmitter started: pid %d, %d threads; sending to %s", os.getpid(), threads, ends.channel_connect)
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     sock = make_socket(context, zmq.PUSH, net.hwm, 0)
@@ -90,9 +90,10 @@ def transmitter_node(study: Study, only: set[int] | None = None) -> int:
         security.client(sock)
         connect(sock, ends.channel_connect, "transmitter")
         announce_ready("transmitter")
-        stage = make_transmitter(study, run, only, cache)
+        stage = make_transmitter(study, keys.run_id, only, cache)
+        sealer = Sealer(keys.transmitter)
         for parts in stage.messages():
-            if not send(sock, parts, watch, stop, waits(net)):
+            if not send(sock, parts, sealer, watch, stop, waits(net)):
                 break
             sent += 1
         else:
@@ -124,7 +125,9 @@ def channel_node(study: Study) -> dict[str, int]:
     sender = PeerWatch(inbound, f"the transmitter (bound {ends.channel_bind})", trusted=False)
     receiver = PeerWatch(outbound, f"the receiver at {ends.receiver_connect}")
     security = node_security(context, net.security, net.keys)
-    stage = make_channel(study, node_run_id(scenario, ends, "channel"))
+    keys = run_keys(node_run_id(scenario, ends, "channel"))
+    stage = make_channel(study, keys.run_id)
+    link = SealedChannel(stage, keys)
     stats = WorkStats()
     try:
         security.server(inbound)
@@ -134,10 +137,10 @@ def channel_node(study: Study) -> dict[str, int]:
         announce_ready("channel")
         while parts := receive(inbound, sender, stop, waits(net)):
             with stats.timed("channel"):
-                out = relay(stage, parts)
+                out = relay(link, parts)
             if stage.heard_run:
                 sender.trust()
-            if out is not None and not send_message(outbound, out, receiver, stop, waits(net)):
+            if not all(send_message(outbound, message, receiver, stop, waits(net)) for message in out):
                 break
             if stage.ended:
                 finish(receiver, stop, net, "channel")
@@ -153,11 +156,11 @@ def channel_node(study: Study) -> dict[str, int]:
     return dict(stage.counters)
 
 
-def relay(stage: ChannelStage, parts: list[bytes]) -> bytes | None:
-    """The channel's socket message for ``parts``, None for nothing (a message too large to pack is a
-    one-line :class:`PeerError`)."""
+def relay(link: SealedChannel, parts: list[bytes]) -> list[bytes]:
+    """The channel's sealed socket messages for ``parts`` (a message too large to pack is a one-line
+    :class:`PeerError`)."""
     try:
-        return stage.relay_message(parts)
+        return link.relay(parts)
     except WireError as error:
         raise PeerError(f"the channel cannot forward a frame: {error}; lower the rate or the frame size") from None
 
@@ -177,7 +180,7 @@ def receiver_node(study: Study, out: Path, progress: bool = False) -> dict[str, 
         ends.receiver_bind,
         out,
     )
-    run = node_run_id(scenario, ends, "receiver")
+    keys = run_keys(node_run_id(scenario, ends, "receiver"))
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     inbound = make_socket(context, zmq.PULL, net.hwm, 0)
     watch = PeerWatch(inbound, f"the channel (bound {ends.receiver_bind})", trusted=False)
@@ -188,10 +191,11 @@ def receiver_node(study: Study, out: Path, progress: bool = False) -> dict[str, 
         security.server(inbound)
         bind(inbound, ends.receiver_bind, "receiver")
         announce_ready("receiver")
-        stage = receiver_stage(study, out, progress, run)
+        stage = receiver_stage(study, out, progress, keys.run_id)
+        link = SealedReceiver(stage, keys)
         counters, stats = stage.counters, stage.cache.stats
         while not stage.finished and (parts := receive(inbound, watch, stop, waits(net))):
-            stage.handle_message(parts)
+            link.handle(parts)
             if stage.heard_run:
                 watch.trust()
     finally:
@@ -235,7 +239,8 @@ def node_study(scenario: Scenario, origin: str, role: str) -> Study:
 
 
 def node_run_id(scenario: Scenario, ends: Endpoints, role: str) -> int:
-    """The run id of node ``role`` (:func:`~semlink.study.trials.run_id`).
+    """The run's secret of node ``role`` (:func:`~semlink.study.trials.run_id`), from which its id on
+    the wire and the keys of its seals derive (:func:`~semlink.wire.run_keys`).
 
     Without one in the environment the id is derived from the scenario and guessable, so a
     node that binds or connects beyond this host with CURVE off refuses to start: anyone who

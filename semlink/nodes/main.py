@@ -39,6 +39,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one node; returns its exit code."""
     args = parser().parse_args(argv)
+    from semlink.nodes.parent import die_with_parent
+
+    die_with_parent()  # before the heavy imports (seconds): a parent that dies meanwhile is seen at once
     return exit_code(f"semlink {args.role}", lambda: run_node(args.role, args.study, args.out, args.progress), args)
 
 
@@ -62,10 +65,8 @@ def exit_code(name: str, body: Callable[[], object], args: argparse.Namespace) -
 def run_node(role: str, description: Path, out: Path | None, progress: bool) -> None:
     """Load the study and run the node ``role`` on it."""
     from semlink.nodes.loops import channel_node, receiver_node, transmitter_node
-    from semlink.nodes.parent import die_with_parent
     from semlink.study.study import Study
 
-    die_with_parent()
     study, pending = Study.from_json(description.read_text())
     if role == "transmitter":
         transmitter_node(study, pending)

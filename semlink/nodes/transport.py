@@ -12,7 +12,7 @@ import zmq
 
 from semlink.errors import StageError
 from semlink.nodes.liveness import PeerWatch, Waits, keepalive
-from semlink.wire import MAX_BATCH_BYTES, WireError, pack_parts
+from semlink.wire import MAX_SEALED_BYTES, Sealer, WireError, pack_parts
 
 POLL_MS = 200
 SETTLE_S = 1.0
@@ -20,7 +20,9 @@ SETTLE_S = 1.0
 connected (the watch's thread may not have seen a connection the messages just went through)."""
 COUNTERS_PREFIX = "counters:"
 """How a node's counters line starts in its log (``semlink run`` repeats the rejections it finds)."""
-MAX_PART_BYTES = MAX_BATCH_BYTES + 64  # one socket message: a frame's packets (semlink.wire.batch)
+MAX_PART_BYTES = MAX_SEALED_BYTES + 12
+"""One socket message: a frame's packets (:mod:`semlink.wire.batch`) under two seals
+(:mod:`semlink.wire.seal`), rounded up to the 4 MiB + 64 bytes it has always been."""
 RECEIVE_QUEUE_BYTES = 64 * 2**20
 """What one connection's receive queue may hold at most: its length in messages is capped at this
 over the largest message (15 messages of 4 MiB), so ``network.hwm`` largest messages never pile
@@ -118,9 +120,11 @@ def receive(sock: zmq.Socket[bytes], watch: PeerWatch, stop: StopFlag, waits: Wa
     return None
 
 
-def send(sock: zmq.Socket[bytes], parts: list[bytes], watch: PeerWatch, stop: StopFlag, waits: Waits) -> bool:
-    """Send ``parts`` (a frame's packets, or one control message) as one socket message, waiting
-    while the peer is slow; False when stopped.
+def send(
+    sock: zmq.Socket[bytes], parts: list[bytes], sealer: Sealer, watch: PeerWatch, stop: StopFlag, waits: Waits
+) -> bool:
+    """Send ``parts`` (a frame's packets, or one control message) as one socket message under
+    ``sealer``'s seal (:mod:`semlink.wire.seal`), waiting while the peer is slow; False when stopped.
 
     :raises PeerError: as :func:`send_message`; or when the message is larger than a socket message may be.
     """
@@ -128,7 +132,7 @@ def send(sock: zmq.Socket[bytes], parts: list[bytes], watch: PeerWatch, stop: St
         message = pack_parts(parts)
     except WireError as error:
         raise PeerError(f"cannot send a frame: {error}; lower the rate or the frame size") from None
-    return send_message(sock, message, watch, stop, waits)
+    return send_message(sock, sealer.seal(message), watch, stop, waits)
 
 
 def send_message(sock: zmq.Socket[bytes], message: bytes, watch: PeerWatch, stop: StopFlag, waits: Waits) -> bool:

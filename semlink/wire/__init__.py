@@ -8,7 +8,9 @@
 - :mod:`~semlink.wire.relay`: what a relay reads of a packet (:func:`relay_view`, :func:`packet_prefix`);
 - :mod:`~semlink.wire.framing`: the chunk framing inside a payload;
 - :mod:`~semlink.wire.messages`: the typed control messages;
-- :mod:`~semlink.wire.batch`: the socket message that carries a frame's packets.
+- :mod:`~semlink.wire.batch`: the socket message that carries a frame's packets;
+- :mod:`~semlink.wire.seal`: the sequence number and MAC sealing each socket message between nodes,
+  and the run's keys.
 
 Stages send and read messages with :func:`encode_message` and :func:`decode_message`; nothing
 outside this package declares a byte format or reads a packet by position, and the package
@@ -38,24 +40,45 @@ from semlink.wire.messages import (
 )
 from semlink.wire.packets import RUN_IDS, VERSION, Packet, new_run_id, restamp
 from semlink.wire.relay import Relayed, packet_prefix, relay_view
+from semlink.wire.seal import (
+    MAX_SEALED_BYTES,
+    SEAL_BYTES,
+    SEALED,
+    WRAPPED,
+    Opener,
+    RunKeys,
+    Sealed,
+    Sealer,
+    read_seal,
+    read_sealed,
+    run_keys,
+)
 
 __all__ = [
     "DEFAULT_LIMITS",
     "MAX_BATCH_BYTES",
     "MAX_BATCH_PARTS",
+    "MAX_SEALED_BYTES",
     "REASONS",
     "RUN_IDS",
+    "SEALED",
+    "SEAL_BYTES",
     "VERSION",
+    "WRAPPED",
     "Batch",
     "ControlMessage",
     "End",
     "Limits",
     "Message",
+    "Opener",
     "Packet",
     "PointEnd",
     "PointStart",
     "Received",
     "Relayed",
+    "RunKeys",
+    "Sealed",
+    "Sealer",
     "WireError",
     "chunk_span",
     "decode_message",
@@ -69,8 +92,11 @@ __all__ = [
     "packet_prefix",
     "parse_payload",
     "read_message",
+    "read_seal",
+    "read_sealed",
     "relay_view",
     "restamp",
+    "run_keys",
     "split_parts",
     "unpack_parts",
 ]

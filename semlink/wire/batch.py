@@ -74,8 +74,9 @@ def split_parts(parts: Sequence[bytes], max_bytes: int = MAX_BATCH_BYTES) -> lis
     return runs
 
 
-def unpack_parts(data: bytes, max_parts: int = MAX_BATCH_PARTS) -> Batch:
-    """The packets of one socket message; packets beyond ``max_parts`` are skipped unread.
+def unpack_parts(data: bytes | memoryview, max_parts: int = MAX_BATCH_PARTS) -> Batch:
+    """The packets of one socket message (or of the body of a sealed one, :mod:`~semlink.wire.seal`,
+    not copied); packets beyond ``max_parts`` are skipped unread.
 
     :raises WireError: ``bad-batch`` for anything but one msgpack array of byte strings.
     """
@@ -101,7 +102,7 @@ def _batch_problem(error: Exception) -> str:
     return "bytes after the array" if isinstance(error, msgpack.ExtraData) else type(error).__name__
 
 
-def _unpack_capped(data: bytes, max_parts: int) -> Batch:
+def _unpack_capped(data: bytes | memoryview, max_parts: int) -> Batch:
     """The first ``max_parts`` packets of a message that holds more; the rest are skipped unread."""
     unpacker = msgpack.Unpacker(max_buffer_size=max(len(data), 1), max_bin_len=len(data), **_NO_TEXT)
     unpacker.feed(data)

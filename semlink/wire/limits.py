@@ -27,6 +27,10 @@ REASONS: dict[str, str] = {
     "bad-batch": "a socket message that is not one msgpack array of byte strings",
     "multipart": "a socket message of several ZeroMQ parts (semlink sends one part a message)",
     "too-many-parts": "packets of one socket message beyond the cap, skipped unread",
+    "unsealed": "a socket message without a node's seal (sequence number and MAC), or of a kind not taken there",
+    "bad-mac": "a sealed socket message whose MAC does not verify: altered, or not sealed with this run's key",
+    "replay": "a sealed socket message whose sequence number was already accepted (a copy)",
+    "stale": "a sealed socket message older than one already accepted (reordered or delayed)",
 }
 
 

@@ -20,7 +20,20 @@ import zmq
 
 from semlink.nodes.security import generate_keys
 from semlink.study.trials import RUN_ID_ENV
-from semlink.wire import RUN_IDS, End, Packet, PointStart, encode_message, pack_parts
+from semlink.wire import (
+    RUN_IDS,
+    WRAPPED,
+    End,
+    Packet,
+    PointStart,
+    Sealer,
+    decode_message,
+    encode_message,
+    pack_parts,
+    read_seal,
+    run_keys,
+    unpack_parts,
+)
 
 pytestmark = pytest.mark.net
 
@@ -124,9 +137,13 @@ def test_rerun_skips_finished_points(tmp_path: Path) -> None:
 
 
 def test_garbage_at_the_receiver_is_counted_and_survived(tmp_path: Path) -> None:
+    """Garbage outside the seal (no seal, another run's key, a copy) and, sealed with the run's key
+    as only the channel could, garbage inside it: each counted by reason, none fatal."""
     path, _, p2 = scenario(tmp_path)
-    run = RUN_IDS[0] + 7
-    environment = {**os.environ, RUN_ID_ENV: str(run)}
+    secret = RUN_IDS[0] + 7
+    keys, seal = run_keys(secret), Sealer(run_keys(secret).channel).seal
+    run = keys.run_id
+    environment = {**os.environ, RUN_ID_ENV: str(secret)}
     receiver = subprocess.Popen([sys.executable, "-m", "semlink.cli", "receiver", str(path), "--out", str(tmp_path)],
                                 stderr=subprocess.PIPE, text=True, env=environment)  # fmt: skip
     context = zmq.Context()
@@ -137,16 +154,21 @@ def test_garbage_at_the_receiver_is_counted_and_survived(tmp_path: Path) -> None
     valid_end = encode_message(End(run))
     try:
         for size in (0, 1, 5, 100, 1500, 70_000):
-            push.send(rng.integers(0, 256, size, dtype=np.uint8).tobytes())
-        push.send(pack_parts([valid_end[:-3]]))  # truncated
+            push.send(rng.integers(0, 256, size, dtype=np.uint8).tobytes())  # unsealed
+            push.send(seal(rng.integers(0, 256, size, dtype=np.uint8).tobytes()))
+        push.send(pack_parts([valid_end]))  # unsealed: no end
+        push.send(Sealer(run_keys(secret + 1).channel).seal(pack_parts([valid_end])))  # another run's key
+        push.send(seal(pack_parts([valid_end[:-3]])))  # truncated
         push.send_multipart([b"\x93\x01\x02\x03", b"\xff" * 10])  # semlink sends one part a message
-        push.send(pack_parts([bytes([valid_end[0] ^ 0x04]) + valid_end[1:]]))  # a bit flip
-        push.send(pack_parts([encode_message(End(run + 1))]))  # another run's end does not stop this one
-        push.send(msgpack.packb([b"\x00"] * 5000))  # parts beyond the cap are skipped
-        push.send(valid_end)  # not packed: a bad batch
-        push.send(pack_parts([valid_end]))  # before any point of the run started: no end
-        push.send(pack_parts([encode_message(PointStart(run, 0, "not-a-key", 4))]))  # the run began (a point unknown)
-        push.send(pack_parts([valid_end]))
+        push.send(seal(pack_parts([bytes([valid_end[0] ^ 0x04]) + valid_end[1:]])))  # a bit flip
+        push.send(seal(pack_parts([encode_message(End(run + 1))])))  # another run's end does not stop this one
+        push.send(seal(msgpack.packb([b"\x00"] * 5000)))  # parts beyond the cap are skipped
+        push.send(seal(valid_end))  # not packed: a bad batch
+        push.send(seal(pack_parts([valid_end])))  # before any point of the run started: no end
+        start = seal(pack_parts([encode_message(PointStart(run, 0, "not-a-key", 4))]))
+        push.send(start)  # the run began (a point unknown)
+        push.send(start)  # a copy
+        push.send(seal(pack_parts([valid_end])))
         _, stderr = receiver.communicate(timeout=120)
     finally:
         push.close()
@@ -157,6 +179,8 @@ def test_garbage_at_the_receiver_is_counted_and_survived(tmp_path: Path) -> None
     counters = next(line for line in stderr.splitlines() if line.startswith("counters: receiver"))
     for reason in ("foreign-run", "multipart", "bad-batch", "too-many-parts", "not-msgpack", "before-start"):
         assert f"rejected:{reason}=" in counters, counters
+    words = counters.split()
+    assert {"rejected:unsealed=7", "rejected:bad-mac=1", "rejected:replay=1"} <= set(words), counters
 
 
 def wait_for(condition: Callable[[], bool], what: str, processes: list[subprocess.Popen[str]], limit: float) -> None:
@@ -169,12 +193,14 @@ def wait_for(condition: Callable[[], bool], what: str, processes: list[subproces
 
 
 def test_a_forged_end_before_the_transmitter_connects_ends_nothing(tmp_path: Path) -> None:
-    """An ``end`` carrying the run id reaches the channel before the transmitter connects: it
-    must end neither the channel nor the receiver (the transmitter would then queue its whole run
-    for no one); it is dropped, and flagged in the first row."""
+    """An ``end`` carrying the run id (which anyone on the path reads) reaches the channel before
+    the transmitter connects, unsealed or sealed with a key that is not the run's: it must end
+    neither the channel nor the receiver (the transmitter would then queue its whole run for no
+    one); it is dropped, and flagged in the first row."""
     path, p1, _ = scenario(tmp_path)
-    run = RUN_IDS[0] + 123
-    environment = {**os.environ, RUN_ID_ENV: str(run)}
+    secret = RUN_IDS[0] + 123
+    run = run_keys(secret).run_id
+    environment = {**os.environ, RUN_ID_ENV: str(secret)}
     out, ready = tmp_path / "out", tmp_path / "channel-ready"
     logs = {role: tmp_path / f"{role}.log" for role in ("receiver", "channel", "transmitter")}
 
@@ -190,10 +216,12 @@ def test_a_forged_end_before_the_transmitter_connects_ends_nothing(tmp_path: Pat
         context = zmq.Context()
         push = context.socket(zmq.PUSH)
         push.connect(f"tcp://127.0.0.1:{p1}")
-        push.send(pack_parts([encode_message(End(run))]))
+        forged = pack_parts([encode_message(End(run))])
+        push.send(forged)
+        push.send(Sealer(run_keys(run).transmitter).seal(forged))  # keyed by the wire id, not the secret
         push.close(linger=10_000)
         context.term()
-        wait_for(lambda: "before its first point-start" in logs["channel"].read_text(), "forged end seen", nodes, 60)
+        wait_for(lambda: "away: bad-mac" in logs["channel"].read_text(), "forged ends seen", nodes, 60)
         nodes.append(start("transmitter"))
         codes = [node.wait(timeout=240) for node in nodes]
     finally:
@@ -204,7 +232,7 @@ def test_a_forged_end_before_the_transmitter_connects_ends_nothing(tmp_path: Pat
     assert codes == [0, 0, 0], {role: log.read_text()[-1500:] for role, log in logs.items()}
     rows = list(csv.DictReader((out / "results.csv").read_text().splitlines()))
     assert len(rows) == 4
-    assert "dropped:before-start=1" in rows[0]["rejected_by"]
+    assert "dropped:bad-mac=1 dropped:unsealed=1" in rows[0]["rejected_by"]
 
 
 def test_a_transmitter_whose_channel_never_came_fails_after_the_peer_timeout(tmp_path: Path) -> None:
@@ -319,8 +347,83 @@ def test_foreign_traffic_during_a_run_is_flagged_and_changes_no_result(tmp_path:
         {k: v for k, v in r.items() if k not in ignored} for r in rows("clean")
     ]
     assert sum(int(r["rejected"]) for r in rows("attacked")) > 0, f"messages injected: {sent}"
-    assert "foreign-run" in " ".join(r["rejected_by"] for r in rows("attacked"))
+    assert "unsealed" in " ".join(r["rejected_by"] for r in rows("attacked"))
     assert "rejected traffic" in (tmp_path / "attacked" / "report.md").read_text()
+
+
+def is_end(message: bytes) -> bool:
+    """Whether a sealed socket message from the channel is the run's ``end`` (seals not checked)."""
+    sealed = read_seal(message)
+    parts = unpack_parts((sealed.inner() if sealed.kind == WRAPPED else sealed).body).parts
+    return len(parts) == 1 and isinstance(decode_message(parts[0]).message, End)
+
+
+def replaying_relay(inbound: str, outbound: str, later: int, replayed: list[int]) -> None:
+    """An on-path relay between channel and receiver: forwards every message, and sends each one
+    again ``later`` messages after it, until it has forwarded the run's ``end`` (at most 10 minutes,
+    each send at most a minute)."""
+    context = zmq.Context()
+    pull, push = context.socket(zmq.PULL), context.socket(zmq.PUSH)
+    pull.setsockopt(zmq.LINGER, 0)
+    push.setsockopt(zmq.LINGER, 2000)
+    push.setsockopt(zmq.SNDTIMEO, 60_000)
+    pull.bind(inbound)
+    push.connect(outbound)
+    seen: list[bytes] = []
+    deadline = time.monotonic() + 600
+    try:
+        while time.monotonic() < deadline:
+            if not pull.poll(100, zmq.POLLIN):
+                continue
+            message = pull.recv()
+            push.send(message)
+            if is_end(message):
+                break
+            seen.append(message)
+            if len(seen) > later:
+                push.send(seen[-1 - later])
+                replayed[0] += 1
+    finally:
+        pull.close()
+        push.close()
+        context.term()
+
+
+def test_an_on_path_relay_replaying_every_message_changes_no_row_and_flags_every_row(tmp_path: Path) -> None:
+    """Issue 27: a relay that re-sent each channel->receiver message three messages later changed
+    23 of 24 rows with nothing in ``rejected``. Now every copy is refused by its seal and counted."""
+    path, _, _ = scenario(tmp_path)
+    clean = semlink("run", str(path), "--transport", "inproc", "--out", str(tmp_path / "clean"))
+    assert clean.returncode == 0, clean.stderr
+    path, _, p2 = scenario(tmp_path)  # fresh ports, picked just before the nodes bind them
+    p3 = free_port()
+    text = path.read_text().replace(
+        f"receiver_connect: tcp://127.0.0.1:{p2}", f"receiver_connect: tcp://127.0.0.1:{p3}"
+    )
+    path.write_text(text)
+    replayed = [0]
+    relay = threading.Thread(
+        target=replaying_relay, args=(f"tcp://127.0.0.1:{p3}", f"tcp://127.0.0.1:{p2}", 3, replayed), daemon=True
+    )
+    relay.start()
+    try:
+        attacked = semlink("run", str(path), "--transport", "zmq", "--out", str(tmp_path / "attacked"))
+    finally:
+        relay.join(timeout=60)
+    assert attacked.returncode == 0, attacked.stderr
+    assert replayed[0] > 10
+
+    def rows(name: str) -> list[dict[str, str]]:
+        return list(csv.DictReader((tmp_path / name / "results.csv").read_text().splitlines()))
+
+    ignored = ("rejected", "rejected_by")
+    assert [{k: v for k, v in r.items() if k not in ignored} for r in rows("attacked")] == [
+        {k: v for k, v in r.items() if k not in ignored} for r in rows("clean")
+    ]
+    assert all(r["rejected"] != "0" and "rejected:replay=" in r["rejected_by"] for r in rows("attacked")), rows(
+        "attacked"
+    )
+    assert {r["rejected"] for r in rows("clean")} == {"0"}
 
 
 def node_pids(marker: str) -> dict[str, int]:
