@@ -14,11 +14,12 @@ from semlink.errors import did_you_mean
 
 BUILTIN: dict[str, tuple[str, ...]] = {
     "codec": ("avif", "gan", "hevc", "identity", "jpeg", "jpeg2000", "resize", "spic", "sqgan", "ssm", "webp"),
-    "channel model": ("awgn", "bernoulli", "bsc", "gilbert_elliott", "ideal", "phy", "rayleigh", "tdl", "trace"),
+    "channel model": ("awgn", "bernoulli", "bsc", "cell", "gilbert_elliott", "ideal", "phy", "rayleigh", "tdl",
+                      "trace"),
     "metric": ("delivery", "fid", "latency", "lpips", "map_consistency", "miou", "ms_ssim", "pixel_accuracy", "psnr"),
     "frame source": ("camvid", "cityscapes", "folder", "synthetic"),
     "segmenter": ("callable", "checkpoint", "exported", "shipped", "torchscript"),
-}
+}  # fmt: skip
 """Kind (as the registries name it) -> its built-in names."""
 
 KNOBS: dict[str, str] = {

@@ -2,7 +2,8 @@
 
 Importing this package registers the models in :data:`CHANNELS`: ``ideal``, ``bernoulli``,
 ``gilbert_elliott``, ``bsc`` and ``trace`` (packet level), ``awgn``, ``rayleigh`` and ``tdl`` (the
-radio at link level, Sionna's 5G LDPC and QAM) and ``phy`` (the radio by BLER tables); build one
+radio at link level, Sionna's 5G LDPC and QAM), ``phy`` (the radio by BLER tables) and ``cell``
+(many vehicles sharing one carrier, :mod:`semlink.channel.cell`); build one
 by name with :func:`build_channel`. Sionna is imported only when a link-level model first codes.
 """
 
@@ -19,6 +20,7 @@ from semlink.channel.base import (
 )
 from semlink.channel.bernoulli import BernoulliChannel
 from semlink.channel.bsc import BinarySymmetricChannel
+from semlink.channel.cell.model import CellChannel
 from semlink.channel.gilbert_elliott import GilbertElliottChannel
 from semlink.channel.ideal import IdealChannel
 from semlink.channel.impairments import Impairments, Schedule
@@ -37,6 +39,7 @@ __all__ = [
     "AwgnChannel",
     "BernoulliChannel",
     "BinarySymmetricChannel",
+    "CellChannel",
     "ChannelModel",
     "GilbertElliottChannel",
     "IdealChannel",

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from semlink.channel.base import CORRUPTED, DELIVERED, ChannelModel, PacketBatch
+from semlink.channel.cell.group import CellGroup, CellPlan
 from semlink.channel.impairments import Impairments, Schedule
 from semlink.wire import (
     ControlMessage,
@@ -26,6 +27,7 @@ from semlink.wire import (
     packet_prefix,
     read_message,
     relay_view,
+    split_parts,
 )
 
 LOG = logging.getLogger(__name__)
@@ -39,12 +41,16 @@ class ChannelPlan:
     :param make_model: builds the point's channel model.
     :param impairments: delay, jitter, reordering, duplication, rate.
     :param seed: entropy of the point's channel random stream.
+    :param cell: the cell its vehicle shares with the realisation's others (None: a link of its own).
+    :param vehicle: which vehicle of the cell.
     """
 
     key: str
     make_model: Callable[[], ChannelModel]
     impairments: Impairments
     seed: tuple[int, ...]
+    cell: CellPlan | None = None
+    vehicle: int = 0
 
 
 FATE_NAMES = ("delivered", "erased", "corrupted")
@@ -82,9 +88,18 @@ class ChannelStage:
         self.transparent = False
         """Whether the open point's packets go on unread (see :meth:`process`)."""
         self._fates_at_start: dict[str, int] = {}
+        self.cell: CellGroup | None = None
+        """The cell whose vehicles' units are being held (see :mod:`semlink.channel.cell.group`)."""
+        self.vehicle: int | None = None
+        """The vehicle of the cell whose unit is open (None: no cell unit is open)."""
+        self.message_groups: list[list[bytes]] | None = None
+        """How the last :meth:`process` output goes as socket messages when it is a cell's flush (a
+        message per control message and per frame, so the receiver's queue holds as much work as
+        with a single link), else None (one message)."""
 
-    def relay_message(self, frames: list[bytes]) -> bytes | None:
-        """One socket message (its ZeroMQ parts) -> the socket message to forward, None for nothing.
+    def relay_messages(self, frames: list[bytes]) -> list[bytes]:
+        """One socket message (its ZeroMQ parts) -> the socket messages to forward (none, one, or
+        a cell's every vehicle at once when its last vehicle ends).
 
         When every packet goes on unchanged (an ideal point, or a lossy one that lost nothing this
         frame), that is the message as it came, so a busy relay does not pack it again.
@@ -93,15 +108,26 @@ class ChannelStage:
             batch = read_message(frames)
         except WireError as error:
             self._drop(error.reason)
-            return None
+            return []
         if batch.skipped:
             self._drop("too-many-parts", batch.skipped)
         out = self.process(batch.parts)
         if not out:
-            return None
+            return []
         if not batch.skipped and len(out) == len(batch.parts) and all(map(operator.is_, out, batch.parts)):
-            return frames[0]
-        return pack_parts(out)
+            return [frames[0]]
+        groups = self.message_groups or [out]
+        return [pack_parts(run) for group in groups for run in split_parts(group)]
+
+    def relay_message(self, frames: list[bytes]) -> bytes | None:
+        """:meth:`relay_messages` for a relay that forwards one message at most (None for nothing).
+
+        :raises WireError: ``too-large`` if the output needs several messages (a cell's flush).
+        """
+        out = self.relay_messages(frames)
+        if len(out) > 1:
+            raise WireError("too-large", f"{len(out)} messages to forward; use relay_messages")
+        return out[0] if out else None
 
     def process(self, parts: list[bytes]) -> list[bytes]:
         """One incoming message -> the parts to forward (in arrival order).
@@ -110,6 +136,7 @@ class ChannelStage:
         like this run's packets (:func:`~semlink.wire.packet_prefix`) goes on unread: its CRC and
         fields are checked by the receiver, as for every packet, and it touches no state here.
         """
+        self.message_groups = None
         if self.transparent and all(part.startswith(self.prefix) for part in parts):
             self.counters["delivered"] += len(parts)
             return parts
@@ -142,6 +169,13 @@ class ChannelStage:
     def _control(self, control: ControlMessage, parts: list[bytes]) -> list[bytes]:
         """Act on a control message; returns what to forward (a ``point-end`` gains the radio's
         totals and what the channel dropped since the last point ended)."""
+        if isinstance(control, PointStart):
+            plan = self.plans.get(control.point)
+            if plan is not None and plan.cell is not None and plan.key == control.key:
+                return self._cell_start(plan, plan.cell, parts)
+            self.vehicle = None
+        elif isinstance(control, PointEnd) and self.vehicle is not None:
+            return self._cell_end(control)
         self._apply(control)
         if not isinstance(control, PointEnd):
             return parts
@@ -187,6 +221,28 @@ class ChannelStage:
         self.rng = np.random.default_rng(np.random.SeedSequence(list(plan.seed)))
         self.busy_until_us = 0
 
+    def _cell_start(self, plan: ChannelPlan, cell: CellPlan, parts: list[bytes]) -> list[bytes]:
+        """A vehicle's unit of a cell begins: hold it (a new realisation opens a new cell)."""
+        if self.cell is None or self.cell.plan.group != cell.group:
+            self.cell = CellGroup(cell)
+        self.cell.start(plan.vehicle, parts[0])
+        self.vehicle, self.model, self.transparent = plan.vehicle, None, False
+        return []
+
+    def _cell_end(self, control: PointEnd) -> list[bytes]:
+        """A vehicle's unit of a cell ends: once every vehicle has, the cell runs and all of them go on."""
+        assert self.cell is not None and self.vehicle is not None
+        complete = self.cell.end(self.vehicle, control)
+        self.vehicle = None
+        if not complete:
+            return []
+        dropped, self.point_dropped = dict(self.point_dropped), Counter()
+        groups = self.cell.flush(dropped)
+        out = [part for group in groups for part in group]
+        LOG.info("cell %d relayed: %d vehicles, %d parts", self.cell.plan.group, self.cell.plan.vehicles, len(out))
+        self.cell, self.message_groups = None, groups
+        return out
+
     def _packets(self, parts: list[bytes]) -> list[bytes]:
         views: list[Relayed] = []
         raws: list[bytes] = []
@@ -205,6 +261,9 @@ class ChannelStage:
                 continue
             views.append(view)
             raws.append(part)
+        if views and self.cell is not None and self.vehicle is not None:
+            self.cell.add(self.vehicle, views, raws)
+            return []
         if not views or self.model is None:
             if views:
                 self._drop("no-point", len(views))

@@ -214,6 +214,13 @@ def add_report(sub: argparse._SubParsersAction[OneLineParser]) -> None:
     report.add_argument("--x", default=None, help="plot the metric against this column (an axis such as link.mtu)")
     report.add_argument("--by", default=None, help="with --x: a line per value of this column (default: every axis)")
     report.add_argument("--y", default=None, help="the metric column to plot (default miou, else the first metric)")
+    report.add_argument(
+        "--capacity",
+        type=Path,
+        default=None,
+        metavar="CLEAN",
+        help="print the cell's capacity table against CLEAN, a run of the same vehicles on ideal links",
+    )
     report.set_defaults(handler=run_report)
 
 
@@ -255,6 +262,14 @@ def run_report(args: argparse.Namespace) -> int:
     if args.by is not None and args.x is None:
         raise UserError("--by needs --x (the column to plot the metric against)")
     folders: list[Path] = args.folders
+    if args.capacity is not None:
+        from semlink.report.capacity import capacity_markdown, capacity_rows
+
+        try:
+            print(capacity_markdown(capacity_rows(folders[0], args.capacity)))
+        except ValueError as error:
+            raise UserError(str(error)) from None
+        return 0
     if len(folders) > 1 and args.out is None:
         raise UserError(f"overlaying {len(folders)} runs needs --out DIR (where their joint report goes)")
     if len(folders) == 1:

@@ -118,7 +118,7 @@ class Run:
         started = time.monotonic()
         executor = executor_class(self.executor)(RunContext(self.out, self.run_id, self.workers, self.address))
         todo = executor.prepare(study, todo)
-        with RunProgress(self.console, len(todo) * study.scenario.repeat_count, study.frames) as bar:
+        with RunProgress(self.console, study.units(set(todo)), study.frames) as bar:
             self.work = executor.run(study, todo, bar) if todo else {}
         self.work["wall_s"] = round(time.monotonic() - started, 2)
         self.work["cache"] = study.scenario.cache if study.scenario.cache is not False else None

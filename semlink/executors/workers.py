@@ -60,18 +60,24 @@ def complete_text(path: Path) -> str:
 
 @dataclass
 class Finished:
-    """Rows and frame lines that units have finished, by ``point_key``."""
+    """Rows, frame lines and vehicle rows that units have finished, by ``point_key``."""
 
     rows: dict[str, str]
     frames: dict[str, str]
+    vehicles: dict[str, str]
 
 
-def finished_in(folders: Sequence[Path], header: list[str]) -> Finished:
-    """The complete rows (as ``results.csv`` lines in ``header``'s order) and frame lines of the
-    unit folders, keyed by their ``point_key``."""
+def finished_in(folders: Sequence[Path], header: list[str], vehicle_header: list[str] | None = None) -> Finished:
+    """The complete rows (as ``results.csv`` lines in ``header``'s order), frame lines and
+    ``vehicles.csv`` lines (in ``vehicle_header``'s order) of the unit folders, keyed by their ``point_key``."""
     rows: dict[str, str] = {}
     frames: dict[str, str] = {}
+    vehicles: dict[str, str] = {}
     for folder in folders:
+        if vehicle_header is not None:
+            for row in csv.DictReader(io.StringIO(complete_text(folder / "vehicles.csv"))):
+                key = row.get(KEY_COLUMN, "")
+                vehicles[key] = vehicles.get(key, "") + csv_line(vehicle_header, row)
         for line in complete_text(folder / "frames.jsonl").splitlines(keepends=True):
             try:
                 key = json.loads(line).get("point_key")
@@ -82,21 +88,36 @@ def finished_in(folders: Sequence[Path], header: list[str]) -> Finished:
         for row in csv.DictReader(io.StringIO(complete_text(folder / "results.csv"))):
             key = row.get(KEY_COLUMN)
             if key:
-                text = io.StringIO()
-                csv.DictWriter(text, fieldnames=header).writerow({c: row.get(c, "") for c in header})
-                rows[key] = text.getvalue()
-    return Finished(rows, frames)
+                rows[key] = csv_line(header, row)
+    return Finished(rows, frames, vehicles)
+
+
+def csv_line(header: list[str], row: dict[str, str]) -> str:
+    """One CSV line of ``row`` in ``header``'s order (the writer's dialect)."""
+    text = io.StringIO()
+    csv.DictWriter(text, fieldnames=header).writerow({c: row.get(c, "") for c in header})
+    return text.getvalue()
+
+
+def append_rows_text(path: Path, header: list[str], rows: str) -> None:
+    """Append CSV lines ``rows`` durably, with ``header`` first if the file is new or empty."""
+    if not path.exists() or path.stat().st_size == 0:
+        text = io.StringIO()
+        csv.DictWriter(text, fieldnames=header).writeheader()
+        rows = text.getvalue() + rows
+    append_durably(path, rows)
 
 
 class Merger:
     """Moves finished rows into the run's ``results.csv`` in sweep order.
 
     :param out: the run folder. :param order: the sweep's row keys, in sweep order.
-    :param header: the columns of ``results.csv``.
+    :param header: the columns of ``results.csv``. :param vehicle_header: those of ``vehicles.csv``
+        (None: the run has no vehicles).
     """
 
-    def __init__(self, out: Path, order: list[str], header: list[str]) -> None:
-        self.out, self.order, self.header = out, order, header
+    def __init__(self, out: Path, order: list[str], header: list[str], vehicle_header: list[str] | None = None) -> None:
+        self.out, self.order, self.header, self.vehicle_header = out, order, header, vehicle_header
         self.csv_path, self.frames_path = out / "results.csv", out / "frames.jsonl"
 
     def stored(self) -> set[str]:
@@ -105,7 +126,7 @@ class Merger:
 
     def merge(self, folders: Sequence[Path]) -> int:
         """Append every finished row whose predecessors are all stored; returns how many were added."""
-        finished = finished_in(folders, self.header)
+        finished = finished_in(folders, self.header, self.vehicle_header)
         stored = self.stored()
         added = 0
         for key in self.order:
@@ -118,6 +139,8 @@ class Merger:
                 csv.DictWriter(header, fieldnames=self.header).writeheader()  # the writer's dialect, \r\n
                 append_durably(self.csv_path, header.getvalue())
             append_durably(self.frames_path, finished.frames.get(key, ""))  # frames first, as the writer does
+            if self.vehicle_header is not None:
+                append_rows_text(self.out / "vehicles.csv", self.vehicle_header, finished.vehicles.get(key, ""))
             append_durably(self.csv_path, finished.rows[key])
             stored.add(key)
             added += 1
@@ -136,8 +159,11 @@ class WorkersExecutor(Executor):
     def merger(self, study: Study) -> Merger:
         """The run's merger: rows in the sweep's order, with the writer's columns."""
         metrics = build_metrics(study.scenario.metrics, study.sources.of(study.points[0]).label_set)
-        columns = ResultsWriter(self.context.out, study.scenario, study.points, metrics).columns
-        return Merger(self.context.out, [row_key(study.scenario, p) for p in study.points], columns)
+        writer = ResultsWriter(self.context.out, study.scenario, study.points, metrics)
+        vehicle_header = writer.vehicle_columns if writer.vehicles else None
+        return Merger(
+            self.context.out, [row_key(study.scenario, p) for p in study.points], writer.columns, vehicle_header
+        )
 
     def prepare(self, study: Study, pending: set[int]) -> set[int]:
         """Merge what the units of a stopped run finished; the points still to run."""
@@ -165,9 +191,11 @@ class WorkersExecutor(Executor):
         """Advances ``progress`` by a point's realisations for each finished row."""
         root = self.context.out / WORKERS_DIR
 
+        per_point = study.units() / max(len(study.points), 1)  # exact unless the vehicle count is an axis
+
         def advance(count: int) -> None:
             if count:
-                progress.points_done(count * study.scenario.repeat_count)
+                progress.points_done(round(count * per_point))
                 progress.cache_rate(*finished_work(unit_folders(root.parent)).hit_counts())
 
         return advance

@@ -104,7 +104,8 @@ class SealedChannel:
             return []
         if not batch.skipped and len(out) == len(batch.parts) and all(map(operator.is_, out, batch.parts)):
             return [self.outbound.wrap(sealed)]
-        return [self.outbound.seal(pack_parts(run)) for run in split_parts(out)]
+        groups = self.stage.message_groups or [out]  # a cell's flush: a message per frame, as sent
+        return [self.outbound.seal(pack_parts(run)) for group in groups for run in split_parts(group)]
 
     def _unchecked(self, sealed: Sealed) -> Batch | None:
         """The packets of a message that may go on unchecked (see the class's docstring; its number

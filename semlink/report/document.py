@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from semlink.report.page import Figure, Section, html_page, markdown_page
-from semlink.report.plots import Drawn, look_of, plot_against, plot_vs_bpp, save_figure
+from semlink.report.plots import Drawn, Look, look_of, plot_against, plot_vs_bpp, save_figure
+from semlink.report.road import plot_road, read_vehicle_rows, rsu_of
 from semlink.report.settings import settings_lines
 from semlink.report.tables import build_table, cell
 from semlink.results.rows import (
@@ -86,6 +87,21 @@ def draw_figures(
     for axis in look.roles.channel:
         if len(distinct(rows, axis)) > 1:
             drawn.append((folder / f"{y}_vs_{slug(axis)}.png", plot_against(rows, header, axis, None, y, look)))
+    return drawn + vehicle_figures(folder, header, rows, look)
+
+
+def vehicle_figures(folder: Path, header: Sequence[str], rows: Sequence[Row], look: Look) -> list[tuple[Path, Drawn]]:
+    """With vehicles: the 5th-percentile and the mean vehicle's mIoU against the vehicle count
+    (a line per codec, the other axes as line styles or panels) and the road picture."""
+    drawn = []
+    if "vehicles.count" in header and len(distinct(rows, "vehicles.count")) > 1:
+        for y in ("miou_p5", "miou_mean"):
+            if any(row.get(y) for row in rows):
+                figure = plot_against(rows, header, "vehicles.count", None, y, look)
+                drawn.append((folder / f"{y}_vs_vehicles.png", figure))
+    road = plot_road(read_vehicle_rows(folder), rsu_of(folder))
+    if road is not None:
+        drawn.append((folder / "road.png", road))
     return drawn
 
 

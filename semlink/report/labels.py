@@ -37,6 +37,8 @@ SETTING_WORDS: dict[str, tuple[str, str]] = {
     "data.size": ("size", ""),
     "segmenter": ("segmenter", ""),
     "run": ("run", ""),
+    "vehicles.count": ("", " vehicles"),
+    "prbs": ("", " resource blocks"),
 }
 """How a setting is said: ``target_bpp=0.1`` reads ``target 0.1 bpp``, ``map_scale=2`` ``map ×2``,
 ``loss=0.05`` ``loss 5 %``; a column not listed reads ``name value`` (``block 8``)."""
@@ -52,9 +54,13 @@ AXIS_TITLES = {
     "link.fps": "frame rate (frames/s)",
     "link.deadline_ms": "deadline (ms)",
     "target_bpp": "target bpp",
+    "vehicles.count": "vehicles sharing the cell",
 }
 METRIC_TITLES = {
     "miou": "mIoU",
+    "miou_mean": "mean vehicle's mIoU",
+    "miou_p5": "5th-percentile vehicle's mIoU",
+    "jain": "Jain's fairness index",
     "psnr": "PSNR (dB)",
     "ms_ssim": "MS-SSIM",
     "pixel_accuracy": "pixel accuracy",

@@ -26,9 +26,18 @@ from semlink.metrics.base import Metric
 from semlink.receiver.node import PointReport
 from semlink.results.intervals import estimate_with_intervals
 from semlink.results.keys import KEY_COLUMN, replace_text, row_key, stored_key, upgrade_legacy_keys
+from semlink.results.vehicles import (
+    CELL_COLUMNS,
+    VEHICLE_COLUMNS,
+    VehicleScores,
+    cell_columns,
+    drop_orphan_rows,
+    vehicle_rows,
+    vehicle_scores,
+)
 from semlink.scenario.schema import Scenario
 from semlink.scenario.sweep import Point, column_name, varying_axes
-from semlink.study.trials import STREAM_BOOTSTRAP, trial_of
+from semlink.study.trials import STREAM_BOOTSTRAP, frame_interval_us, trial_of, vehicle_stride
 
 COUNTERS = (
     "bpp",
@@ -97,7 +106,11 @@ class ResultsWriter:
         self.folder, self.scenario, self.metrics = folder, scenario, list(metrics)
         self.points = {p.index: p for p in points}
         self.repeats = scenario.repeat_count
+        self.stride = vehicle_stride(points)
         self.axes = [a for a in varying_axes(points) if a != "codec"]
+        self.vehicles = scenario.vehicles is not None
+        if self.vehicles and "vehicles.count" not in self.axes:
+            self.axes.insert(0, "vehicles.count")
         self.columns = [
             "codec",
             *(column_name(a) for a in self.axes),
@@ -107,18 +120,23 @@ class ResultsWriter:
             "repeats",
             "frames",
             *metric_columns(self.metrics),
+            *(CELL_COLUMNS if self.vehicles else ()),
             *COUNTERS,
             KEY_COLUMN,
         ]
+        self.vehicle_columns = [KEY_COLUMN, "codec", *(column_name(a) for a in self.axes), *VEHICLE_COLUMNS]
         if folder.exists() and not folder.is_dir():
             raise ResultsError(f"output folder {folder} is a file; choose another --out")
         folder.mkdir(parents=True, exist_ok=True)
         self.csv_path, self.frames_path = folder / "results.csv", folder / "frames.jsonl"
+        self.vehicles_path = folder / "vehicles.csv"
         self.repaired = drop_torn_tail(self.csv_path) + drop_torn_tail(self.frames_path)
+        self.repaired += drop_torn_tail(self.vehicles_path)
         upgrade_legacy_keys(self.csv_path, self.frames_path)
         self._check_header()
         self.repaired += self._drop_orphan_frames()
-        self._waiting: dict[int, dict[int, PointReport]] = {}
+        self.repaired += drop_orphan_rows(self.vehicles_path, self.stored_row_keys(), stored_key, replace_text)
+        self._waiting: dict[int, dict[tuple[int, int], PointReport]] = {}
 
     def _check_header(self) -> None:
         if not self.csv_path.exists():
@@ -143,27 +161,34 @@ class ResultsWriter:
         )
 
     def write(self, report: PointReport) -> dict[str, str] | None:
-        """Take one realisation's report; once a point has all its realisations, append its row and
-        frames and return the row (None while realisations are missing)."""
-        point_index, repeat = trial_of(report.index, self.repeats)
+        """Take one realisation's (and vehicle's) report; once a point has all of them, append its
+        row, frames (and vehicles) and return the row (None while reports are missing)."""
+        point_index, repeat, vehicle = trial_of(report.index, self.repeats, self.stride)
         waiting = self._waiting.setdefault(point_index, {})
-        waiting[repeat] = report
-        if len(waiting) < self.repeats:
-            return None
-        reports = [waiting[r] for r in range(self.repeats)]
-        del self._waiting[point_index]
+        waiting[(repeat, vehicle)] = report
         point = self.points[point_index]
-        row = self.row(point, reports)
-        new = not self.csv_path.exists() or self.csv_path.stat().st_size == 0
+        each = max(point.vehicles, 1)
+        if len(waiting) < self.repeats * each:
+            return None
+        reports = [waiting[(r, v)] for r in range(self.repeats) for v in range(each)]
+        del self._waiting[point_index]
+        scores = vehicle_scores(reports, each, self.metrics, self.bootstrap_rng(point, 1)) if self.vehicles else None
+        row = self.row(point, reports, scores)
         lines = "".join(json.dumps(line) + "\n" for line in self.frame_lines(point, reports))
         append_durably(self.frames_path, lines)  # frames first: a row is only ever written after them
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=self.columns)
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
-        append_durably(self.csv_path, text.getvalue())
+        if self.vehicles:
+            rows = vehicle_rows(reports, each, scores, self.pixels(point))
+            head = {KEY_COLUMN: row[KEY_COLUMN], "codec": point.codec} | {
+                c: row[c] for c in self.vehicle_columns[2 : -len(VEHICLE_COLUMNS)]
+            }
+            append_rows(self.vehicles_path, self.vehicle_columns, [head | r for r in rows])
+        append_rows(self.csv_path, self.columns, [row])
         return row
+
+    def bootstrap_rng(self, point: Point, stream: int = 0) -> np.random.Generator:
+        """The stream of a point's intervals (``stream`` 1: its vehicles')."""
+        words = [self.scenario.seed, STREAM_BOOTSTRAP, point.key_id] + ([stream] if stream else [])
+        return np.random.default_rng(np.random.SeedSequence(words))
 
     def _drop_orphan_frames(self) -> int:
         """Drop ``frames.jsonl`` lines of points that have no row (a run killed between a point's
@@ -187,36 +212,41 @@ class ResultsWriter:
             replace_text(self.frames_path, "".join(kept))
         return dropped
 
-    def row(self, point: Point, reports: Sequence[PointReport]) -> dict[str, str]:
-        """The ``results.csv`` row of a point from the reports of its realisations."""
+    def row(self, point: Point, reports: Sequence[PointReport], scores: VehicleScores | None = None) -> dict[str, str]:
+        """The ``results.csv`` row of a point from the reports of its realisations (and, with
+        vehicles, the vehicles' scores of :func:`~semlink.results.vehicles.vehicle_scores`)."""
         frames = [len(r.frames) for r in reports]
         values = {m.name: [v for r in reports for v in r.values.get(m.name, [])] for m in self.metrics}
-        rng = np.random.default_rng(np.random.SeedSequence([self.scenario.seed, STREAM_BOOTSTRAP, point.key_id]))
-        scored = estimate_with_intervals(self.metrics, values, frames, rng)
+        scored = estimate_with_intervals(self.metrics, values, frames, self.bootstrap_rng(point))
         for metric in (m for m in self.metrics if m.sums):
             for column in metric.columns():
                 scored[column] = tuple(x / max(len(reports), 1) for x in scored[column])  # type: ignore[assignment]
         row = {
             "codec": point.codec,
-            **{column_name(a): cell_text(point.axes.get(a)) for a in self.axes},
+            **{column_name(a): cell_text(self.axis_value(point, a)) for a in self.axes},
             "channel": point.channel,
             "channel_params": channel_params(point),
             "seed": str(self.scenario.seed),
-            "repeats": str(len(reports)),
+            "repeats": str(self.repeats),
             "frames": str(frames[0] if frames else 0),
         }
         for column, (estimate, low, high) in scored.items():
             row[column], row[f"{column}_lo"], row[f"{column}_hi"] = (metric_text(x) for x in (estimate, low, high))
+        if self.vehicles:
+            drive_s = (frames[0] if frames else 0) * frame_interval_us(point.link.fps) * 1e-6
+            row.update(cell_columns(reports, max(point.vehicles, 1), scores, drive_s))
         row.update(counter_columns(reports, self.pixels(point)))
         row[KEY_COLUMN] = row_key(self.scenario, point)
         return row
 
     def frame_lines(self, point: Point, reports: Sequence[PointReport]) -> list[dict[str, Any]]:
         """One ``frames.jsonl`` object per frame and realisation, with every metric's frame value."""
-        axes = {a: point.axes.get(a) for a in self.axes}
+        axes = {a: self.axis_value(point, a) for a in self.axes}
         key = row_key(self.scenario, point)
         lines = []
-        for repeat, report in enumerate(reports):
+        each = max(point.vehicles, 1)
+        for position_of_report, report in enumerate(reports):
+            repeat, vehicle = divmod(position_of_report, each)
             frame_bits, frame_packets = report.sent.frame_bits, report.sent.frame_packets
             frame_settings = report.sent.frame_settings
             for position, record in enumerate(report.frames):
@@ -225,6 +255,7 @@ class ResultsWriter:
                     {
                         "point": point.index,
                         "repeat": repeat,
+                        **({"vehicle": vehicle} if self.vehicles else {}),
                         "codec": point.codec,
                         "axes": axes,
                         "frame": i,
@@ -240,6 +271,10 @@ class ResultsWriter:
                     }
                 )
         return lines
+
+    def axis_value(self, point: Point, axis: str) -> Any:
+        """A point's value of an axis column (``vehicles.count`` also where it is not an axis)."""
+        return point.vehicles if axis == "vehicles.count" else point.axes.get(axis)
 
     def pixels(self, point: Point) -> int:
         """Pixels per frame of the point."""
@@ -273,6 +308,16 @@ def drop_torn_tail(path: Path) -> int:
     with path.open("r+b") as handle:
         handle.truncate(end)
     return len(data) - end
+
+
+def append_rows(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
+    """Append CSV ``rows`` durably (with the header if the file is new or empty)."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns)
+    if not path.exists() or path.stat().st_size == 0:
+        writer.writeheader()
+    writer.writerows(rows)
+    append_durably(path, text.getvalue())
 
 
 def append_durably(path: Path, text: str) -> None:

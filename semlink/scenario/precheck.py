@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ def scenario_problems(scenario: Scenario) -> Iterator[str]:
             yield from file_problems("metric", name, entry if isinstance(entry, dict) else {}, f"metrics[{name}]")
     for spec in as_list(scenario.segmenter):
         yield from segmenter_problems(spec)
+    yield from vehicle_problems(scenario)
     yield from address_problems(scenario)
     yield from key_problems(scenario.network.security, scenario.network.keys)
     if scenario.tracking.mlflow is not None and importlib.util.find_spec("mlflow") is None:
@@ -104,6 +106,42 @@ def size_problems(size: Any) -> Iterator[str]:
                 f"data.size {[height, width]} is too large a frame ({height * width:,} pixels); give at most "
                 f"{MAX_FRAME_SIDE} pixels a side and {MAX_FRAME_PIXELS:,} in all (8192x8192)"
             )
+
+
+def vehicle_problems(scenario: Scenario) -> Iterator[str]:
+    """The ``vehicles:`` section against the channel and the disk: the ``cell`` model needs it, a
+    trace must be a file, the road must hold the most vehicles asked for."""
+    spec = scenario.vehicles
+    if spec is None:
+        if scenario.channel["model"] == "cell":
+            yield "channel model cell is shared by vehicles; add a vehicles: section (e.g. vehicles: {count: [1, 8]})"
+        return
+    if spec.trace is not None and not Path(spec.trace).is_file():
+        yield f"vehicles.trace {spec.trace!r} is not a file; give a SUMO FCD output file (sumo --fcd-output)"
+    elif spec.trace is not None:
+        yield from trace_problems(spec.trace, max(spec.counts))
+    if spec.mobility == "road":
+        most = max(spec.counts)
+        need = -(-most // spec.lanes) * spec.spacing_m
+        if need > spec.length_m:
+            yield (
+                f"vehicles: {most} vehicles at spacing_m={spec.spacing_m:g} on {spec.lanes} lanes need {need:g} m "
+                f"of road, more than length_m={spec.length_m:g}; add lanes, lower the spacing or lengthen the road"
+            )
+
+
+def trace_problems(path: str, most: int) -> Iterator[str]:
+    """A SUMO FCD file that cannot be read, or holds fewer vehicles than the most asked for."""
+    try:
+        ids = {v.get("id") for v in ElementTree.parse(path).getroot().iter("vehicle")}
+    except (OSError, ElementTree.ParseError) as error:
+        yield f"vehicles.trace {path!r} cannot be read as XML ({error}); give a SUMO FCD output file"
+        return
+    if len(ids) < most:
+        yield (
+            f"vehicles.count {most} is more than the {len(ids)} vehicles of trace {path!r}; "
+            "lower vehicles.count or write a longer trace"
+        )
 
 
 def address_problems(scenario: Scenario) -> Iterator[str]:

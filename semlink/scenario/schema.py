@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from semlink.catalog import DEFAULT_METRICS, KNOBS
 from semlink.errors import ScenarioError, did_you_mean
 from semlink.registry import add_plugin_folder
+from semlink.scenario.vehicles import VehiclesSpec
 from semlink.scenario.yamlfile import apply_overrides, read_raw
 
 IMPAIRMENT_KEYS = ("delay_ms", "jitter_ms", "reorder", "duplicate", "rate_bps")
@@ -192,6 +193,8 @@ class Scenario(Strict):
     codecs: list[CodecSpec] = Field(min_length=1)
     channel: dict[str, Any] = {"model": "ideal"}
     link: LinkSpec = LinkSpec()
+    vehicles: VehiclesSpec | None = None
+    """Many vehicles (:mod:`semlink.scenario.vehicles`); None: one camera on one link."""
     zip_groups: list[list[str]] = Field(default_factory=list, alias="zip")
     metrics: list[str | dict[str, Any]] = Field(default_factory=lambda: list[str | dict[str, Any]](DEFAULT_METRICS))
     transport: Literal["zmq", "inproc"] = "zmq"

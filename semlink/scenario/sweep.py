@@ -2,7 +2,7 @@
 
 Every list a scenario sets where a single value is allowed is an **axis**. The sweep is the
 product of the axes, in this order (outermost first): the codec entries (in file order), then
-``data.size``, ``segmenter``, ``link.*`` (in field order), the codec entry's own keys (knobs and
+``data.size``, ``segmenter``, ``link.*`` (in field order), ``vehicles.count``, the codec entry's own keys (knobs and
 options, in file order) and last ``channel.*`` (in file order). A ``zip:`` group (``zip:
 [[channel.speed_kmh, channel.fading]]``) makes axes of equal length vary together: the group
 takes the place of its first member. With several codec entries, each entry's single-valued
@@ -49,6 +49,7 @@ class Point:
     :param segmenter: the segmenter spec (None: the shipped one).
     :param axes: dotted axis name -> this point's value, for every axis of the scenario.
     :param context: what else shapes the numbers (seed, data), as JSON.
+    :param vehicles: vehicles sending at this point (0: no ``vehicles:`` section, one link).
     """
 
     index: int
@@ -62,33 +63,40 @@ class Point:
     segmenter: str | None
     axes: dict[str, Any] = field(default_factory=dict)
     context: str = ""
+    vehicles: int = 0
 
     @property
     def key(self) -> str:
         """A stable text key of everything that decides the point's numbers.
 
         Built from the point's resolved settings (its axes included) and the run context; used
-        to skip finished points on a rerun and to seed the point's random streams.
+        to skip finished points on a rerun.
         """
-        return json.dumps(
-            {
-                "codec": self.codec,
-                "codec_args": self.codec_args,
-                "channel": self.channel,
-                "params": self.params,
-                "impairments": self.impairments,
-                "link": self.link.__dict__,
-                "size": list(self.size) if self.size is not None else None,
-                "segmenter": self.segmenter,
-                "context": self.context,
-            },
-            sort_keys=True,
-        )
+        vehicles = {"vehicles": self.vehicles} if self.vehicles else {}
+        return json.dumps({**vehicles, **self._link_fields(self.context)}, sort_keys=True)
 
     @property
     def key_id(self) -> int:
-        """A 32-bit number derived from :attr:`key`."""
-        return zlib.crc32(self.key.encode())
+        """A 32-bit number that seeds the point's random streams: derived from :attr:`key` without
+        the vehicles (their count and road), so a vehicle's link draws what the same link draws
+        alone, and vehicle ``k`` of any count meets the same channel (common random numbers)."""
+        context = json.loads(self.context) if self.context else {}
+        context.pop("road", None)
+        link = json.dumps(context, sort_keys=True) if self.context else ""
+        return zlib.crc32(json.dumps(self._link_fields(link), sort_keys=True).encode())
+
+    def _link_fields(self, context: str) -> dict[str, Any]:
+        return {
+            "codec": self.codec,
+            "codec_args": self.codec_args,
+            "channel": self.channel,
+            "params": self.params,
+            "impairments": self.impairments,
+            "link": self.link.__dict__,
+            "size": list(self.size) if self.size is not None else None,
+            "segmenter": self.segmenter,
+            "context": context,
+        }
 
     def label(self) -> str:
         """A short description for messages: ``jpeg target_bpp=0.1, loss=0.05``."""
@@ -119,7 +127,7 @@ def as_values(value: Any, pair: bool = False) -> list[Any] | None:
 
 
 def scenario_axes(scenario: Scenario) -> list[Axis]:
-    """The axes shared by every codec entry: ``data.size``, ``segmenter``, ``link.*``."""
+    """The axes shared by every codec entry: ``data.size``, ``segmenter``, ``link.*``, ``vehicles.count``."""
     out: list[Axis] = []
     size = as_values(scenario.data.size, pair=True)
     if size is not None:
@@ -131,6 +139,8 @@ def scenario_axes(scenario: Scenario) -> list[Axis]:
         values = as_values(getattr(scenario.link, name))
         if values is not None:
             out.append(Axis(f"link.{name}", tuple(values)))
+    if scenario.vehicles is not None and isinstance(scenario.vehicles.count, list):
+        out.append(Axis("vehicles.count", tuple(scenario.vehicles.count)))
     return out
 
 
@@ -224,6 +234,7 @@ def make_point(
     channel = {k: assignment.get(f"channel.{k}", v) for k, v in scenario.channel.items() if k != "model"}
     link_values = {name: assignment.get(f"link.{name}", getattr(scenario.link, name)) for name in LINK_AXES}
     size = assignment.get("data.size", scenario.data.size)
+    vehicles = 0 if scenario.vehicles is None else int(assignment.get("vehicles.count", scenario.vehicles.counts[0]))
     axes = ({"codec": codec} if codec_axis else {}) | assignment
     return Point(
         index=index,
@@ -237,13 +248,16 @@ def make_point(
         segmenter=assignment.get("segmenter", scenario.segmenter),
         axes=axes,
         context=context,
+        vehicles=vehicles,
     )
 
 
 def run_context(scenario: Scenario) -> str:
-    """What besides the point's own settings decides its numbers: the seed and the data."""
+    """What besides the point's own settings decides its numbers: the seed, the data and (with
+    vehicles) where they drive."""
     data = scenario.data.model_dump(mode="json", exclude={"size"})
-    return json.dumps({"seed": scenario.seed, "data": data}, sort_keys=True)
+    road = {} if scenario.vehicles is None else {"road": scenario.vehicles.geometry()}
+    return json.dumps({"seed": scenario.seed, "data": data, **road}, sort_keys=True)
 
 
 def varying_axes(sweep: Sequence[Point]) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from semlink.data import open_source
 from semlink.data.frame import Frame, FrameSource
 from semlink.scenario.schema import Scenario
@@ -40,6 +42,27 @@ class CachedSource(FrameSource):
         return frame
 
 
+class DriveSource(FrameSource):
+    """One vehicle's drive: ``len(base)`` frames of the underlying source starting ``offset``
+    frames in (wrapping round at its end), numbered from 0 as the vehicle captures them.
+
+    :param base: the point's frames (vehicle 0's drive). :param offset: where this drive starts.
+    """
+
+    def __init__(self, base: CachedSource, offset: int) -> None:
+        self.base, self.offset = base, offset
+        self.label_set = base.label_set
+        self.total = len(base.source)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def frame(self, index: int) -> Frame:
+        """Frame ``index`` of the drive."""
+        frame = self.base.frame((self.offset + index) % self.total)
+        return frame if frame.index == index else dataclasses.replace(frame, index=index)
+
+
 class Sources:
     """The run's frame sources, one per frame size and rate that its points use, opened once.
 
@@ -49,6 +72,7 @@ class Sources:
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
         self._opened: dict[tuple[tuple[int, int] | None, float], CachedSource] = {}
+        self._drives: dict[tuple[int, tuple[int, int] | None, float], FrameSource] = {}
 
     def get(self, size: tuple[int, int] | None, fps: float) -> CachedSource:
         """The source at ``size`` (None: the source's own) and frame rate ``fps``."""
@@ -65,6 +89,17 @@ class Sources:
     def of(self, point: Point) -> CachedSource:
         """The source of one point."""
         return self.get(point.size, point.link.fps)
+
+    def drive(self, point: Point, vehicle: int) -> FrameSource:
+        """Vehicle ``vehicle``'s frames at ``point``: its own stretch of the source, ``vehicle x
+        frames`` in (vehicle 0's is :meth:`of`'s, so one vehicle sees what a single link sees)."""
+        base = self.of(point)
+        if vehicle == 0:
+            return base
+        key = (vehicle, point.size, point.link.fps)
+        if key not in self._drives:
+            self._drives[key] = DriveSource(base, vehicle * len(base))
+        return self._drives[key]
 
 
 def open_frames(scenario: Scenario) -> CachedSource:

@@ -8,10 +8,12 @@ from collections.abc import Callable, Sequence
 
 from semlink.channel import build_channel
 from semlink.channel.base import ChannelModel
+from semlink.channel.cell.group import CellPlan
 from semlink.channel.impairments import Impairments
 from semlink.channel.node import ChannelPlan, ChannelStage
 from semlink.metrics.base import Metric
 from semlink.receiver.node import LinkTiming, PointReport, ReceiverStage, RxPlan
+from semlink.study.cells import cell_plan
 from semlink.study.components import frame_batch, uses_map
 from semlink.study.study import Study
 from semlink.study.trials import channel_seed, frame_interval_us
@@ -27,7 +29,7 @@ def make_transmitter(
     source, MTU, timing and (for codecs that send a map) segmenter; ``cache``: the work cache."""
     plans = []
     for trial in study.trials(only):
-        p, source = trial.point, study.sources.of(trial.point)
+        p, source = trial.point, study.sources.drive(trial.point, trial.vehicle)
         factory, key = study.codec(p)
         sends_map = uses_map(p)
         plans.append(
@@ -40,7 +42,7 @@ def make_transmitter(
                 mtu=resolve_mtu(p.link.mtu),
                 frame_interval_us=frame_interval_us(p.link.fps),
                 segmenter=study.segmenters.get(source, p.segmenter) if sends_map else None,
-                reuse_key=p.key,
+                reuse_key=f"{p.key}@{trial.vehicle}" if p.vehicles else p.key,
                 codec_key=key,
                 segmenter_key=study.segmenters.key(source, p.segmenter) if sends_map else "",
             )
@@ -49,13 +51,22 @@ def make_transmitter(
 
 
 def make_channel(study: Study, run_id: int) -> ChannelStage:
-    """The channel stage of run ``run_id``: each realisation's model, impairments and seeded stream."""
+    """The channel stage of run ``run_id``: each realisation's model, impairments and seeded stream
+    (and, for vehicles sharing a cell, the realisation's one cell plan)."""
     plans = {}
+    cells: dict[int, CellPlan | None] = {}
     for trial in study.trials():
         p = trial.point
         make: Callable[[], ChannelModel] = functools.partial(build_channel, p.channel, **p.params)
+        if trial.group not in cells:
+            cells[trial.group] = cell_plan(study.scenario, trial, study.scenario.data.frames)
         plans[trial.index] = ChannelPlan(
-            trial.key, make, Impairments(**p.impairments), channel_seed(study.scenario, trial)
+            trial.key,
+            make,
+            Impairments(**p.impairments),
+            channel_seed(study.scenario, trial),
+            cells[trial.group],
+            trial.vehicle,
         )
     return ChannelStage(plans, run_id)
 
@@ -74,7 +85,7 @@ def make_receiver(
     plans = {}
     every = study.trials()
     for trial in every:
-        p, source = trial.point, study.sources.of(trial.point)
+        p, source = trial.point, study.sources.drive(trial.point, trial.vehicle)
         link = p.link
         deadline = None if link.deadline_ms is None else round(link.deadline_ms * 1000)
         factory, key = study.codec(p)

@@ -28,7 +28,7 @@ from semlink.scenario.schema import Scenario, ScenarioError
 from semlink.scenario.sweep import Point, PointLink, points
 from semlink.study.components import Segmenters, check_points, codec_factory, codec_key
 from semlink.study.frames import Sources, open_frames, resolve
-from semlink.study.trials import Trial, trials
+from semlink.study.trials import Trial, trials, vehicle_stride
 
 DESCRIPTION_VERSION = 1
 """The version of :meth:`Study.to_json`'s format; a description of another version is refused."""
@@ -92,8 +92,12 @@ class Study:
         return [p for p in self.points if indices is None or p.index in indices]
 
     def trials(self, indices: set[int] | None = None) -> list[Trial]:
-        """Every channel realisation of the selected points, point by point."""
-        return trials(self.scenario, self.select(indices))
+        """Every channel realisation (and vehicle) of the selected points, point by point."""
+        return trials(self.scenario, self.select(indices), vehicle_stride(self.points))
+
+    def units(self, indices: set[int] | None = None) -> int:
+        """How many units (realisations, and vehicles of each) the selected points send."""
+        return sum(max(p.vehicles, 1) for p in self.select(indices)) * self.scenario.repeat_count
 
     def codec(self, point: Point) -> tuple[Callable[[], Codec], str]:
         """The point's codec as a factory that returns one shared instance per setting, and its

@@ -18,53 +18,92 @@ STREAM_CHANNEL = 1
 STREAM_BOOTSTRAP = 2
 
 
+STREAM_ROAD = 3
+
+
+VEHICLE_TAG = 0x76656869
+"""Marks a vehicle's number in a stream's entropy (vehicle 0 keeps the single link's streams)."""
+
+
 @dataclass(frozen=True)
 class Trial:
-    """One channel realisation of a point: what travels through the nodes as one unit.
+    """One channel realisation of a point for one vehicle: what travels through the nodes as one unit.
 
     :param point: the sweep point. :param repeat: which realisation (0-based).
-    :param repeats: realisations per point.
+    :param repeats: realisations per point. :param vehicle: which vehicle (0 without vehicles).
+    :param stride: vehicle numbers per realisation on the wire (the sweep's largest count; 1
+        without vehicles, so a single link's numbering is as it always was).
     """
 
     point: Point
     repeat: int
     repeats: int
+    vehicle: int = 0
+    stride: int = 1
 
     @property
     def index(self) -> int:
-        """The unit's number on the wire: ``point * repeats + repeat`` (:func:`trial_of` inverts it)."""
-        return self.point.index * self.repeats + self.repeat
+        """The unit's number on the wire: ``(point * repeats + repeat) * stride + vehicle``
+        (:func:`trial_of` inverts it)."""
+        return (self.point.index * self.repeats + self.repeat) * self.stride + self.vehicle
 
     @property
     def key(self) -> str:
-        """The point's key, with the realisation when there are several."""
-        return self.point.key if self.repeats == 1 else f"{self.point.key}#{self.repeat}"
+        """The point's key, with the realisation when there are several and the vehicle when there are vehicles."""
+        key = self.point.key if self.repeats == 1 else f"{self.point.key}#{self.repeat}"
+        return f"{key}@{self.vehicle}" if self.point.vehicles else key
+
+    @property
+    def group(self) -> int:
+        """The number of the realisation the vehicle belongs to (its vehicles share one cell)."""
+        return self.point.index * self.repeats + self.repeat
 
 
-def trial_of(index: int, repeats: int) -> tuple[int, int]:
-    """The sweep point and the realisation of a trial's number on the wire (see :attr:`Trial.index`)."""
-    point, repeat = divmod(index, repeats)
-    return point, repeat
+def trial_of(index: int, repeats: int, stride: int = 1) -> tuple[int, int, int]:
+    """The sweep point, realisation and vehicle of a trial's number on the wire (see :attr:`Trial.index`)."""
+    group, vehicle = divmod(index, stride)
+    point, repeat = divmod(group, repeats)
+    return point, repeat, vehicle
 
 
-def trials(scenario: Scenario, sweep: list[Point]) -> list[Trial]:
-    """Every realisation of every point, point by point."""
+def vehicle_stride(sweep: list[Point]) -> int:
+    """Vehicle numbers per realisation: the largest vehicle count of the sweep (1 without vehicles)."""
+    return max([1, *(p.vehicles for p in sweep)])
+
+
+def trials(scenario: Scenario, sweep: list[Point], stride: int | None = None) -> list[Trial]:
+    """Every realisation of every point, and every vehicle of each, point by point.
+
+    :param stride: vehicle numbers per realisation (default: :func:`vehicle_stride` of ``sweep``;
+        give the whole sweep's when ``sweep`` is a selection).
+    """
     count = scenario.repeat_count
-    return [Trial(p, r, count) for p in sweep for r in range(count)]
+    step = vehicle_stride(sweep) if stride is None else stride
+    return [Trial(p, r, count, v, step) for p in sweep for r in range(count) for v in range(max(p.vehicles, 1))]
 
 
 def channel_seed(scenario: Scenario, trial: Trial) -> tuple[int, ...]:
     """Entropy of a realisation's channel stream: ``(seed, STREAM_CHANNEL, point key id[, repeat])``.
 
     With ``seeds: [...]`` the realisation's own seed takes the run seed's place; with ``repeats``
-    the realisation number is appended (none for a single realisation, as before repeats existed).
+    the realisation number is appended (none for a single realisation, as before repeats existed);
+    a vehicle other than the first appends ``(VEHICLE_TAG, vehicle)``.
     """
     key_id = trial.point.key_id
     if scenario.seeds is not None:
-        return (scenario.seeds[trial.repeat], STREAM_CHANNEL, key_id)
-    if trial.repeats == 1:
-        return (scenario.seed, STREAM_CHANNEL, key_id)
-    return (scenario.seed, STREAM_CHANNEL, key_id, trial.repeat)
+        base: tuple[int, ...] = (scenario.seeds[trial.repeat], STREAM_CHANNEL, key_id)
+    elif trial.repeats == 1:
+        base = (scenario.seed, STREAM_CHANNEL, key_id)
+    else:
+        base = (scenario.seed, STREAM_CHANNEL, key_id, trial.repeat)
+    return base + ((VEHICLE_TAG, trial.vehicle) if trial.vehicle else ())
+
+
+def road_seed(scenario: Scenario, trial: Trial) -> tuple[int, ...]:
+    """Entropy of a realisation's road (starts, speeds, shadowing, fading, capture phases): the same
+    for every point with the same vehicle count, so codecs and schedulers meet the same road."""
+    seed = scenario.seeds[trial.repeat] if scenario.seeds is not None else scenario.seed
+    return (seed, STREAM_ROAD, trial.point.vehicles, trial.repeat)
 
 
 PARENT_ENV = "SEMLINK_PARENT_PID"

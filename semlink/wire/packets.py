@@ -23,6 +23,7 @@ CONTROL_FIELDS = 7
 """Elements of each wire array, its CRC included."""
 
 RUN_FIELD = 1
+FRAME_FIELD = 3
 STREAM_FIELD = 4
 CHUNK_COUNT_FIELD = 6
 FRAG_COUNT_FIELD = 8

@@ -20,6 +20,7 @@ SWEPT = {
     "cell-edge": "snr_db",
     "v2x-urban": "snr_db",
     "v2x-highway": "snr_db",
+    "v2x-cell": "vehicles.count",
 }
 """The axis whose values must change each preset's outcome."""
 

@@ -71,6 +71,8 @@ class CellOutcome:
     :param utilisation: resource-block slots in use (overlapping sidelink grants once) over all of
         them, from the first release to the last slot with data.
     :param slots: slots simulated (with data queued).
+    :param mcs_sum: [U] the MCS indices of each vehicle's transmissions, summed (a mean per
+        transmission over ``transmissions``).
     """
 
     delivered: np.ndarray
@@ -80,6 +82,7 @@ class CellOutcome:
     blocks_used: np.ndarray
     utilisation: float
     slots: int
+    mcs_sum: np.ndarray
 
     def airtime_share(self) -> np.ndarray:
         """[U] each vehicle's share of the blocks granted."""
@@ -172,6 +175,7 @@ class _Run:
         self.arrival_us = np.full(count, np.nan)
         self.transmissions = np.zeros(count, dtype=np.int64)
         self.blocks_used = np.zeros(vehicles, dtype=np.int64)
+        self.mcs_sum = np.zeros(vehicles, dtype=np.int64)
         self.slots = 0
         self.occupied = 0
 
@@ -199,7 +203,14 @@ class _Run:
 
     def _outcome(self, utilisation: float) -> CellOutcome:
         return CellOutcome(
-            self.delivered, self.late, self.arrival_us, self.transmissions, self.blocks_used, utilisation, self.slots
+            self.delivered,
+            self.late,
+            self.arrival_us,
+            self.transmissions,
+            self.blocks_used,
+            utilisation,
+            self.slots,
+            self.mcs_sum,
         )
 
     def _admit(self, now: float) -> None:
@@ -279,6 +290,7 @@ class _Run:
         draws = self.rng.random(len(finished))
         for (vehicle, packet, _), error, draw in zip(finished, bler.tolist(), draws.tolist(), strict=True):
             self.transmissions[packet] += 1
+            self.mcs_sum[vehicle] += int(self.mcs[vehicle])
             if draw >= error:
                 self.delivered[packet] = end <= self.deadline[packet]
                 self.late[packet] = not self.delivered[packet]

@@ -82,9 +82,12 @@ class Road:
         """[T, U, 2] positions at each time (wrapped into the stretch), for ``count`` vehicles whose
         start and speeds are drawn from ``rng`` (start first, then speeds)."""
         start = self.start(count, rng)
-        speeds = self.speeds_kmh(count, rng) / 3.6
+        return self.drive(start, self.speeds_kmh(count, rng), times_s)
+
+    def drive(self, start: np.ndarray, speeds_kmh: np.ndarray, times_s: np.ndarray) -> np.ndarray:
+        """[T, U, 2] positions at each time of vehicles leaving ``start`` [U, 2] at ``speeds_kmh`` [U]."""
         half = self.length_m / 2.0
-        x = start[None, :, 0] + np.asarray(times_s, dtype=np.float64)[:, None] * speeds[None, :]
+        x = start[None, :, 0] + np.asarray(times_s, dtype=np.float64)[:, None] * (speeds_kmh[None, :] / 3.6)
         x = (x + half) % self.length_m - half
         return np.stack([x, np.broadcast_to(start[None, :, 1], x.shape)], axis=2)
 
