@@ -1,7 +1,8 @@
 """Hostile traffic at a running channel and receiver: a million malformed and foreign messages
 during a legitimate run must change no row, crash nothing and keep memory flat.
 
-Run: ``python benchmarks/fuzz_nodes.py [--messages 1000000] [--frames 500] [--repeats 10] [--timeout 3600]``.
+Run: ``python benchmarks/fuzz_nodes.py [--messages 1000000] [--frames 500] [--repeats 10] [--timeout 3600]
+[--quota 2000] [--no-attacks]``.
 
 What it does: the same scenario (jpeg at 0.1 and 0.4 bpp over a bursty channel with 0 and 5 %
 loss, synthetic 64×128 frames, the shipped segmenter) is run twice with ``semlink run
@@ -36,6 +37,12 @@ node in both runs (``VmHWM``, sampled every 0.1 s), the runs' exit codes, and wh
 run's rows equal the clean run's in every column but ``rejected`` and ``rejected_by`` (which must
 flag the fuzzed points).
 
+Then, unless ``--no-attacks``, the attacks of issue 27 (``benchmarks/fuzz_attacks.py``, which
+says what each does and checks), against the same clean run: forged ``End``s before each peer
+connects, controls carrying the run id read off the traffic, replayed and stale copies of captured
+messages (on-path relays on both hops, ``--quota`` messages of each kind a hop), swapped and
+symbolically linked work-cache entries, and two runs into one folder at once; one line each.
+
 Caveats: a ZeroMQ multipart message is held whole by libzmq before the node can read it, so a
 peer that can connect can make a node hold a few (the receive high-water mark) multipart
 messages of any size; this benchmark's 64 small parts do not test that. The defence is who can
@@ -47,16 +54,13 @@ load: compare the two runs of one invocation only.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import csv
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +68,16 @@ from pathlib import Path
 import msgpack
 import zmq
 from bench_transport import network_overrides
+from fuzz_attacks import (
+    POINTS,
+    ROLES,
+    Campaign,
+    FuzzError,
+    RunResult,
+    rows_equal,
+    run_attacks,
+    run_scenario,
+)
 
 from semlink.wire import (
     RUN_IDS,
@@ -80,28 +94,10 @@ from semlink.wire import (
 from semlink.wire.batch import MAX_BATCH_BYTES
 from semlink.wire.seal import MARK as SEAL_MARK
 
-SCENARIO = """\
-name: fuzz
-seed: 5
-repeats: {repeats}
-data: {{source: synthetic, split: val, frames: 8, size: [64, 128]}}
-codecs:
-  - {{name: jpeg, target_bpp: [0.1, 0.4]}}
-channel: {{model: gilbert_elliott, loss: [0.0, 0.05], burst: 2}}
-link: {{mtu: 1200, fps: 10, deadline_ms: 100}}
-transport: zmq
-"""
-POINTS = 4
-FLAG_COLUMNS = ("rejected", "rejected_by")
 OVERSIZED_EVERY = 20_000
 MANY_PARTS_EVERY = 1_000
 STALLED_S = 3.0
 POOL = 1_000
-ROLES = ("transmitter", "channel", "receiver")
-
-
-class FuzzError(RuntimeError):
-    """A run failed to start or to finish."""
 
 
 def foreign_packet(rng: random.Random, frames: int) -> Packet:
@@ -288,137 +284,6 @@ class Fuzzer:
         return False
 
 
-def say_progress(fuzzers: list[Fuzzer], stop: threading.Event, every_s: float = 15.0) -> None:
-    """Print the messages sent so far every ``every_s`` seconds until ``stop``."""
-    started = time.perf_counter()
-    while not stop.wait(every_s):
-        sent = [sum(f.sent.values()) for f in fuzzers]
-        print(
-            f"  {time.perf_counter() - started:.0f} s: sent {sum(sent):,} ({' + '.join(f'{n:,}' for n in sent)})",
-            flush=True,
-        )
-
-
-class NodeMemory:
-    """Samples of one ``/proc/PID/status`` field (MB) of each node of a run, found by its output folder.
-
-    :param marker: a path in the nodes' command lines. :param status_field: ``VmHWM`` (peak) or ``VmRSS``.
-    :param interval_s: seconds between samples.
-    """
-
-    def __init__(self, marker: str, status_field: str = "VmHWM", interval_s: float = 0.1) -> None:
-        self.marker, self.prefix, self.interval_s = marker, f"{status_field}:", interval_s
-        self.samples: dict[str, list[tuple[float, float]]] = defaultdict(list)
-        self.started = time.perf_counter()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    @property
-    def peak_mb(self) -> dict[str, float]:
-        """The highest sample of each node."""
-        return {role: max(mb for _, mb in series) for role, series in self.samples.items() if series}
-
-    def __enter__(self) -> NodeMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _sample(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            now = time.perf_counter() - self.started
-            for pid, role in node_processes(self.marker).items():
-                with contextlib.suppress(OSError):  # the process ended between scan and read
-                    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                        if line.startswith(self.prefix):
-                            self.samples[role].append((now, int(line.split()[1]) / 1024))
-
-
-def node_processes(marker: str) -> dict[int, str]:
-    """pid -> role of the live ``semlink`` nodes whose command line mentions ``marker``."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):  # the process ended between scan and read
-            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-            if marker in " ".join(argv) and len(argv) > 3 and argv[1:3] == ["-m", "semlink.cli"] and argv[3] in ROLES:
-                found[int(entry.name)] = argv[3]
-    return found
-
-
-@dataclass
-class RunResult:
-    """One run: its exit code, seconds, rows, nodes' counters and peak memory."""
-
-    code: int
-    seconds: float
-    rows: list[dict[str, str]]
-    counters: dict[str, dict[str, int]]
-    peak_mb: dict[str, float]
-    stderr: str
-
-
-def run_scenario(
-    folder: Path, frames: int, repeats: int, overrides: list[str], timeout_s: float, fuzzers: list[Fuzzer]
-) -> RunResult:
-    """``semlink run`` into ``folder/out`` with ``fuzzers`` pushing while it runs."""
-    folder.mkdir(parents=True, exist_ok=True)
-    scenario = folder / "scenario.yaml"
-    scenario.write_text(SCENARIO.format(repeats=repeats))
-    out = folder / "out"
-    command = [sys.executable, "-m", "semlink.cli", "run", str(scenario), "--frames", str(frames), "--out", str(out)]
-    for override in overrides:
-        command += ["--set", override]
-    stop = threading.Event()
-    threads = [threading.Thread(target=f.run, args=(stop,), daemon=True) for f in fuzzers]
-    if fuzzers:
-        threads.append(threading.Thread(target=say_progress, args=(fuzzers, stop), daemon=True))
-    started = time.perf_counter()
-    with NodeMemory(str(out)) as memory:
-        run = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
-        for thread in threads:
-            thread.start()
-        try:
-            stderr = run.communicate(timeout=timeout_s)[1]
-        except subprocess.TimeoutExpired:
-            run.kill()
-            raise FuzzError(f"the run in {folder} took longer than {timeout_s:g} s (--timeout)") from None
-        finally:
-            stop.set()
-            for thread in threads:
-                thread.join()
-    seconds = time.perf_counter() - started
-    rows = list(csv.DictReader((out / "results.csv").open(newline=""))) if (out / "results.csv").is_file() else []
-    return RunResult(run.returncode, seconds, rows, node_counters(out / "logs"), memory.peak_mb, stderr)
-
-
-def node_counters(logs: Path) -> dict[str, dict[str, int]]:
-    """Each node's last ``counters:`` line from its log, as reason -> count."""
-    found: dict[str, dict[str, int]] = {}
-    for log in sorted(logs.glob("*.log")):
-        for line in log.read_text(errors="replace").splitlines():
-            if line.startswith("counters: "):
-                _, role, *pairs = line.split()
-                found[role] = {k: int(v) for k, v in (pair.rsplit("=", 1) for pair in pairs)}
-    return found
-
-
-def rows_equal(clean: list[dict[str, str]], fuzzed: list[dict[str, str]]) -> tuple[bool, str]:
-    """Whether the rows agree in every column but the rejection flags; a one-line why not."""
-    if len(clean) != len(fuzzed):
-        return False, f"{len(fuzzed)} rows against {len(clean)} clean"
-    for number, (a, b) in enumerate(zip(clean, fuzzed, strict=True), start=1):
-        differing = [c for c in a if c not in FLAG_COLUMNS and a[c] != b.get(c)]
-        if differing:
-            return False, f"row {number} differs in {', '.join(differing[:6])}"
-    return True, "equal in every column but rejected/rejected_by"
-
-
 def listing(counts: dict[str, int]) -> str:
     """``name count, ...`` in name order."""
     return ", ".join(f"{name} {count:,}" for name, count in sorted(counts.items()))
@@ -464,6 +329,9 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed per run (default 3600)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the hostile traffic (default 0)")
     parser.add_argument("--keep", type=Path, help="keep both runs' folders (scenario, results, node logs) here")
+    parser.add_argument("--attacks", action=argparse.BooleanOptionalAction, default=True,
+                        help="then run the attacks of benchmarks/fuzz_attacks.py (default: yes)")  # fmt: skip
+    parser.add_argument("--quota", type=int, default=2000, help="attack messages per kind and hop (default 2000)")
     args = parser.parse_args()
     if args.messages < 2 or not 1 <= args.frames <= 500 or args.repeats < 1 or args.timeout <= 0:
         parser.error(
@@ -497,6 +365,14 @@ def main() -> int:
         ok = report(clean, fuzzed, fuzzers)
         if delivered < args.messages:
             print(f"only {delivered:,} of {args.messages:,} messages went out before the run ended: raise --repeats")
+        if args.attacks:
+            campaign = Campaign(Path(temp) / "attacks", Path(temp) / "clean" / "out", args.frames, args.repeats,
+                                args.timeout, args.quota, args.seed)  # fmt: skip
+            try:
+                ok = all([o.ok for o in run_attacks(campaign)]) and ok
+            except FuzzError as error:
+                print(f"fuzz_nodes: error: {error}", file=sys.stderr)
+                return 1
     return 0 if ok and delivered >= args.messages else 1
 
 

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fuzz_nodes import ROLES, NodeMemory
+from fuzz_attacks import ROLES, NodeMemory
 
 GOAL = 0.05
 SCENARIO = """\
