@@ -114,6 +114,7 @@ def test_zmq_and_inproc_give_identical_results(security: str, tmp_path: Path) ->
     assert not processes_mentioning(str(tmp_path))
 
 
+@pytest.mark.slow  # 22 s: two runs' private endpoints; one folder's lock is tested in CI (test_output_folder)
 def test_two_runs_of_one_scenario_at_once_both_finish_with_the_same_rows(tmp_path: Path) -> None:
     path = tmp_path / "scenario.yaml"
     path.write_text(SCENARIO.format(addresses="", timeout=60))  # no addresses: each run picks its own
@@ -389,6 +390,7 @@ def replaying_relay(inbound: str, outbound: str, later: int, replayed: list[int]
         context.term()
 
 
+@pytest.mark.slow  # 21 s: the same replay through the stages in one process is in CI (tests/test_seal.py)
 def test_an_on_path_relay_replaying_every_message_changes_no_row_and_flags_every_row(tmp_path: Path) -> None:
     """Issue 27: a relay that re-sent each channel->receiver message three messages later changed
     23 of 24 rows with nothing in ``rejected``. Now every copy is refused by its seal and counted."""
@@ -463,8 +465,10 @@ def uninterrupted_slow_sender(tmp_path_factory: pytest.TempPathFactory) -> tuple
     return path, (folder / "out" / "results.csv").read_text()
 
 
-# the channel and receiver kills take about 25 s each: with -m slow (CI keeps the transmitter's and the parent's)
-@pytest.mark.parametrize("role", ["transmitter", pytest.param("channel", marks=pytest.mark.slow)])
+# each kill takes 25-50 s: with -m slow (CI keeps the parent's, test_sigkill_of_any_process...[run])
+@pytest.mark.parametrize(
+    "role", [pytest.param("transmitter", marks=pytest.mark.slow), pytest.param("channel", marks=pytest.mark.slow)]
+)
 def test_sigkill_of_a_sending_node_leaves_nothing_behind_and_a_rerun_gives_the_same_rows(
     role: str, uninterrupted_slow_sender: tuple[Path, str], tmp_path: Path
 ) -> None:

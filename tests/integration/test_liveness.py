@@ -52,6 +52,7 @@ def node(role: str, path: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow  # 21 s: the peer timeout's other side (a peer that never comes) is tested in CI
 def test_frames_slower_than_the_peer_timeout_never_trip_it(tmp_path: Path) -> None:
     # the transmitter segments each frame for 1.5 s (ssm sends the map), the peer timeout is 1 s
     path = write(tmp_path, codec="{name: ssm}", segmenter="slow_segmenter", peer=1.0)
@@ -62,6 +63,7 @@ def test_frames_slower_than_the_peer_timeout_never_trip_it(tmp_path: Path) -> No
     assert len(rows) == 2 and ",3," in rows[1]  # one point of 3 frames
 
 
+@pytest.mark.slow  # 15 s: a slow receiver's queue; the suite's ten minutes keep it to -m slow
 def test_a_receiver_slower_than_its_queue_loses_nothing(tmp_path: Path) -> None:
     # the receiver segments for 1.5 s a call (two a frame) behind a queue of one message, over ipc://:
     # libzmq stops reading the connection meanwhile (with ZMTP heartbeats, such a stall dropped it)
@@ -103,6 +105,7 @@ def test_a_dead_or_frozen_channel_is_reported_by_the_receiver_in_one_line(
     assert len(stderr.strip().splitlines()) == 1, stderr
 
 
+@pytest.mark.slow  # 13 s: strangers' traffic is refused by its seal, tested in CI (test_seal, test_link)
 def test_a_stranger_who_connects_and_leaves_before_the_peer_fails_nothing(tmp_path: Path) -> None:
     # a bound socket cannot tell a stranger's connection from its peer's: until the peer's first message of
     # the run, a connection that closes must not count as the peer going away
