@@ -116,8 +116,13 @@ class ChannelStage:
             return []
         if not batch.skipped and len(out) == len(batch.parts) and all(map(operator.is_, out, batch.parts)):
             return [frames[0]]
-        groups = self.message_groups or [out]
-        return [pack_parts(run) for group in groups for run in split_parts(group)]
+        return self.packed(out)
+
+    def packed(self, out: list[bytes]) -> list[bytes]:
+        """The socket messages carrying :meth:`process`'s last output ``out``: one (split where it
+        exceeds a message's bounds), or for a cell's flush one per control message and per frame
+        (:attr:`message_groups`)."""
+        return [pack_parts(run) for group in self.message_groups or [out] for run in split_parts(group)]
 
     def relay_message(self, frames: list[bytes]) -> bytes | None:
         """:meth:`relay_messages` for a relay that forwards one message at most (None for nothing).

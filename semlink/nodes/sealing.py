@@ -28,10 +28,8 @@ from semlink.wire import (
     Sealed,
     Sealer,
     WireError,
-    pack_parts,
     packet_prefix,
     read_sealed,
-    split_parts,
     unpack_parts,
 )
 
@@ -104,8 +102,7 @@ class SealedChannel:
             return []
         if not batch.skipped and len(out) == len(batch.parts) and all(map(operator.is_, out, batch.parts)):
             return [self.outbound.wrap(sealed)]
-        groups = self.stage.message_groups or [out]  # a cell's flush: a message per frame, as sent
-        return [self.outbound.seal(pack_parts(run)) for group in groups for run in split_parts(group)]
+        return [self.outbound.seal(message) for message in self.stage.packed(out)]
 
     def _unchecked(self, sealed: Sealed) -> Batch | None:
         """The packets of a message that may go on unchecked (see the class's docstring; its number
