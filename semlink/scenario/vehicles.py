@@ -11,6 +11,9 @@ its own drive through the frame source, its own random streams and its own posit
 - ``mobility: trace``: positions read from a SUMO FCD output file (``trace: fcd.xml``, written by
   ``sumo --fcd-output``), the receiver at ``rsu: [x, y]`` in the trace's coordinates.
 
+``per_process: K`` spreads the vehicles over transmitter processes, ``K`` each (vehicles ``0..K-1``
+in the first, and so on; default: all in one); the rows are the same however they are spread.
+
 With ``channel: {model: cell}`` the vehicles share one carrier under a scheduler
 (:mod:`semlink.channel.cell`); with any other channel model each vehicle has a link of its own.
 
@@ -29,6 +32,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 MAX_VEHICLES = 1024
 """Most vehicles in one point (each is a realisation the receiver scores)."""
+MAX_SHARES = 64
+"""Most transmitter processes the vehicles are spread over (``per_process``); the wire's seal
+numbers each one's messages apart (:mod:`semlink.wire.seal`)."""
 
 
 class VehiclesSpec(BaseModel):
@@ -49,6 +55,7 @@ class VehiclesSpec(BaseModel):
     length_m: float = Field(2000.0, ge=1, le=100000)
     trace: str | None = None
     rsu: tuple[float, float] | None = None
+    per_process: int | None = Field(None, ge=1, le=MAX_VEHICLES)
 
     @field_validator("count")
     @classmethod
@@ -72,9 +79,21 @@ class VehiclesSpec(BaseModel):
     def _mobility(self) -> VehiclesSpec:
         if self.mobility == "trace" and (self.trace is None or self.rsu is None):
             raise ValueError("vehicles: mobility: trace needs trace: FCD.xml (sumo --fcd-output) and rsu: [x, y]")
+        if self.shares() > MAX_SHARES:
+            raise ValueError(
+                f"vehicles: per_process {self.per_process} spreads {max(self.counts)} vehicles over "
+                f"{self.shares()} transmitter processes, more than {MAX_SHARES}; raise per_process"
+            )
         if self.mobility == "road" and self.trace is not None:
             raise ValueError("vehicles: trace is read with mobility: trace only; set it or drop trace")
         return self
+
+    def shares(self) -> int:
+        """Transmitter processes the vehicles are spread over: ``per_process`` vehicles each (the
+        largest count's vehicles, so every point splits the same way); 1 without ``per_process``."""
+        if self.per_process is None:
+            return 1
+        return -(-max(self.counts) // self.per_process)
 
     @property
     def counts(self) -> list[int]:
@@ -82,5 +101,6 @@ class VehiclesSpec(BaseModel):
         return self.count if isinstance(self.count, list) else [self.count]
 
     def geometry(self) -> dict[str, object]:
-        """Everything but ``count``: what shapes every point's numbers besides its own settings."""
-        return self.model_dump(mode="json", exclude={"count"})
+        """Everything but ``count`` and ``per_process`` (neither changes a number): what shapes every
+        point's numbers besides its own settings."""
+        return self.model_dump(mode="json", exclude={"count", "per_process"})
