@@ -10,6 +10,7 @@ codec's settings, a checkpoint's classes) is checked afterwards, when the points
 from __future__ import annotations
 
 import importlib.util
+import math
 import re
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
@@ -18,6 +19,8 @@ from typing import Any
 
 from semlink.catalog import FILES, name_problem
 from semlink.scenario.schema import Scenario, ScenarioError
+from semlink.scenario.sumofiles import beyond_cell, sumo_problems
+from semlink.scenario.vehicles import VehiclesSpec
 
 FILE_SOURCES = ("camvid", "cityscapes", "folder")
 MAX_FRAME_SIDE = 16_384
@@ -110,16 +113,19 @@ def size_problems(size: Any) -> Iterator[str]:
 
 def vehicle_problems(scenario: Scenario) -> Iterator[str]:
     """The ``vehicles:`` section against the channel and the disk: the ``cell`` model needs it, a
-    trace must be a file, the road must hold the most vehicles asked for."""
+    trace must be a file, SUMO must be installed and its files readable, the road must hold the most
+    vehicles asked for, and every vehicle must stay within a TR 38.901 receiver's cell."""
     spec = scenario.vehicles
     if spec is None:
         if scenario.channel["model"] == "cell":
             yield "channel model cell is shared by vehicles; add a vehicles: section (e.g. vehicles: {count: [1, 8]})"
         return
+    if spec.mobility == "sumo":
+        yield from sumo_problems(spec)
     if spec.trace is not None and not Path(spec.trace).is_file():
         yield f"vehicles.trace {spec.trace!r} is not a file; give a SUMO FCD output file (sumo --fcd-output)"
     elif spec.trace is not None:
-        yield from trace_problems(spec.trace, max(spec.counts))
+        yield from trace_problems(spec.trace, max(spec.counts), spec)
     if spec.mobility == "road":
         most = max(spec.counts)
         need = -(-most // spec.lanes) * spec.spacing_m
@@ -128,20 +134,44 @@ def vehicle_problems(scenario: Scenario) -> Iterator[str]:
                 f"vehicles: {most} vehicles at spacing_m={spec.spacing_m:g} on {spec.lanes} lanes need {need:g} m "
                 f"of road, more than length_m={spec.length_m:g}; add lanes, lower the spacing or lengthen the road"
             )
+        yield from road_reach_problems(spec)
 
 
-def trace_problems(path: str, most: int) -> Iterator[str]:
-    """A SUMO FCD file that cannot be read, or holds fewer vehicles than the most asked for."""
+def road_reach_problems(spec: VehiclesSpec) -> Iterator[str]:
+    """The built-in road's far lane and ends against a TR 38.901 receiver's cell."""
+    across = spec.rsu_offset_m + (spec.lanes - 1) * spec.lane_width_m
+    radius = spec.cell_radius_m or 0.0
+    longest = 2 * max(radius**2 - across**2, 0.0) ** 0.5
+    fix = f"set vehicles.length_m to at most {math.floor(longest)}" if longest >= 1 else "bring the road nearer"
+    yield from beyond_cell(spec, math.hypot(spec.length_m / 2, across), "the road", fix)
+
+
+def trace_problems(path: str, most: int, spec: VehiclesSpec) -> Iterator[str]:
+    """A SUMO FCD file that cannot be read, holds fewer vehicles than the most asked for, or whose
+    first ``most`` vehicles leave a TR 38.901 receiver's cell."""
     try:
-        ids = {v.get("id") for v in ElementTree.parse(path).getroot().iter("vehicle")}
+        vehicles = list(ElementTree.parse(path).getroot().iter("vehicle"))
     except (OSError, ElementTree.ParseError) as error:
         yield f"vehicles.trace {path!r} cannot be read as XML ({error}); give a SUMO FCD output file"
         return
+    ids = list(dict.fromkeys(v.get("id") for v in vehicles))
     if len(ids) < most:
         yield (
             f"vehicles.count {most} is more than the {len(ids)} vehicles of trace {path!r}; "
             "lower vehicles.count or write a longer trace"
         )
+    if spec.cell_radius_m is not None and spec.rsu is not None:
+        chosen = set(ids[:most])
+        farthest = 0.0
+        for vehicle in vehicles:
+            if vehicle.get("id") in chosen:
+                try:
+                    x, y = float(vehicle.get("x", "nan")), float(vehicle.get("y", "nan"))
+                except ValueError:
+                    continue  # the trace's reader names it
+                if math.isfinite(x) and math.isfinite(y):
+                    farthest = max(farthest, math.hypot(x - spec.rsu[0], y - spec.rsu[1]))
+        yield from beyond_cell(spec, farthest, f"a vehicle of trace {path!r}", "move rsu or trim the trace")
 
 
 def address_problems(scenario: Scenario) -> Iterator[str]:

@@ -15,6 +15,12 @@ vehicles, at least one); noise per block ``-174 dBm/Hz + 10 log10(12 * scs) + NF
 per resource element (Es/N0), as the radio's BLER tables take it. Written with numpy rather than
 Sionna's ``get_pathloss`` / ``open_loop_uplink_power_control``: those take channel responses and
 tensors of a TR 38.901 topology; the road's geometry needs the formulas only.
+
+The RSU may instead see TR 37.885's highway LOS pathloss (Table 6.2.1-1, the model it gives for
+vehicle-to-vehicle links on a highway, as ns-3's ``ThreeGppV2vHighwayPropagationLossModel``):
+``32.4 + 20 log10(d_3D) + 20 log10(f_c)`` dB, free space's slope, no breakpoint (TR 37.885's
+shadowing there is 3 dB: set ``shadowing_db: 3``). A TR 38.901 base station as the receiver is
+:mod:`semlink.channel.cell.receiver`'s.
 """
 
 from __future__ import annotations
@@ -74,16 +80,16 @@ class LinkBudget:
         )
         return np.where(d2 <= breakpoint_m, near, far)
 
+    def highway_pathloss_db(self, ground_m: np.ndarray, height_rsu_m: float, height_vehicle_m: float) -> np.ndarray:
+        """TR 37.885's highway LOS pathloss (dB) at ground distances ``ground_m`` (at least 10 m)."""
+        d2 = np.maximum(np.asarray(ground_m, dtype=np.float64), 10.0)
+        d3 = np.hypot(d2, height_rsu_m - height_vehicle_m)
+        return 32.4 + 20.0 * np.log10(d3) + 20.0 * math.log10(self.carrier_ghz)
+
     def shadowing(self, moved_m: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """[T, U] shadowing (dB) along each vehicle's path, from ``moved_m`` [T, U]: the distance
         each moved since the previous time (the first row: none)."""
-        rho = np.exp(-np.asarray(moved_m) / self.decorrelation_m)
-        noise = rng.standard_normal(rho.shape) * self.shadowing_db
-        out = np.empty_like(rho)
-        out[0] = noise[0]
-        for step in range(1, rho.shape[0]):
-            out[step] = rho[step] * out[step - 1] + np.sqrt(1.0 - rho[step] ** 2) * noise[step]
-        return out
+        return correlated_normal(moved_m, self.decorrelation_m, self.shadowing_db, rng)
 
     def noise_per_block_dbm(self) -> float:
         """Thermal noise plus the noise figure over one resource block (12 subcarriers)."""
@@ -95,3 +101,18 @@ class LinkBudget:
         limit = self.max_power_dbm - 10.0 * math.log10(max(blocks_each, 1.0))
         per_block = np.minimum(limit, self.p0_dbm + self.alpha * np.asarray(loss_db))
         return per_block - np.asarray(loss_db) - self.noise_per_block_dbm()
+
+
+def correlated_normal(
+    moved_m: np.ndarray, decorrelation_m: float, sigma: float, rng: np.random.Generator
+) -> np.ndarray:
+    """[T, U] zero-mean normal values of standard deviation ``sigma`` along each vehicle's path,
+    correlated as ``exp(-moved / decorrelation_m)`` between consecutive samples (``moved_m`` [T, U]:
+    how far each vehicle moved since the previous sample; the first row: none)."""
+    rho = np.exp(-np.asarray(moved_m) / decorrelation_m)
+    noise = rng.standard_normal(rho.shape) * sigma
+    out = np.empty_like(rho)
+    out[0] = noise[0]
+    for step in range(1, rho.shape[0]):
+        out[step] = rho[step] * out[step - 1] + np.sqrt(1.0 - rho[step] ** 2) * noise[step]
+    return out

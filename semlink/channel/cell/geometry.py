@@ -1,12 +1,14 @@
 """Where the vehicles are over a realisation, and the SNR each sees at every slot.
 
-A :class:`Track` holds every vehicle's ground distance to the receiver at sample times (every
-100 ms), from the built-in :class:`~semlink.channel.cell.road.Road` or from a SUMO FCD trace
-(:class:`FcdTrace`, positions interpolated linearly between the trace's time steps).
+A :class:`~semlink.channel.cell.track.Track` holds every vehicle's ground distance to the receiver
+at sample times (every 100 ms), from the built-in :class:`~semlink.channel.cell.road.Road`, from a
+SUMO FCD trace (:class:`FcdTrace`, positions interpolated linearly between the trace's time steps)
+or from SUMO run here (:class:`~semlink.channel.cell.sumo.SumoDrive`, the same interpolation).
 :func:`snr_table` turns it into each vehicle's SNR per slot: pathloss and shadowing along its
-path and open-loop power control (:class:`~semlink.channel.cell.budget.LinkBudget`, interpolated
-between samples), plus, with ``fading: rayleigh``, Clarke's flat fading at the vehicle's own
-speed (:class:`~semlink.channel.phy.fading.FadingProcess`, one process per vehicle).
+path as its receiver sees them (:class:`~semlink.channel.cell.receiver.Receiver`: the RSU, or a
+TR 38.901 site) and open-loop power control (:class:`~semlink.channel.cell.budget.LinkBudget`,
+interpolated between samples), plus, with ``fading: rayleigh``, Clarke's flat fading at the
+vehicle's own speed (:class:`~semlink.channel.phy.fading.FadingProcess`, one process per vehicle).
 
 The FCD file is read with the standard library's expat parser, which refuses external entities
 and bounds entity expansion; SUMO is not needed to read it.
@@ -27,36 +29,19 @@ from pathlib import Path
 import numpy as np
 
 from semlink.channel.cell.budget import LinkBudget
+from semlink.channel.cell.receiver import Receiver
 from semlink.channel.cell.road import Road
+from semlink.channel.cell.sumo import SumoDrive
+from semlink.channel.cell.track import SAMPLE_S, Track, track_from_rows
 from semlink.channel.phy.fading import FadingProcess, TapProfile, doppler_hz
 from semlink.channel.phy.numerology import Numerology
 
-SAMPLE_S = 0.1
-"""Time between the samples of a track (the geometry changes little in 100 ms at road speeds)."""
+__all__ = ["SAMPLE_S", "FcdTrace", "Mobility", "SnrTable", "Track", "road_track", "snr_table", "track_of"]
+
 MAX_TRACE_BYTES = 256 * 2**20
 """The largest FCD file read."""
-
-
-@dataclass(frozen=True)
-class Track:
-    """Every vehicle's place over a realisation.
-
-    :param times_s: [T] sample times. :param xy: [T, U, 2] positions (metres).
-    :param ground_m: [T, U] ground distance to the receiver. :param speeds_kmh: [U] mean speeds.
-    :param rsu_height_m: the receiver's antenna height. :param vehicle_height_m: the vehicles'.
-    """
-
-    times_s: np.ndarray
-    xy: np.ndarray
-    ground_m: np.ndarray
-    speeds_kmh: np.ndarray
-    rsu_height_m: float
-    vehicle_height_m: float = 1.5
-
-    @property
-    def vehicles(self) -> int:
-        """``U``."""
-        return int(self.ground_m.shape[1])
+RSU = Receiver()
+"""The road's roadside unit under UMi street canyon LOS pathloss: the receiver by default."""
 
 
 def road_track(road: Road, count: int, times_s: np.ndarray, rng: np.random.Generator) -> Track:
@@ -126,27 +111,20 @@ class FcdTrace:
                 f"vehicles: count {count} is more than the {len(vehicles)} vehicles of trace {self.path}; "
                 "lower vehicles.count or write a longer trace"
             )
-        chosen = list(vehicles.values())[:count]
-        xy = np.stack(
-            [
-                np.stack([np.interp(times_s, v[:, 0], v[:, 1]), np.interp(times_s, v[:, 0], v[:, 2])], axis=1)
-                for v in chosen
-            ],
-            axis=1,
-        )
-        ground = np.hypot(xy[..., 0] - self.rsu[0], xy[..., 1] - self.rsu[1])
-        speeds = np.array([3.6 * float(np.mean(v[:, 3])) for v in chosen])
-        return Track(np.asarray(times_s, dtype=np.float64), xy, ground, speeds, self.rsu_height_m)
+        return track_from_rows(list(vehicles.values())[:count], times_s, self.rsu, self.rsu_height_m)
 
 
-Mobility = Road | FcdTrace
-"""Where vehicles drive: the built-in road or a SUMO trace."""
+Mobility = Road | FcdTrace | SumoDrive
+"""Where vehicles drive: the built-in road, a SUMO trace, or SUMO itself."""
 
 
 def track_of(mobility: Mobility, count: int, times_s: np.ndarray, rng: np.random.Generator) -> Track:
-    """The track of ``count`` vehicles under ``mobility`` (``rng`` draws the road's starts and speeds)."""
+    """The track of ``count`` vehicles under ``mobility`` (``rng`` draws the road's starts and
+    speeds, or SUMO's seed; a trace draws nothing)."""
     if isinstance(mobility, Road):
         return road_track(mobility, count, times_s, rng)
+    if isinstance(mobility, SumoDrive):
+        return mobility.track(count, times_s, rng)
     return mobility.track(count, times_s)
 
 
@@ -175,14 +153,16 @@ def snr_table(
     fading: str,
     duration_us: float,
     rng: np.random.Generator,
+    receiver: Receiver = RSU,
 ) -> SnrTable:
     """Every vehicle's SNR per slot over ``duration_us`` (see the module docstring); power
     control assumes each vehicle uses an equal share of the carrier's blocks. ``rng`` draws the
-    shadowing, then each vehicle's fading process in turn."""
+    large-scale loss's randomness (shadowing; a TR 38.901 site's LOS states first), then each
+    vehicle's fading process in turn."""
     moved = np.zeros_like(track.ground_m)
     if track.xy.shape[0] > 1:
         moved[1:] = np.hypot(*np.moveaxis(np.diff(track.xy, axis=0), -1, 0))
-    loss = budget.pathloss_db(track.ground_m, track.rsu_height_m, track.vehicle_height_m) + budget.shadowing(moved, rng)
+    loss = receiver.loss_db(track, budget, moved, rng)
     large = budget.snr_db(loss, numerology.resource_blocks / max(track.vehicles, 1))
     slots = max(1, math.ceil(duration_us / numerology.slot_us))
     times_s = (np.arange(slots) + 0.5) * numerology.slot_us * 1e-6

@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from semlink.channel.cell.geometry import SAMPLE_S, Mobility, Track, snr_table, track_of
+from semlink.channel.cell.geometry import RSU, SAMPLE_S, Mobility, Track, snr_table, track_of
 from semlink.channel.cell.medium import CellOutcome, CellPackets
 from semlink.channel.cell.model import CellChannel
+from semlink.channel.cell.receiver import Receiver
 from semlink.wire import PointEnd, Relayed, encode_message
 
 FIRST_STREAMS = frozenset({"ssm", "caption"})
@@ -48,6 +49,7 @@ class CellPlan:
         deadline after its capture (None: none).
     :param road_seed: entropy of the road (starts, speeds, shadowing, fading, phases): the same
         for every point of one vehicle count. :param medium_seed: entropy of the medium's draws.
+    :param receiver: who receives (the road's RSU, or a TR 38.901 site) and the pathloss it sees.
     """
 
     group: int
@@ -59,6 +61,7 @@ class CellPlan:
     deadline_us: int | None
     road_seed: tuple[int, ...]
     medium_seed: tuple[int, ...]
+    receiver: Receiver = RSU
 
 
 @dataclass
@@ -107,7 +110,7 @@ class CellGroup:
         duration_us = plan.frames * plan.frame_interval_us + (plan.deadline_us or 0) + DRAIN_US
         times_s = np.arange(0.0, duration_us * 1e-6 + SAMPLE_S, SAMPLE_S)
         track = track_of(plan.mobility, plan.vehicles, times_s, road)
-        table = snr_table(track, model.budget, model.numerology, model.fading, duration_us, road)
+        table = snr_table(track, model.budget, model.numerology, model.fading, duration_us, road, plan.receiver)
         packets, owners = self._packets(phases)
         medium = model.medium(plan.vehicles, table)
         outcome = medium.run(packets, np.random.default_rng(np.random.SeedSequence(list(plan.medium_seed))))
