@@ -203,3 +203,39 @@ def test_the_lock_pins_every_dependency_within_its_range() -> None:
         assert name in pins, f"{name} is not pinned in constraints.txt: python .ci/lock.py write"
         assert requirement.specifier.contains(pins[name]), f"{name}=={pins[name]} is outside {requirement}"
     assert pins["torch"] == TORCH.split("==")[1]  # the CPU build the Dockerfile installs first
+
+
+VEHICLES = ("receiver-v2x", "channel-v2x", "vehicle")
+"""The ``vehicles`` profile: a road of vehicles whose transmitter replicas each send a share."""
+
+
+def test_the_vehicles_profile_scales_a_vehicle_service_that_takes_its_share_by_index(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    from semlink.scenario.loading import load_scenario
+
+    parser = build_parser()
+    vehicle = services["vehicle"]["command"]
+    assert vehicle[0] == "transmitter" and vehicle[vehicle.index("--share") + 1] == "auto"
+    assert "container_name" not in services["vehicle"] and "ports" not in services["vehicle"]  # scalable
+    assert all(services[name]["profiles"] == ["vehicles"] for name in VEHICLES)
+    shares = set()
+    for name in VEHICLES:
+        command = services[name]["command"]
+        default = re.match(r"^\$\{SEMLINK_V2X_SCENARIO:-(?P<d>[^}]+)\}$", command[1])
+        assert default, command[1]
+        parser.parse_args([command[0], default["d"], *command[2:]])
+        overrides = [f"{k}={v}".replace("${SEMLINK_PER_PROCESS:-8}", "8") for k, v in settings(command).items()]
+        shares.add(load_scenario(ROOT / default["d"], overrides).vehicles.shares())  # type: ignore[union-attr]
+    assert shares == {4}  # the three agree; the header's --scale vehicle=4 matches
+    assert "--scale vehicle=4" in (ROOT / "docker-compose.yml").read_text()
+    receiver, channel = settings(services["receiver-v2x"]["command"]), settings(services["channel-v2x"]["command"])
+    assert host_port(channel["network.receiver_connect"]) == (
+        "receiver-v2x",
+        host_port(receiver["network.receiver_bind"])[1],
+    )
+    assert host_port(settings(vehicle)["network.channel_connect"]) == (
+        "channel-v2x",
+        host_port(channel["network.channel_bind"])[1],
+    )
+    assert services["vehicle"]["depends_on"] == {"channel-v2x": {"condition": "service_healthy"}}

@@ -132,6 +132,12 @@ def add_nodes(sub: argparse._SubParsersAction[OneLineParser]) -> None:
     tx = sub.add_parser("transmitter", help="the transmitter node: frames -> codec -> packets -> channel")
     add_scenario_options(tx, optional=False)
     tx.add_argument("--points", default=None, help="comma-separated point indices to send (default all)")
+    tx.add_argument(
+        "--share",
+        default=None,
+        help="with vehicles.per_process: which share of the vehicles to send (0, 1, ...; auto: a compose "
+        "replica's index; default $SEMLINK_SHARE or 0)",
+    )
     tx.set_defaults(handler=run_transmitter)
     ch = sub.add_parser(
         "channel",
@@ -166,9 +172,12 @@ def run_transmitter(args: argparse.Namespace) -> int:
 
     die_with_parent()  # before the heavy imports: a parent that dies meanwhile is seen at once
     from semlink.nodes.loops import node_study, transmitter_node
+    from semlink.nodes.shares import resolve_share
+    from semlink.study.trials import share_count
 
     scenario, origin = load(args)
-    transmitter_node(node_study(scenario, origin, "transmitter"), parse_points(args.points))
+    share = resolve_share(args.share, share_count(scenario))  # before anything loads
+    transmitter_node(node_study(scenario, origin, "transmitter"), parse_points(args.points), share)
     return 0
 
 

@@ -1,5 +1,6 @@
 """The processes executor: the study's three nodes as child processes talking over ZeroMQ (the
-default of ``semlink run``), started as ``python -m semlink.nodes ROLE STUDY``, never orphaned."""
+default of ``semlink run``), started as ``python -m semlink.nodes ROLE STUDY``, never orphaned;
+a transmitter per share of the vehicles where ``vehicles.per_process`` spreads them."""
 
 from __future__ import annotations
 
@@ -23,12 +24,11 @@ from semlink.nodes.loops import WORK_ENV
 from semlink.nodes.threads import node_threads, run_budget, thread_environment
 from semlink.nodes.transport import COUNTERS_PREFIX
 from semlink.study.study import Study
-from semlink.study.trials import PARENT_ENV, RUN_ID_ENV
+from semlink.study.trials import PARENT_ENV, RUN_ID_ENV, share_count
 from semlink.workcache import WorkStats
 
 LOG = logging.getLogger(__name__)
 WORK_SUFFIX = ".work.json"
-ROLES = ("receiver", "channel", "transmitter")  # start order: listeners first
 STUDY_FILE = "study.json"
 """The study description the nodes read, in the run's ``logs/`` folder."""
 
@@ -68,12 +68,19 @@ class NodeSet:
         self.logs = out / "logs"
         self._handles: list[TextIO] = []
 
+    def names(self) -> list[str]:
+        """The node processes in start order: receiver, channel, then the transmitter, or one
+        transmitter per share of the vehicles (``transmitter-0``, ...) where ``vehicles.per_process`` spreads them."""
+        shares = share_count(self.study.scenario)
+        senders = ["transmitter"] if shares == 1 else [f"transmitter-{k}" for k in range(shares)]
+        return ["receiver", "channel", *senders]
+
     def run(self, progress: RunProgress) -> None:
         """Start the nodes, follow them to the end, stop what is left."""
         children: dict[str, subprocess.Popen[str]] = {}
         try:
-            for role in ROLES:
-                children[role] = self.spawn(role)
+            for name in self.names():
+                children[name] = self.spawn(name)
             reader = threading.Thread(target=progress.follow, args=(children["receiver"],), daemon=True)
             reader.start()
             wait_for(children, self.logs)
@@ -85,14 +92,18 @@ class NodeSet:
             for line in rejection_summary(self.logs):
                 LOG.warning("%s", line)
 
-    def spawn(self, role: str) -> subprocess.Popen[str]:
-        """One node as a child process; stderr goes to ``logs/<role>.log``."""
+    def spawn(self, name: str) -> subprocess.Popen[str]:
+        """One node as a child process (``name``: its role, ``-K`` for share ``K`` of the
+        vehicles); stderr goes to ``logs/<name>.log``."""
+        role, _, share = name.partition("-")
         command = [sys.executable, "-m", "semlink.nodes", role, str(self.description), *child_flags()]
         if role == "receiver":
             command += ["--out", str(self.out), "--progress"]
-        stderr = (self.logs / f"{role}.log").open("w")
+        if share:
+            command += ["--share", share]
+        stderr = (self.logs / f"{name}.log").open("w")
         self._handles.append(stderr)
-        work = self.logs / f"{role}{WORK_SUFFIX}"
+        work = self.logs / f"{name}{WORK_SUFFIX}"
         work.unlink(missing_ok=True)  # an earlier run's: only this run's work is added up
         budget = thread_environment(node_threads(role, run_budget(self.study.scenario.threads)))
         return subprocess.Popen(
@@ -152,9 +163,9 @@ def work_summary(logs: Path) -> dict[str, Any]:
     """The nodes' work files (``logs/<role>.work.json``) added up: per stage, values computed,
     cache hits and seconds."""
     total = WorkStats()
-    for role in ROLES:
+    for path in sorted(logs.glob(f"*{WORK_SUFFIX}")):
         with contextlib.suppress(OSError, ValueError):
-            total.merge(json.loads((logs / f"{role}{WORK_SUFFIX}").read_text()))
+            total.merge(json.loads(path.read_text()))
     return total.to_dict()
 
 

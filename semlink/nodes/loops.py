@@ -18,7 +18,8 @@ import zmq
 from semlink.metrics import build_metrics
 from semlink.nodes.endpoints import Endpoints, exposed, node_endpoints
 from semlink.nodes.liveness import PeerWatch, Waits
-from semlink.nodes.sealing import SealedChannel, SealedReceiver
+from semlink.nodes.merging import Merger
+from semlink.nodes.sealing import Opened, SealedChannel, SealedReceiver
 from semlink.nodes.security import node_security
 from semlink.nodes.threads import use_threads
 from semlink.nodes.transport import (
@@ -42,7 +43,7 @@ from semlink.study.components import check_points, work_cache
 from semlink.study.frames import resolve
 from semlink.study.stages import make_channel, make_receiver, make_transmitter
 from semlink.study.study import Study
-from semlink.study.trials import RUN_ID_ENV, RUN_ID_FILE_ENV, given_run_id, run_id
+from semlink.study.trials import RUN_ID_ENV, RUN_ID_FILE_ENV, given_run_id, run_id, share_count
 from semlink.wire import Sealer, WireError, run_keys
 from semlink.workcache import WorkStats
 
@@ -69,17 +70,26 @@ def announce_ready(role: str) -> None:
         LOG.debug("%s ready: wrote %s", role, path)
 
 
-def transmitter_node(study: Study, only: set[int] | None = None) -> int:
+def transmitter_node(study: Study, only: set[int] | None = None, share: int | None = None) -> int:
     """Send every point's frames to the channel; returns the number of messages sent.
 
     The socket connects before the codecs and segmenters load, so the channel sees its peer at
-    once; each point's codec is built when its first frame is coded.
+    once; each point's codec is built when its first frame is coded. With vehicles spread over
+    processes (``vehicles.per_process``), ``share`` says which vehicles this one sends (None: all,
+    for a scenario that does not spread them).
     """
     scenario = study.scenario
     threads = use_threads(scenario.compute_threads)
     net, ends, stop = scenario.network, node_endpoints(scenario.network), StopFlag().install()
     keys = run_keys(node_run_id(scenario, ends, "transmitter"))  # before any socket: a refusal ends it in one line
     LOG.info("transmitter started: pid %d, %d threads; sending to %s", os.getpid(), threads, ends.channel_connect)
+    shares = share_count(scenario)
+    if shares > 1 and share is None:
+        raise ValueError(
+            f"vehicles.per_process spreads the vehicles over {shares} transmitters: give each --share (0-{shares - 1})"
+        )
+    if shares > 1:
+        LOG.info("sending the vehicles of share %s of %d", share, shares)
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     sock = make_socket(context, zmq.PUSH, net.hwm, 0)
     watch = PeerWatch(sock, f"the channel at {ends.channel_connect}")
@@ -90,8 +100,8 @@ def transmitter_node(study: Study, only: set[int] | None = None) -> int:
         security.client(sock)
         connect(sock, ends.channel_connect, "transmitter")
         announce_ready("transmitter")
-        stage = make_transmitter(study, keys.run_id, only, cache)
-        sealer = Sealer(keys.transmitter)
+        stage = make_transmitter(study, keys.run_id, only, cache, share if shares > 1 else None)
+        sealer = Sealer(keys.transmitter, share or 0)
         for parts in stage.messages():
             if not send(sock, parts, sealer, watch, stop, waits(net)):
                 break
@@ -107,8 +117,13 @@ def transmitter_node(study: Study, only: set[int] | None = None) -> int:
     return sent
 
 
-def channel_node(study: Study) -> dict[str, int]:
-    """Relay messages from the transmitter to the receiver through each point's channel; returns counters."""
+def channel_node(study: Study, pending: set[int] | None = None) -> dict[str, int]:
+    """Relay messages from the transmitter to the receiver through each point's channel; returns counters.
+
+    With vehicles spread over several transmitter processes, their messages are put back in the
+    run's order first (:class:`~semlink.nodes.merging.Merger`; ``pending``: the points they send,
+    None for all).
+    """
     scenario = study.scenario
     threads = use_threads(scenario.compute_threads)
     net, ends, stop = scenario.network, node_endpoints(scenario.network), StopFlag().install()
@@ -127,7 +142,12 @@ def channel_node(study: Study) -> dict[str, int]:
     security = node_security(context, net.security, net.keys)
     keys = run_keys(node_run_id(scenario, ends, "channel"))
     stage = make_channel(study, keys.run_id)
-    link = SealedChannel(stage, keys)
+    shares = share_count(scenario)
+    merger: Merger[Opened] | None = None
+    if shares > 1:
+        merger = Merger((trial.index for trial in study.trials(pending)), shares)
+        LOG.info("ordering the messages of %d transmitters (vehicles.per_process)", shares)
+    link = SealedChannel(stage, keys, merger)
     stats = WorkStats()
     try:
         security.server(inbound)

@@ -1,6 +1,7 @@
 """The nodes' own entry point: ``python -m semlink.nodes ROLE STUDY [--out OUT] [--progress]``.
 
-``semlink run`` starts its three nodes this way, each reading the study's description
+``semlink run`` starts its nodes this way (a transmitter per share of the vehicles with
+``--share K`` where ``vehicles.per_process`` spreads them), each reading the study's description
 (:meth:`semlink.study.study.Study.to_json`: the resolved scenario, the points, the transmitter's
 pending ones) instead of parsing the scenario and expanding the sweep again. A node dies with its
 parent. Errors end in one line (``semlink ROLE: error: ...``) and exit code 1; a signal ends it
@@ -32,6 +33,7 @@ def parser() -> argparse.ArgumentParser:
     node.add_argument("study", type=Path, help="the study description (JSON) written by semlink run")
     node.add_argument("--out", type=Path, default=None, help="the receiver's output folder")
     node.add_argument("--progress", action="store_true", help="the receiver: a JSON line per scored frame on stdout")
+    node.add_argument("--share", type=int, default=None, help="the transmitter: which share of the vehicles it sends")
     add_logging_options(node)
     return node
 
@@ -42,7 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from semlink.nodes.parent import die_with_parent
 
     die_with_parent()  # before the heavy imports (seconds): a parent that dies meanwhile is seen at once
-    return exit_code(f"semlink {args.role}", lambda: run_node(args.role, args.study, args.out, args.progress), args)
+    body = lambda: run_node(args.role, args.study, args.out, args.progress, args.share)  # noqa: E731
+    return exit_code(f"semlink {args.role}", body, args)
 
 
 def exit_code(name: str, body: Callable[[], object], args: argparse.Namespace) -> int:
@@ -62,16 +65,16 @@ def exit_code(name: str, body: Callable[[], object], args: argparse.Namespace) -
     return 0
 
 
-def run_node(role: str, description: Path, out: Path | None, progress: bool) -> None:
-    """Load the study and run the node ``role`` on it."""
+def run_node(role: str, description: Path, out: Path | None, progress: bool, share: int | None = None) -> None:
+    """Load the study and run the node ``role`` on it (a transmitter: of vehicle share ``share``)."""
     from semlink.nodes.loops import channel_node, receiver_node, transmitter_node
     from semlink.study.study import Study
 
     study, pending = Study.from_json(description.read_text())
     if role == "transmitter":
-        transmitter_node(study, pending)
+        transmitter_node(study, pending, share)
     elif role == "channel":
-        channel_node(study)
+        channel_node(study, pending)
     else:
         if out is None:
             raise ValueError("the receiver needs --out (the folder for results.csv)")

@@ -17,6 +17,7 @@ import operator
 from collections import Counter
 
 from semlink.channel.node import ChannelStage
+from semlink.nodes.merging import Merger, arrival_of
 from semlink.receiver.node import ReceiverStage
 from semlink.wire import (
     REASONS,
@@ -35,6 +36,8 @@ from semlink.wire import (
 
 LOG = logging.getLogger(__name__)
 SEAL_REASONS = ("unsealed", "bad-mac", "replay", "stale")
+Opened = tuple[Sealed, Batch]
+"""A message whose seal held: the seal and its packets."""
 
 
 def count(totals: Counter[str], point: Counter[str], name: str, number: int) -> None:
@@ -66,24 +69,39 @@ class SealedChannel:
     channel's seal (:meth:`~semlink.wire.Sealer.wrap`, 36 bytes hashed, not the frame) and the
     receiver checks the transmitter's tag and number on it.
 
+    With vehicles spread over several transmitter processes, a :class:`~semlink.nodes.merging.Merger`
+    puts their messages back in the run's order before the stage reads them.
+
     :param stage: the channel stage. :param keys: the run's keys.
+    :param merger: orders the messages of several transmitters (None: one transmitter).
     """
 
-    def __init__(self, stage: ChannelStage, keys: RunKeys) -> None:
+    def __init__(self, stage: ChannelStage, keys: RunKeys, merger: Merger[Opened] | None = None) -> None:
         self.stage = stage
         self.inbound = Opener(keys.transmitter)
         self.outbound = Sealer(keys.channel)
         self.prefix = packet_prefix(stage.run_id)
+        self.merger = merger
 
     def relay(self, frames: list[bytes]) -> list[bytes]:
         """One socket message from the transmitter (its ZeroMQ parts) -> the sealed socket messages
-        to send to the receiver (none for a message dropped, counted).
+        to send to the receiver (none for a message dropped, counted, or held by the merger).
 
         When every packet goes on unchanged (an ideal point, or a lossy one that lost nothing this
         frame), that is the message as it came, under the channel's seal: neither packed nor hashed again.
 
         :raises WireError: ``too-large`` for a packet too large to forward in a socket message.
         """
+        opened = self._open(frames)
+        if opened is None:
+            return []
+        if self.merger is None:
+            return self._forward(opened)
+        ready = self.merger.push(arrival_of(opened[1].parts, self.stage.run_id), opened)
+        return [message for item in ready for message in self._forward(item)]
+
+    def _open(self, frames: list[bytes]) -> Opened | None:
+        """The message's seal and packets once its seal holds, else None (counted)."""
         try:
             sealed = read_sealed(frames, (SEALED,))
             batch = self._unchecked(sealed)
@@ -94,9 +112,14 @@ class SealedChannel:
         except WireError as error:
             count(self.stage.counters, self.stage.point_dropped, f"dropped:{error.reason}", 1)
             say_once(self.stage.counters, f"dropped:{error.reason}", "channel")
-            return []
+            return None
         if batch.skipped:
             count(self.stage.counters, self.stage.point_dropped, "dropped:too-many-parts", batch.skipped)
+        return sealed, batch
+
+    def _forward(self, opened: Opened) -> list[bytes]:
+        """The stage's output for one opened message, sealed for the receiver."""
+        sealed, batch = opened
         out = self.stage.process(batch.parts)
         if not out:
             return []
@@ -106,8 +129,10 @@ class SealedChannel:
 
     def _unchecked(self, sealed: Sealed) -> Batch | None:
         """The packets of a message that may go on unchecked (see the class's docstring; its number
-        is then noted), else None."""
-        if not self.stage.transparent or sealed.seq <= self.inbound.accepted.last:
+        is then noted), else None. Never with a merger: it orders only messages whose seal held."""
+        if self.merger is not None or not self.stage.transparent:
+            return None
+        if sealed.seq <= self.inbound.accepted(sealed.sender).last:
             return None
         try:
             batch = unpack_parts(sealed.body)
@@ -115,7 +140,7 @@ class SealedChannel:
             return None  # checked, and then counted by what is wrong first
         if batch.skipped or not all(map(bytes.startswith, batch.parts, itertools.repeat(self.prefix))):
             return None
-        self.inbound.note(sealed.seq)
+        self.inbound.note(sealed)
         return batch
 
 

@@ -16,19 +16,23 @@ from semlink.receiver.node import LinkTiming, PointReport, ReceiverStage, RxPlan
 from semlink.study.cells import cell_plan
 from semlink.study.components import frame_batch, uses_map
 from semlink.study.study import Study
-from semlink.study.trials import channel_seed, frame_interval_us
+from semlink.study.trials import channel_seed, frame_interval_us, in_share
 from semlink.transmitter.node import TransmitterStage, TxPlan
 from semlink.transmitter.packetizer import resolve_mtu
 from semlink.workcache import WorkCache
 
 
 def make_transmitter(
-    study: Study, run_id: int, only: set[int] | None = None, cache: WorkCache | None = None
+    study: Study, run_id: int, only: set[int] | None = None, cache: WorkCache | None = None, share: int | None = None
 ) -> TransmitterStage:
     """The transmitter stage for the points in ``only`` (all if None): each realisation with its
-    source, MTU, timing and (for codecs that send a map) segmenter; ``cache``: the work cache."""
+    source, MTU, timing and (for codecs that send a map) segmenter; ``cache``: the work cache;
+    ``share``: only the vehicles of this share (``vehicles.per_process``; None: every vehicle)."""
     plans = []
-    for trial in study.trials(only):
+    chosen = study.trials(only)
+    if share is not None:
+        chosen = [trial for trial in chosen if in_share(study.scenario, trial, share)]
+    for trial in chosen:
         p, source = trial.point, study.sources.drive(trial.point, trial.vehicle)
         factory, key = study.codec(p)
         sends_map = uses_map(p)

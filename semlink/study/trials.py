@@ -82,6 +82,20 @@ def trials(scenario: Scenario, sweep: list[Point], stride: int | None = None) ->
     return [Trial(p, r, count, v, step) for p in sweep for r in range(count) for v in range(max(p.vehicles, 1))]
 
 
+def share_count(scenario: Scenario) -> int:
+    """Transmitter processes the scenario's vehicles are spread over (1 without ``vehicles.per_process``)."""
+    return 1 if scenario.vehicles is None else scenario.vehicles.shares()
+
+
+def in_share(scenario: Scenario, trial: Trial, share: int) -> bool:
+    """Whether the transmitter of ``share`` sends ``trial``: vehicles ``share x per_process`` to the
+    next share's (every trial when the vehicles are not spread)."""
+    spec = scenario.vehicles
+    if spec is None or spec.per_process is None:
+        return True
+    return trial.vehicle // spec.per_process == share
+
+
 def channel_seed(scenario: Scenario, trial: Trial) -> tuple[int, ...]:
     """Entropy of a realisation's channel stream: ``(seed, STREAM_CHANNEL, point key id[, repeat])``.
 

@@ -23,6 +23,7 @@ CONTROL_FIELDS = 7
 """Elements of each wire array, its CRC included."""
 
 RUN_FIELD = 1
+POINT_FIELD = 2
 FRAME_FIELD = 3
 STREAM_FIELD = 4
 CHUNK_COUNT_FIELD = 6

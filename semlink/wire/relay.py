@@ -13,7 +13,7 @@ import msgpack
 
 from semlink.wire.crc import array_header, crc_field, received_crc
 from semlink.wire.limits import DEFAULT_LIMITS, MAX_CRC, MAX_INT, Limits, WireError, check_message_size
-from semlink.wire.packets import FRAME_FIELD, PACKET_FIELDS, RUN_FIELD, STREAM_FIELD, T_US_FIELD, VERSION
+from semlink.wire.packets import FRAME_FIELD, PACKET_FIELDS, POINT_FIELD, RUN_FIELD, STREAM_FIELD, T_US_FIELD, VERSION
 from semlink.wire.validate import check_header, check_int, unpack
 
 
@@ -39,6 +39,12 @@ class Relayed:
         """The packet's run id (None if it is not an int: the receiver will reject such a packet)."""
         value = self.items[RUN_FIELD]
         return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    @property
+    def point(self) -> int | None:
+        """The packet's unit on the wire (None if it is not a non-negative int: the receiver rejects such a packet)."""
+        value = self.items[POINT_FIELD]
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
     @property
     def frame(self) -> int:

@@ -14,7 +14,12 @@ A seal is 26 bytes before the message (fixed width, so reading it costs nothing)
     0xC1 | kind (1 byte) | seq (8 bytes, big-endian) | tag (16 bytes) | body
 
 ``0xC1`` is the one byte msgpack never uses, so an unsealed message is never read as a sealed
-one. Kind :data:`SEALED`: the body is a socket message of :mod:`~semlink.wire.batch`, and the
+one. The kind byte's low two bits are the kind; its upper six the **sender** (0-63): vehicles
+spread over several transmitter processes (``vehicles.per_process``) share the hop's key, and each
+numbers its messages from its own clock, so a receiving node keeps one window of numbers per
+sender (a sender is authenticated like the number: the tag covers it).
+
+Kind :data:`SEALED`: the body is a socket message of :mod:`~semlink.wire.batch`, and the
 tag covers the seal's first 10 bytes and the body. Kind :data:`WRAPPED`: the body is a sealed
 message of the hop before, forwarded unchanged (the channel's relay of a frame it did not
 touch), and the tag covers the seal's first 10 bytes and the inner seal, whose own tag covers
@@ -36,6 +41,10 @@ from semlink.wire.packets import RUN_IDS
 MARK = 0xC1
 SEALED = 1
 WRAPPED = 2
+KIND_BITS = 2
+"""Bits of the kind byte that hold the kind; the rest hold the sender."""
+MAX_SENDERS = 1 << (8 - KIND_BITS)
+"""Senders one hop tells apart (see the module docstring)."""
 SEQ_BYTES = 8
 TAG_BYTES = 16
 HEAD_BYTES = 2 + SEQ_BYTES
@@ -99,7 +108,12 @@ class Sealed:
     @property
     def kind(self) -> int:
         """:data:`SEALED` or :data:`WRAPPED`."""
-        return self.data[self.start + 1]
+        return self.data[self.start + 1] & (1 << KIND_BITS) - 1
+
+    @property
+    def sender(self) -> int:
+        """Which of the hop's senders sealed it (0 where there is one)."""
+        return self.data[self.start + 1] >> KIND_BITS
 
     @property
     def seq(self) -> int:
@@ -136,7 +150,7 @@ def read_seal(data: bytes, kinds: tuple[int, ...] = (SEALED, WRAPPED)) -> Sealed
 
 def _checked(data: bytes, start: int, kinds: tuple[int, ...]) -> Sealed:
     """The seal at ``start`` of ``data``, once its shape is known to be one of ``kinds``."""
-    if len(data) - start < SEAL_BYTES or data[start] != MARK or data[start + 1] not in kinds:
+    if len(data) - start < SEAL_BYTES or data[start] != MARK or data[start + 1] & (1 << KIND_BITS) - 1 not in kinds:
         shown = data[start : start + 2].hex() or "nothing"
         raise WireError("unsealed", f"{len(data) - start} bytes starting with {shown}")
     return Sealed(data, start)
@@ -159,15 +173,18 @@ class Sealer:
     than an earlier run's, so a node that has begun this run refuses the earlier run's messages.
 
     :param key: the hop's key (:class:`RunKeys`).
+    :param sender: this sender's number among the hop's senders (0-63; 0 where there is one).
     """
 
-    def __init__(self, key: bytes) -> None:
-        self.key = key
+    def __init__(self, key: bytes, sender: int = 0) -> None:
+        if not 0 <= sender < MAX_SENDERS:
+            raise ValueError(f"a seal's sender is 0-{MAX_SENDERS - 1}, not {sender}")
+        self.key, self.sender = key, sender
         self.seq = time.time_ns()
 
     def _head(self, kind: int) -> bytes:
         self.seq += 1
-        return bytes((MARK, kind)) + self.seq.to_bytes(SEQ_BYTES, "big")
+        return bytes((MARK, kind | self.sender << KIND_BITS)) + self.seq.to_bytes(SEQ_BYTES, "big")
 
     def seal(self, body: bytes) -> bytes:
         """``body`` (a packed batch) as a sealed socket message with the next sequence number."""
@@ -222,25 +239,33 @@ class Opener:
 
     def __init__(self, key: bytes) -> None:
         self.key = key
-        self.accepted = Window()
-        self.passed = Window()
-        """Numbers a relay forwarded unchecked (:meth:`note`): a later copy is a ``replay``."""
+        self._accepted: dict[int, Window] = {}
+        self._passed: dict[int, Window] = {}
         self.skipped = 0
-        """Numbers skipped between accepted messages (messages that never arrived)."""
+        """Numbers skipped between accepted messages (messages that never arrived), over every sender."""
+
+    def accepted(self, sender: int = 0) -> Window:
+        """The numbers accepted from ``sender``."""
+        return self._accepted.setdefault(sender, Window())
+
+    def passed(self, sender: int = 0) -> Window:
+        """Numbers of ``sender`` a relay forwarded unchecked (:meth:`note`): a later copy is a ``replay``."""
+        return self._passed.setdefault(sender, Window())
 
     def problem(self, sealed: Sealed) -> str | None:
         """Why ``sealed`` must be dropped (``bad-mac``, ``replay``, ``stale``), or None: then its
-        number is accepted and anything older from this sender will be refused."""
+        number is accepted and anything older from its sender will be refused."""
         if not sealed.verify(self.key):
             return "bad-mac"
-        seq = sealed.seq
-        verdict = self.accepted.verdict(seq)
-        if verdict == "stale" and self.passed.seen(seq):
+        seq, sender = sealed.seq, sealed.sender
+        accepted = self.accepted(sender)
+        verdict = accepted.verdict(seq)
+        if verdict == "stale" and self.passed(sender).seen(seq):
             verdict = "replay"
         if verdict is None:
-            self.skipped += self.accepted.mark(seq)
+            self.skipped += accepted.mark(seq)
         return verdict
 
-    def note(self, seq: int) -> None:
-        """Remember a number a relay let through without checking (see :attr:`passed`)."""
-        self.passed.mark(seq)
+    def note(self, sealed: Sealed) -> None:
+        """Remember the number of a message a relay let through without checking (see :meth:`passed`)."""
+        self.passed(sealed.sender).mark(sealed.seq)

@@ -59,3 +59,71 @@ def test_a_cell_without_vehicles_is_refused_in_one_line_at_once(tmp_path: Path) 
     assert result.returncode != 0
     assert "add a vehicles: section" in result.stderr and result.stderr.strip().count("\n") == 0
     assert time.monotonic() - started < 60  # bounded: refused before the study is built
+
+
+def free_port() -> int:
+    """A loopback port free now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_the_compose_vehicles_profile_as_plain_processes_gives_the_rows_of_one_process(tmp_path: Path) -> None:
+    """docker-compose.yml's ``vehicles`` profile (receiver-v2x, channel-v2x and two replicas of
+    ``vehicle``) run as plain processes on loopback, each replica its share (``--share`` as the
+    replica index gives it): the rows of the same scenario in one process."""
+    import os
+
+    import yaml
+
+    from semlink.wire.packets import new_run_id
+
+    root = Path(__file__).resolve().parents[2]
+    path = tmp_path / "cell.yaml"
+    path.write_text(
+        SCENARIO.replace(
+            "vehicles: {count: [2, 3], spacing_m: 30}", "vehicles: {count: [2, 3], spacing_m: 30, per_process: 2}"
+        )
+    )
+    reference = tmp_path / "inproc"
+    assert semlink("run", str(path), "--out", str(reference), "--no-report", "--transport", "inproc").returncode == 0
+    services = yaml.safe_load((root / "docker-compose.yml").read_text())["services"]
+    p1, p2 = free_port(), free_port()
+    rx, ch = f"tcp://127.0.0.1:{p2}", f"tcp://127.0.0.1:{p1}"
+    here = {
+        "tcp://0.0.0.0:5622": rx,
+        "tcp://receiver-v2x:5622": rx,
+        "tcp://0.0.0.0:5621": ch,
+        "tcp://channel-v2x:5621": ch,
+    }
+
+    def command(service: str, share: str = "") -> list[str]:
+        words = [str(path) if word.startswith("${SEMLINK_V2X") else word for word in services[service]["command"]]
+        words = [
+            w.replace("${SEMLINK_PER_PROCESS:-8}", "2").replace("/results", str(tmp_path / "compose")) for w in words
+        ]
+        for old, new in here.items():
+            words = [w.replace(old, new) for w in words]
+        words = [share if w == "auto" else w for w in words]
+        return [sys.executable, "-m", "semlink.cli", *[w for w in words if w != "--report"]]
+
+    environment = {**os.environ, "SEMLINK_RUN_ID": str(new_run_id())}
+    logs = [open(tmp_path / f"{name}.log", "w") for name in ("rx", "ch", "v0", "v1")]  # noqa: SIM115
+    commands = [command("receiver-v2x"), command("channel-v2x"), command("vehicle", "0"), command("vehicle", "1")]
+    nodes = [subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=log, env=environment, cwd=root)
+             for c, log in zip(commands, logs, strict=True)]  # fmt: skip
+    try:
+        codes = [node.wait(timeout=300) for node in nodes]
+    finally:
+        for node in nodes:
+            if node.poll() is None:
+                node.kill()
+                node.wait()
+        for log in logs:
+            log.close()
+    assert codes == [0, 0, 0, 0], [(tmp_path / f"{n}.log").read_text()[-800:] for n in ("rx", "ch", "v0", "v1")]
+    for name in ("results.csv", "vehicles.csv"):
+        assert (tmp_path / "compose" / name).read_text() == (reference / name).read_text(), name
