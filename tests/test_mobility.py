@@ -73,7 +73,7 @@ def test_a_section_reloads_from_its_dump_as_nodes_rebuild_it(section: dict[str, 
 def test_the_scenario_docs_name_every_vehicles_field() -> None:
     text = (Path(__file__).resolve().parents[1] / "scenarios" / "README.md").read_text()
     named = [name for name in VehiclesSpec.model_fields if f"`{name}`" in text or f"`vehicles.{name}`" in text]
-    missing = sorted(set(VehiclesSpec.model_fields) - set(named) - {"per_process"})  # documented with its processes
+    missing = sorted(set(VehiclesSpec.model_fields) - set(named))
     assert missing == []
 
 
