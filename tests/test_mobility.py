@@ -314,3 +314,17 @@ def test_a_cell_of_vehicles_driven_by_sumo_runs_end_to_end(tmp_path: Path, libsu
     again, cars_again = run(tmp_path, "again", channel={"model": "cell", "prbs": 2}, vehicles=saved)
     assert [c["distance_m"] for c in cars] == [c["distance_m"] for c in cars_again]
     assert results[0]["miou"] == again[0]["miou"]
+
+
+def test_the_road_picture_names_the_receiver_the_run_had(tmp_path: Path) -> None:
+    from semlink.report.road import plot_road, receiver_name, rsu_of
+
+    (tmp_path / "scenario.yaml").write_text("vehicles: {receiver: uma, rsu_offset_m: 35}\n")
+    assert receiver_name(tmp_path) == "UMa base station" and rsu_of(tmp_path) == (0.0, -35.0)
+    row = {"codec": "jpeg", "vehicles.count": "2", "x_m": "1", "y_m": "0", "miou": "0.5"}
+    drawn = plot_road([row, {**row, "x_m": "9"}], rsu_of(tmp_path), receiver_name(tmp_path))
+    assert drawn is not None and "the triangle is the UMa base station" in drawn.caption
+    texts = [t.get_text() for ax in drawn.figure.axes for t in ax.texts]
+    assert "UMa base station" in texts
+    (tmp_path / "scenario.yaml").write_text("vehicles: {count: 2}\n")
+    assert receiver_name(tmp_path) == "RSU"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from semlink.report.page import Figure, Section, html_page, markdown_page
 from semlink.report.plots import Drawn, Look, look_of, plot_against, plot_vs_bpp, save_figure
-from semlink.report.road import plot_road, read_vehicle_rows, rsu_of
+from semlink.report.road import plot_road, read_vehicle_rows, receiver_name, rsu_of
 from semlink.report.settings import settings_lines
 from semlink.report.tables import build_table, cell
 from semlink.results.rows import (
@@ -99,7 +99,7 @@ def vehicle_figures(folder: Path, header: Sequence[str], rows: Sequence[Row], lo
             if any(row.get(y) for row in rows):
                 figure = plot_against(rows, header, "vehicles.count", None, y, look)
                 drawn.append((folder / f"{y}_vs_vehicles.png", figure))
-    road = plot_road(read_vehicle_rows(folder), rsu_of(folder))
+    road = plot_road(read_vehicle_rows(folder), rsu_of(folder), receiver_name(folder))
     if road is not None:
         drawn.append((folder / "road.png", road))
     return drawn

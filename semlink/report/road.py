@@ -26,6 +26,8 @@ CONTEXT = frozenset({"point_key", "vehicle", "distance_m", "snr_db", "x_m", "y_m
                      "miou_lo", "miou_hi", "frames", "frames_in_time", "frames_concealed", "packets_late",
                      "packets_lost", "airtime_share", "vehicles.count"})  # fmt: skip
 """Columns of ``vehicles.csv`` that are not the point's settings."""
+SITES = {"umi": "UMi", "uma": "UMa", "rma": "RMa"}
+"""TR 38.901 sites a receiver can be, as the picture names them."""
 
 
 def read_vehicle_rows(folder: Path) -> list[Row]:
@@ -37,23 +39,42 @@ def read_vehicle_rows(folder: Path) -> list[Row]:
         return list(csv.DictReader(handle))
 
 
-def rsu_of(folder: Path) -> tuple[float, float] | None:
-    """The receiver's place from the run's ``scenario.yaml`` (the road's RSU, or a trace's ``rsu``)."""
+def receiver_name(folder: Path) -> str:
+    """What the run's receiver is called in the picture: ``RSU``, or a TR 38.901 site's base station."""
+    kind = str(_vehicles(folder).get("receiver") or "rsu")
+    return f"{SITES[kind]} base station" if kind in SITES else "RSU"
+
+
+def _vehicles(folder: Path) -> dict[str, object]:
+    """The ``vehicles:`` section of the run's ``scenario.yaml`` ({} without one or unreadable)."""
     import yaml
 
-    path = folder / "scenario.yaml"
     try:
-        vehicles = (yaml.safe_load(path.read_text()) or {}).get("vehicles") or {}
+        vehicles = (yaml.safe_load((folder / "scenario.yaml").read_text()) or {}).get("vehicles") or {}
     except (OSError, yaml.YAMLError, AttributeError):
+        return {}
+    return vehicles if isinstance(vehicles, dict) else {}
+
+
+def rsu_of(folder: Path) -> tuple[float, float] | None:
+    """The receiver's place from the run's ``scenario.yaml`` (the road's RSU, or a trace's or SUMO
+    network's ``rsu``; a TR 38.901 site stands there too); None without a readable section."""
+    vehicles = _vehicles(folder)
+    if not vehicles:
         return None
-    if vehicles.get("rsu"):
-        return float(vehicles["rsu"][0]), float(vehicles["rsu"][1])
-    return 0.0, -float(vehicles.get("rsu_offset_m", 20.0))
+    try:
+        place = vehicles.get("rsu")
+        if isinstance(place, list | tuple) and len(place) == 2:
+            return float(place[0]), float(place[1])
+        return 0.0, -float(str(vehicles.get("rsu_offset_m", 20.0)))
+    except ValueError:
+        return None
 
 
-def plot_road(rows: Sequence[Row], rsu: tuple[float, float] | None) -> Drawn | None:
+def plot_road(rows: Sequence[Row], rsu: tuple[float, float] | None, receiver: str = "RSU") -> Drawn | None:
     """The road at the largest vehicle count: a panel per setting (codec, scheduler, ...), each
-    vehicle a dot coloured by its mIoU on one shared scale; None without positions."""
+    vehicle a dot coloured by its mIoU on one shared scale, the receiver (named ``receiver``) a
+    triangle; None without positions."""
     placed = [r for r in rows if number(r.get("x_m")) is not None and number(r.get("miou")) is not None]
     if not placed:
         return None
@@ -71,7 +92,7 @@ def plot_road(rows: Sequence[Row], rsu: tuple[float, float] | None) -> Drawn | N
         ax.scatter(xs, ys, c=[number(r["miou"]) or 0.0 for r in members], cmap="viridis", norm=scale, s=28)
         if rsu is not None:
             ax.scatter([rsu[0]], [rsu[1]], marker="^", color="black", s=60)
-            ax.annotate("RSU", rsu, textcoords="offset points", xytext=(6, -4), fontsize="small")
+            ax.annotate(receiver, rsu, textcoords="offset points", xytext=(6, -4), fontsize="small")
         ax.set_title(title, fontsize="medium")
         ax.set_xlabel("along the road (m)")
         ax.set_ylabel("across (m)")
@@ -81,6 +102,6 @@ def plot_road(rows: Sequence[Row], rsu: tuple[float, float] | None) -> Drawn | N
     figure.suptitle(f"{most} vehicles halfway through the drive, coloured by their mIoU")
     caption = (
         f"Each dot is one of the {most} vehicles where it was halfway through its drive, coloured by the mIoU "
-        "of its own frames at the receiver; the triangle is the roadside unit."
+        f"of its own frames at the receiver; the triangle is the {'roadside unit' if receiver == 'RSU' else receiver}."
     )
     return Drawn(figure, caption)
