@@ -13,7 +13,8 @@ import importlib.metadata
 from semlink.errors import did_you_mean
 
 BUILTIN: dict[str, tuple[str, ...]] = {
-    "codec": ("avif", "gan", "hevc", "identity", "jpeg", "jpeg2000", "resize", "spic", "sqgan", "ssm", "webp"),
+    "codec": ("avif", "controlnet", "gan", "hevc", "identity", "jpeg", "jpeg2000", "resize", "spic", "sqgan", "ssm",
+              "webp"),
     "channel model": ("awgn", "bernoulli", "bsc", "cell", "gilbert_elliott", "ideal", "phy", "rayleigh", "tdl",
                       "trace"),
     "metric": ("delivery", "fid", "latency", "lpips", "map_consistency", "miou", "ms_ssim", "pixel_accuracy", "psnr"),
@@ -25,6 +26,7 @@ BUILTIN: dict[str, tuple[str, ...]] = {
 KNOBS: dict[str, str] = {
     "avif": "quality", "hevc": "quality", "jpeg": "quality", "jpeg2000": "quality", "webp": "quality",
     "gan": "tokens", "sqgan": "tokens", "spic": "quality", "ssm": "map_scale", "resize": "factor",
+    "controlnet": "map_scale",
 }  # fmt: skip
 """Built-in codec -> its own rate knob (the class's ``knob``; ``tests/test_catalog.py`` checks
 them). A codec entry gives either ``target_bpp`` or its knob, not both."""

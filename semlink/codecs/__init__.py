@@ -5,5 +5,6 @@ from semlink.codecs import pillow_codecs as _pillow_codecs  # noqa: F401  (regis
 from semlink.codecs import raw as _raw  # noqa: F401  (registers identity and resize)
 from semlink.codecs.base import CODECS, Bitstream, Codec, ReceivedBitstream, Stream
 from semlink.codecs.semantic import codec as _semantic  # noqa: F401  (registers sqgan, spic, ssm, gan)
+from semlink.codecs.semantic import controlnet as _controlnet  # noqa: F401  (registers controlnet)
 
 __all__ = ["CODECS", "Bitstream", "Codec", "ReceivedBitstream", "Stream"]
