@@ -57,7 +57,7 @@ def test_bad_arguments_exit_2_with_one_line(args: list[str]) -> None:
 def test_unknown_codec_is_one_line_exit_1(tmp_path: Path) -> None:
     result = semlink("eval", "--codec", "bpg9", "--quality", "1", "--out", str(tmp_path))
     assert result.returncode == 1
-    assert "unknown codec 'bpg9'; choose one of: avif, gan, hevc, identity" in result.stderr
+    assert "unknown codec 'bpg9'; choose one of: avif, controlnet, gan, hevc, identity" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 

@@ -175,8 +175,8 @@ def test_compose_refuses_to_start_the_nodes_without_a_shared_run_secret() -> Non
     import yaml
 
     services = yaml.safe_load((Path(__file__).resolve().parent.parent / "docker-compose.yml").read_text())["services"]
-    nodes = [name for name in services if name.split("-")[0] in ("transmitter", "channel", "receiver")]
-    assert len(nodes) == 6
+    nodes = [name for name in services if name.split("-")[0] in ("transmitter", "channel", "receiver", "vehicle")]
+    assert len(nodes) == 9  # the default run's three, the lossy profile's and the vehicles profile's
     for name in nodes:
         value = services[name]["environment"][RUN_ID_ENV]
         assert re.fullmatch(r"\$\{SEMLINK_RUN_ID:\?[^}]+\}", value), (name, value)
