@@ -545,3 +545,17 @@ def test_a_wide_table_shows_every_column_from_1200_to_1600_pixels(tmp_path: Path
     for width in (1200, 1600):
         dom = browse(tmp_path / "report.html", tmp_path / "profile", width)
         assert 'data-table-overflow-px="0"' in dom, (width, dom.split("data-table-overflow-px=")[1][:10])
+
+
+def test_points_set_apart_never_drift_towards_the_next_x() -> None:
+    """Eight series at SNRs 1 dB apart over 20 dB: each group spreads over at most 0.4 of the gap,
+    so a point is always read at its own x (it was spread over 2 dB, drawing 2 dB's points at 1)."""
+    from semlink.report.style import DODGE_GAP, dodge
+
+    xs = [list(range(21)) for _ in range(8)]
+    moved = dodge(xs, False)
+    assert (
+        max(abs(m - x) for row, out in zip(xs, moved, strict=True) for x, m in zip(row, out, strict=True))
+        <= DODGE_GAP / 2 + 1e-9
+    )
+    assert len({round(out[5], 6) for out in moved}) == 8  # still apart

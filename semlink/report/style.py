@@ -5,6 +5,7 @@ slightly apart."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ DODGE = 0.018
 """How far apart points at the same x are set, as a fraction of the axis span."""
 DODGE_WIDTH = 0.1
 """The widest a group of points at one x is spread, as a fraction of the axis span."""
+DODGE_GAP = 0.4
+"""The widest a group of points at one x is spread, as a fraction of the gap to the nearest other x."""
 
 
 def shade(colour: str, amount: float) -> str:
@@ -130,21 +133,32 @@ def line_styles(rows: Sequence[Row], axis: str | None) -> dict[str, LineStyle]:
 
 def dodge(series: Sequence[Sequence[float]], log: bool) -> list[list[float]]:
     """The x values of several series with points at (nearly) the same x set slightly apart, in
-    series order, so their error bars do not hide each other; the rest unchanged."""
+    series order, so their error bars do not hide each other; the rest unchanged. A group spreads
+    over at most :data:`DODGE_GAP` of the gap to the nearest other x, so no point drifts towards
+    its neighbour's x."""
     moved = [[to_axis(x, log) for x in xs] for xs in series]
     flat = sorted((x, s, i) for s, xs in enumerate(moved) for i, x in enumerate(xs) if math.isfinite(x))
     if not flat:
         return [list(xs) for xs in series]
     span = flat[-1][0] - flat[0][0] or (0.3 if log else abs(flat[0][0]) * 0.5 or 1.0)
     step = DODGE * span
-    cluster: list[tuple[float, int, int]] = []
-    for entry in [*flat, (math.inf, -1, -1)]:
-        if cluster and entry[0] - cluster[0][0] > step:
-            apart = min(step, DODGE_WIDTH * span / max(1, len(cluster) - 1))
-            for rank, (x, s, i) in enumerate(sorted(cluster, key=lambda e: e[1])):
-                moved[s][i] = x + (rank - (len(cluster) - 1) / 2) * apart
-            cluster = []
-        cluster.append(entry)
+    clusters: list[list[tuple[float, int, int]]] = [[flat[0]]]
+    for entry in flat[1:]:
+        if entry[0] - clusters[-1][0][0] > step:
+            clusters.append([])
+        clusters[-1].append(entry)
+    centres = [cluster[0][0] for cluster in clusters]
+    gap = min((b - a for a, b in itertools.pairwise(centres)), default=span)
+    for cluster in clusters:
+        if len(cluster) < 2:
+            continue
+        apart = min(
+            step,
+            (DODGE_WIDTH * span if len(clusters) == 1 else min(DODGE_WIDTH * span, DODGE_GAP * gap))
+            / (len(cluster) - 1),
+        )
+        for rank, (x, s, i) in enumerate(sorted(cluster, key=lambda e: e[1])):
+            moved[s][i] = x + (rank - (len(cluster) - 1) / 2) * apart
     return [[from_axis(x, log) for x in xs] for xs in moved]
 
 
