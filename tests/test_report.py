@@ -559,3 +559,10 @@ def test_points_set_apart_never_drift_towards_the_next_x() -> None:
         <= DODGE_GAP / 2 + 1e-9
     )
     assert len({round(out[5], 6) for out in moved}) == 8  # still apart
+
+
+def test_a_count_whose_interval_bound_rounds_whole_prints_whole() -> None:
+    """A bootstrap bound of a count (20.97 frames) printed ``21.0`` beside whole counts."""
+    row = {"codec": "jpeg", "frames_complete": "25", "frames_complete_lo": "20.97", "frames_complete_hi": "29"}
+    assert cell(row, "frames_complete") == "25 [21, 29]"
+    assert cell({**row, "frames_complete_lo": "20.5"}, "frames_complete") == "25 [20.5, 29]"

@@ -114,7 +114,9 @@ def number_text(column: str, value: float) -> str:
     if value in (float("inf"), float("-inf")):
         return "∞" if value > 0 else "-∞"
     if column in COUNT_COLUMNS or column in ("packets_lost", "packets_sent"):
-        return f"{value:.0f}" if value == round(value) else f"{value:.1f}"
+        tenths = f"{value:.1f}"
+        whole = tenths[:-2] if tenths.endswith(".0") else tenths  # a bound of 20.97 reads 21, not 21.0
+        return "0" if whole == "-0" else whole
     return f"{value:.{DECIMALS.get(column, 4)}f}"
 
 
