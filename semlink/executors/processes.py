@@ -78,6 +78,8 @@ class NodeSet:
     def run(self, progress: RunProgress) -> None:
         """Start the nodes, follow them to the end, stop what is left."""
         children: dict[str, subprocess.Popen[str]] = {}
+        for stale in self.logs.glob(f"*{WORK_SUFFIX}"):  # an earlier run's, whatever its spread
+            stale.unlink(missing_ok=True)
         try:
             for name in self.names():
                 children[name] = self.spawn(name)
@@ -104,8 +106,8 @@ class NodeSet:
         stderr = (self.logs / f"{name}.log").open("w")
         self._handles.append(stderr)
         work = self.logs / f"{name}{WORK_SUFFIX}"
-        work.unlink(missing_ok=True)  # an earlier run's: only this run's work is added up
-        budget = thread_environment(node_threads(role, run_budget(self.study.scenario.threads)))
+        processes = len(self.names())  # the three nodes, or two and a transmitter per share
+        budget = thread_environment(node_threads(role, run_budget(self.study.scenario.threads), processes))
         return subprocess.Popen(
             command,
             stdout=subprocess.PIPE if role == "receiver" else subprocess.DEVNULL,

@@ -43,7 +43,7 @@ from semlink.study.components import check_points, work_cache
 from semlink.study.frames import resolve
 from semlink.study.stages import make_channel, make_receiver, make_transmitter
 from semlink.study.study import Study
-from semlink.study.trials import RUN_ID_ENV, RUN_ID_FILE_ENV, given_run_id, run_id, share_count
+from semlink.study.trials import RUN_ID_ENV, RUN_ID_FILE_ENV, given_run_id, run_id, share_count, share_of
 from semlink.wire import Sealer, WireError, run_keys
 from semlink.workcache import WorkStats
 
@@ -107,7 +107,8 @@ def transmitter_node(study: Study, only: set[int] | None = None, share: int | No
                 break
             sent += 1
         else:
-            finish(watch, stop, net, "transmitter")
+            # a share that ends early waits for the others without a warning: the channel holds its end
+            finish(watch, stop, net, "transmitter", warn=shares == 1)
     finally:
         say_work("transmitter", cache.stats)
         watch.close()
@@ -145,7 +146,8 @@ def channel_node(study: Study, pending: set[int] | None = None) -> dict[str, int
     shares = share_count(scenario)
     merger: Merger[Opened] | None = None
     if shares > 1:
-        merger = Merger((trial.index for trial in study.trials(pending)), shares)
+        owners = {trial.index: share_of(scenario, trial) for trial in study.trials(pending)}
+        merger = Merger(owners, shares)
         LOG.info("ordering the messages of %d transmitters (vehicles.per_process)", shares)
     link = SealedChannel(stage, keys, merger)
     stats = WorkStats()
@@ -283,10 +285,10 @@ def waits(network: NetworkSpec) -> Waits:
     return Waits(network.peer_timeout_s, network.stall_timeout_s)
 
 
-def finish(watch: PeerWatch, stop: StopFlag, network: NetworkSpec, role: str) -> None:
+def finish(watch: PeerWatch, stop: StopFlag, network: NetworkSpec, role: str, warn: bool = True) -> None:
     """After the run's last message: wait for the peer to read it and leave (see
-    :func:`~semlink.nodes.transport.wait_until_peer_leaves`); say so if it never does."""
-    if not wait_until_peer_leaves(watch, stop, waits(network)) and not stop.stopped:
+    :func:`~semlink.nodes.transport.wait_until_peer_leaves`); say so if it never does (``warn``)."""
+    if not wait_until_peer_leaves(watch, stop, waits(network)) and not stop.stopped and warn:
         print(
             f"{role}: {watch.peer} still had not taken the run's end after {network.stall_timeout_s:g} s; closing",
             file=sys.stderr,

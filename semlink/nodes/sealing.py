@@ -35,7 +35,7 @@ from semlink.wire import (
 )
 
 LOG = logging.getLogger(__name__)
-SEAL_REASONS = ("unsealed", "bad-mac", "replay", "stale")
+SEAL_REASONS = ("unsealed", "bad-mac", "replay", "stale", "bad-share", "after-end", "wrong-share")
 Opened = tuple[Sealed, Batch]
 """A message whose seal held: the seal and its packets."""
 
@@ -97,7 +97,14 @@ class SealedChannel:
             return []
         if self.merger is None:
             return self._forward(opened)
-        ready = self.merger.push(arrival_of(opened[1].parts, self.stage.run_id), opened)
+        sealed, batch = opened
+        held = len(sealed.data) + sum(len(part) for part in batch.parts)  # the message and its unpacked parts
+        arrival = arrival_of(batch.parts, self.stage.run_id, sealed.sender, held)
+        if reason := self.merger.refusal(arrival):
+            count(self.stage.counters, self.stage.point_dropped, f"dropped:{reason}", 1)
+            say_once(self.stage.counters, f"dropped:{reason}", "channel")
+            return []
+        ready = self.merger.push(arrival, opened)
         return [message for item in ready for message in self._forward(item)]
 
     def _open(self, frames: list[bytes]) -> Opened | None:

@@ -2,7 +2,8 @@
 
 A run's budget is ``threads:`` in the scenario, else the cores this process may run on. The
 processes that run at once share it: under ``semlink run`` with the ZeroMQ transport, the three
-nodes; in process, one. Each node gets ``max(1, budget // processes)`` threads and the receiver,
+nodes (two and a transmitter per share where ``vehicles.per_process`` spreads the vehicles); in
+process, one. Each node gets ``max(1, budget // processes)`` threads and the receiver,
 which decodes and segments every frame, also what the division leaves over. Three nodes on two
 cores thus get one thread each (the fewest three processes can have); sixteen cores give the
 transmitter and the channel five each and the receiver six.

@@ -129,6 +129,11 @@ class VehiclesSpec(BaseModel):
             raise ValueError(
                 f"vehicles: rsu_pathloss is the RSU's; receiver {self.receiver} has TR 38.901's own: drop one of them"
             )
+        if self.per_process is not None and "count" not in self.model_fields_set:
+            raise ValueError(
+                "per_process spreads the vehicles of a scenario that has some; give vehicles.count "
+                "(a scenario without vehicles is one link: drop per_process)"
+            )
         if self.shares() > MAX_SHARES:
             raise ValueError(
                 f"vehicles: per_process {self.per_process} spreads {max(self.counts)} vehicles over "

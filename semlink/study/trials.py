@@ -87,13 +87,16 @@ def share_count(scenario: Scenario) -> int:
     return 1 if scenario.vehicles is None else scenario.vehicles.shares()
 
 
-def in_share(scenario: Scenario, trial: Trial, share: int) -> bool:
-    """Whether the transmitter of ``share`` sends ``trial``: vehicles ``share x per_process`` to the
-    next share's (every trial when the vehicles are not spread)."""
+def share_of(scenario: Scenario, trial: Trial) -> int:
+    """The transmitter share that sends ``trial``: its vehicle over ``per_process`` (0 when the
+    vehicles are not spread)."""
     spec = scenario.vehicles
-    if spec is None or spec.per_process is None:
-        return True
-    return trial.vehicle // spec.per_process == share
+    return 0 if spec is None or spec.per_process is None else trial.vehicle // spec.per_process
+
+
+def in_share(scenario: Scenario, trial: Trial, share: int) -> bool:
+    """Whether the transmitter of ``share`` sends ``trial`` (every trial when the vehicles are not spread)."""
+    return share_of(scenario, trial) == share
 
 
 def channel_seed(scenario: Scenario, trial: Trial) -> tuple[int, ...]:

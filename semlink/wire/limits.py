@@ -31,6 +31,9 @@ REASONS: dict[str, str] = {
     "bad-mac": "a sealed socket message whose MAC does not verify: altered, or not sealed with this run's key",
     "replay": "a sealed socket message whose sequence number was already accepted (a copy)",
     "stale": "a sealed socket message older than one already accepted (reordered or delayed)",
+    "bad-share": "a sealed socket message from a transmitter share the scenario does not have (vehicles.per_process)",
+    "after-end": "a sealed socket message from a transmitter share that had already ended (a share started twice)",
+    "wrong-share": "a unit sent by a transmitter share it is not of (the nodes disagree on vehicles.per_process)",
 }
 
 

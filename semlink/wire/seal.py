@@ -232,7 +232,7 @@ class Window:
 
 
 class Opener:
-    """Checks the sealed messages of one sender: their tag under ``key``, their numbers in order.
+    """Checks the sealed messages of one hop: their tag under ``key``, each sender's numbers in order.
 
     :param key: the sender's hop key (:class:`RunKeys`).
     """
