@@ -4,7 +4,6 @@ run id nobody can guess beyond this host, and the private folders killed runs le
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -23,15 +22,10 @@ from semlink.receiver.node import PointReport, ReceiverStage
 from semlink.scenario.schema import Scenario, ScenarioError
 from semlink.study.trials import RUN_ID_ENV, RUN_ID_FILE_ENV, given_run_id, run_id
 from semlink.wire import RUN_IDS, End, PointEnd, encode_message, pack_parts
+from tests.ports import free_port
 
 RUN = RUN_IDS[0] + 5
 BASE: dict[str, Any] = {"name": "s", "seed": 3, "codecs": [{"name": "jpeg"}], "channel": {"model": "bernoulli"}}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_a_sender_whose_peer_never_connected_gives_up_after_the_peer_timeout() -> None:

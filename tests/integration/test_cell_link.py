@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ports import free_port
+
 SCENARIO = """
 name: cell-link
 seed: 9
@@ -59,15 +61,6 @@ def test_a_cell_without_vehicles_is_refused_in_one_line_at_once(tmp_path: Path) 
     assert result.returncode != 0
     assert "add a vehicles: section" in result.stderr and result.stderr.strip().count("\n") == 0
     assert time.monotonic() - started < 60  # bounded: refused before the study is built
-
-
-def free_port() -> int:
-    """A loopback port free now."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.mark.slow

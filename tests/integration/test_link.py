@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -34,6 +33,7 @@ from semlink.wire import (
     run_keys,
     unpack_parts,
 )
+from tests.ports import free_port
 
 pytestmark = pytest.mark.net
 
@@ -58,12 +58,6 @@ ADDRESSES = """\
   receiver_bind: tcp://127.0.0.1:{p2}
   receiver_connect: tcp://127.0.0.1:{p2}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def scenario(tmp_path: Path, timeout: float = 30.0) -> tuple[Path, int, int]:
